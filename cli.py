@@ -1,0 +1,613 @@
+"""`permit`: the officer's command line. A thin layer: parse, call the library, print.
+
+Every library error is caught in one place (PermitGroup.invoke) and printed as one line with
+its reason code; exit status 0 success, 1 "not valid" (verify), 2 usage or input error,
+3 an internal error (with the traceback only when PERMIT_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sqlite3
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from keys.errors import InputError, NotFoundError, PermitError
+from keys.registry import RETIRED_REASONS, Registry
+from permits import issuing, operator, publishing, qr
+from permits.home import Home, Passphrase
+from permits.ledger import Ledger, PermitRecord
+from verifier.offline import verify_in_home
+from verifier.reasons import REASON_TEXT, STATUS_TEXT
+from verifier.scan import read_qr
+from verifier.verdict import Verdict, iso
+
+EXIT_NOT_VALID = 1
+EXIT_INPUT = 2
+EXIT_INTERNAL = 3
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+class CommandFailed(click.ClickException):
+    exit_code = EXIT_INPUT
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def format_message(self) -> str:
+        return f"[{self.reason}] {self.message}"
+
+
+class PermitGroup(click.Group):
+    """Turns every expected failure into one line and an exit status, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PermitError as exc:
+            raise CommandFailed(exc.reason, exc.message) from None
+        except sqlite3.DatabaseError as exc:
+            raise CommandFailed("ledger_corrupt", f"the ledger database cannot be used: {exc}") from None
+        except OSError as exc:
+            raise CommandFailed("io_error", f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:  # a bug: say so in one line; the traceback on request
+            if os.environ.get("PERMIT_DEBUG") == "1":
+                traceback.print_exc()
+            click.echo(f"Error: [internal] {type(exc).__name__}: {exc} (set PERMIT_DEBUG=1 for details)", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def home_of(ctx: click.Context, create: bool = False) -> Home:
+    path = ctx.find_root().params.get("home")
+    if not path:
+        raise NotFoundError("no permit home: set PERMIT_HOME or pass --home DIR", reason="home_missing")
+    return Home.create(Path(path)) if create else Home.existing(Path(path))
+
+
+def officer_of(ctx: click.Context) -> str:
+    return str(ctx.find_root().params.get("officer") or getpass.getuser())
+
+
+def passphrases(confirm: bool = False) -> Passphrase:
+    """Passphrases come from PERMIT_PASSPHRASE or a hidden prompt, never from an argument."""
+    asked: dict[str, bytes] = {}
+
+    def get(what: str) -> bytes:
+        from_env = os.environ.get("PERMIT_PASSPHRASE")
+        if from_env:
+            return from_env.encode()
+        if "value" not in asked:
+            if not sys.stdin.isatty():
+                raise InputError("set PERMIT_PASSPHRASE, or run in a terminal to be asked", reason="passphrase_required")
+            asked["value"] = click.prompt(f"Passphrase for {what}", hide_input=True, confirmation_prompt=confirm).encode()
+        return asked["value"]
+
+    return get
+
+
+def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        human()
+
+
+def day(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+def locate(home: Home, permit_id: str, agency: str | None) -> Ledger:
+    """The ledger holding `permit_id`: the named agency's, or the one ledger in the home that has it."""
+    if agency:
+        return home.ledger(agency)
+    found = []
+    for path in sorted(home.file("ledgers").glob("*.db")):
+        ledger = home.ledger(path.stem)
+        try:
+            ledger.get(permit_id)
+            found.append(ledger)
+        except NotFoundError:
+            ledger.close()
+    if not found:
+        raise NotFoundError(f"no permit {permit_id!r} in any ledger of this home", reason="permit_not_found")
+    if len(found) > 1:
+        raise InputError(f"permit id {permit_id} is in several ledgers; name one with --agency", reason="ambiguous_permit")
+    return found[0]
+
+
+def record_dict(home: Home, record: PermitRecord) -> dict[str, Any]:
+    p = record.permit
+    return {
+        "id": p.id,
+        "agency": p.agency,
+        "number": p.number,
+        "type": p.type,
+        "version": p.version,
+        "state": record.state,
+        "holder": {"id": p.holder_id, "name": p.holder_name, "address": p.holder_address},
+        "activities": list(p.activities),
+        "conditions": list(p.conditions),
+        "issued_at": iso(p.issued_at),
+        "valid_from": issuing.city_date(p.valid_from).isoformat(),
+        "valid_until": issuing.city_date(p.valid_until - 1).isoformat(),
+        "status_index": p.status_index,
+        "kid": record.kid,
+        "token": record.token,
+        "url": qr.permit_url(home.base_url, record.token),
+    }
+
+
+def print_record(data: dict[str, Any]) -> None:
+    click.echo(f"Permit {data['id']}  (number {data['number']}, version {data['version']}, {data['state']})")
+    click.echo(f"  Type      {data['type']}  issued by {data['agency']}")
+    click.echo(f"  Holder    {data['holder']['name']} ({data['holder']['id']})")
+    if data["holder"]["address"]:
+        click.echo(f"  Address   {data['holder']['address']}")
+    for item in data["activities"]:
+        click.echo(f"  Activity  {item}")
+    for item in data["conditions"]:
+        click.echo(f"  Condition {item}")
+    click.echo(f"  Valid     {data['valid_from']} to {data['valid_until']}")
+    click.echo(f"  URL       {data['url']}")
+
+
+# --- the command tree -----------------------------------------------------------------------
+
+
+@click.group(cls=PermitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", envvar="PERMIT_HOME", type=click.Path(file_okay=False), help="Permit home directory (or PERMIT_HOME).")
+@click.option("--officer", envvar="PERMIT_OFFICER", help="Name recorded in the ledger's event log (or PERMIT_OFFICER; default: login name).")
+@click.version_option(package_name="hcm-permits")
+def cli(home: str | None, officer: str | None) -> None:
+    """Issue, manage and verify electronic permits signed by city agencies.
+
+    Example: permit --home ./hcm verify "https://xacminh.example/v#1234…"
+    """
+
+
+@cli.group()
+def registry() -> None:
+    """The trust registry: agencies, their keys and permit types (operator).
+
+    Example: permit registry show
+    """
+
+
+@registry.command("init")
+@click.option("--id", "registry_id", required=True, help="Registry id, e.g. hcm.")
+@click.option("--name", required=True, help="Name of the city or authority.")
+@click.option("--roots", default=1, show_default=True, help="Number of root keys to create.")
+@click.option("--threshold", default=1, show_default=True, help="Root signatures needed to publish.")
+@click.option("--base-url", help="Public URL of the verifier, printed in QR codes.")
+@click.pass_context
+def registry_init(ctx: click.Context, registry_id: str, name: str, roots: int, threshold: int, base_url: str | None) -> None:
+    """Create the root keys, the trust anchor and an empty registry draft.
+
+    Example: permit registry init --id hcm --name "TP. Hồ Chí Minh" --roots 3 --threshold 2
+    """
+    home = home_of(ctx, create=True)
+    root = operator.init_registry(home, registry_id, name, roots, threshold, passphrases(confirm=True)("the root keys"), now())
+    if base_url:
+        home.set_config(base_url=base_url)
+    click.echo(f"Registry {registry_id} initialised: {roots} root key(s), threshold {threshold}.")
+    click.echo(f"Trust anchor for verifiers: {home.file('anchor.json')} (root keys {', '.join(sorted(root.keys))})")
+
+
+@registry.command("add-type")
+@click.argument("code")
+@click.option("--name-vi", required=True, help="Vietnamese name.")
+@click.option("--name-en", required=True, help="English name.")
+@click.option("--max-days", default=1826, show_default=True, help="Longest validity allowed, in days.")
+@click.pass_context
+def registry_add_type(ctx: click.Context, code: str, name_vi: str, name_en: str, max_days: int) -> None:
+    """Add a permit type to the draft.
+
+    Example: permit registry add-type food-safety --name-vi "Giấy chứng nhận…" --name-en "Food safety certificate" --max-days 1095
+    """
+    operator.add_type(home_of(ctx), code, name_vi, name_en, max_days)
+    click.echo(f"Permit type {code} added to the draft; publish to make it effective.")
+
+
+@registry.command("add-agency")
+@click.argument("agency_id")
+@click.option("--name-vi", required=True, help="Vietnamese name.")
+@click.option("--name-en", required=True, help="English name.")
+@click.option("--type", "types", multiple=True, required=True, help="Permit type it may issue (repeat).")
+@click.option("--status-url", help="Where its status list is published (default: the verifier's /api/v1/status/ID).")
+@click.pass_context
+def registry_add_agency(ctx: click.Context, agency_id: str, name_vi: str, name_en: str, types: tuple[str, ...], status_url: str | None) -> None:
+    """Add an agency and the permit types it may issue to the draft.
+
+    Example: permit registry add-agency hcm-syt --name-vi "Sở Y tế" --name-en "Department of Health" --type food-safety
+    """
+    operator.add_agency(home_of(ctx), agency_id, name_vi, name_en, list(types), status_url)
+    click.echo(f"Agency {agency_id} added to the draft; add its key, then publish.")
+
+
+@registry.command("add-key")
+@click.argument("agency_id")
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="Public JWK file handed over by the agency.")
+@click.option("--alg", type=click.Choice(["EdDSA", "ES256"]), help="Algorithm (default EdDSA, or the JWK's alg).")
+@click.option("--valid-from", type=DATE, help="First day the key may sign (default: now).")
+@click.pass_context
+def registry_add_key(ctx: click.Context, agency_id: str, public_key: Path | None, alg: str | None, valid_from: datetime | None) -> None:
+    """Register a signing key of an agency: generated here, or from its public JWK file.
+
+    Example: permit registry add-key hcm-syt --public-key hcm-syt.jwk.json
+    """
+    home = home_of(ctx)
+    home.draft().agency(agency_id)  # fail before generating a key for an unknown agency
+    if public_key is not None:
+        key = operator.read_public_key_file(public_key, alg)  # type: ignore[arg-type]
+    else:
+        key = home.generate_key(agency_id, passphrases(confirm=True)(f"the new key of {agency_id}"), alg or "EdDSA").public_key()  # type: ignore[arg-type]
+    start = issuing.start_of_day(valid_from.date()) if valid_from else now()
+    operator.add_key(home, agency_id, key, start)
+    click.echo(f"Key {key.kid} ({key.alg}) of {agency_id} added to the draft; publish to make it effective.")
+
+
+@registry.command("retire-key")
+@click.argument("agency_id")
+@click.argument("kid")
+@click.option("--reason", type=click.Choice(RETIRED_REASONS), required=True, help="superseded: earlier permits stay valid; compromised: none are.")
+@click.pass_context
+def registry_retire_key(ctx: click.Context, agency_id: str, kid: str, reason: str) -> None:
+    """Retire an agency key in the draft.
+
+    Example: permit registry retire-key hcm-syt 3q2Xs9AbCdEf --reason superseded
+    """
+    operator.retire_key(home_of(ctx), agency_id, kid, reason, now())  # type: ignore[arg-type]
+    click.echo(f"Key {kid} of {agency_id} retired as {reason} in the draft; publish to make it effective.")
+
+
+@registry.command("publish")
+@click.option("--valid-days", default=30, show_default=True, help="Days until verifiers must have a newer version.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def registry_publish(ctx: click.Context, valid_days: int, as_json: bool) -> None:
+    """Sign the draft with the root keys as a new version and write registry.json.
+
+    Example: permit registry publish --valid-days 30
+    """
+    home = home_of(ctx)
+    trusted = operator.publish(home, passphrases(), now(), valid_days * 86_400)
+    reg = trusted.registry
+    data = {"version": reg.version, "expires_at": iso(reg.expires_at), "file": str(home.file("registry.json")), "digest": trusted.digest}
+    emit(data, as_json, lambda: click.echo(f"Published registry version {reg.version}, valid until {iso(reg.expires_at)}: {data['file']}"))
+
+
+def _registry_summary(reg: Registry) -> None:
+    click.echo(f"Registry {reg.id} \"{reg.name}\" version {reg.version}, expires {iso(reg.expires_at)}")
+    for code, ptype in sorted(reg.types.items()):
+        click.echo(f"  type {code}: {ptype.name.vi} / {ptype.name.en} (max {ptype.max_days} days)")
+    for agency in reg.agencies.values():
+        click.echo(f"  agency {agency.id}: {agency.name.vi} / {agency.name.en}; may issue {', '.join(agency.types)}")
+        for key in agency.keys:
+            state = f"retired {key.retired_reason} at {iso(key.retired_at)}" if key.retired_at else "active"
+            click.echo(f"    key {key.kid} {key.alg} from {iso(key.valid_from)}: {state}")
+
+
+@registry.command("show")
+@click.option("--draft", is_flag=True, help="Show the operator's unpublished draft.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def registry_show(ctx: click.Context, draft: bool, as_json: bool) -> None:
+    """Show the published registry (checked against the trust anchor) or the draft.
+
+    Example: permit registry show --json
+    """
+    home = home_of(ctx)
+    reg = home.draft() if draft else home.trusted_registry(now()).registry
+    emit(reg.to_dict(), as_json, lambda: _registry_summary(reg))
+
+
+@cli.group()
+def keys() -> None:
+    """Agency key pairs.
+
+    Example: permit keys generate --agency hcm-syt --out hcm-syt.jwk.json
+    """
+
+
+@keys.command("generate")
+@click.option("--agency", required=True, help="Agency the key is for.")
+@click.option("--alg", type=click.Choice(["EdDSA", "ES256"]), default="EdDSA", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the public JWK here, to hand over.")
+@click.pass_context
+def keys_generate(ctx: click.Context, agency: str, alg: str, out: Path | None) -> None:
+    """Generate a key pair in this home; only the public key is ever handed over.
+
+    Example: permit keys generate --agency hcm-syt --out hcm-syt.jwk.json
+    """
+    home = home_of(ctx, create=True)
+    signer = home.generate_key(agency, passphrases(confirm=True)(f"the new key of {agency}"), alg)  # type: ignore[arg-type]
+    if out is not None:
+        out.write_text(json.dumps(signer.public_key().handover_jwk(), indent=2) + "\n")
+    click.echo(f"Key {signer.kid} ({alg}) for {agency}: private key {home.private_key_path(agency, signer.kid)}")
+    click.echo(f"Public key to hand to the registry operator: {out or home.public_key_path(signer.kid)}")
+
+
+@cli.command("issue")
+@click.option("--agency", required=True, help="Issuing agency id.")
+@click.option("--type", "type_code", required=True, help="Permit type code.")
+@click.option("--holder-id", required=True, help="Holder's business or household-business registration code.")
+@click.option("--holder-name", required=True, help="Holder's name as on the permit.")
+@click.option("--holder-address", help="Holder's address.")
+@click.option("--activity", "activities", multiple=True, help="Permitted activity (repeat).")
+@click.option("--condition", "conditions", multiple=True, help="Condition attached (repeat).")
+@click.option("--number", help="Permit number as printed (default: the permit id).")
+@click.option("--valid-from", type=DATE, help="First day of validity (default: today).")
+@click.option("--valid-until", type=DATE, required=True, help="Last day of validity.")
+@click.option("--json", "as_json", is_flag=True, help="Print the permit (with its token and URL) as JSON.")
+@click.pass_context
+def issue_cmd(ctx: click.Context, agency: str, type_code: str, holder_id: str, holder_name: str, holder_address: str | None,
+              activities: tuple[str, ...], conditions: tuple[str, ...], number: str | None,
+              valid_from: datetime | None, valid_until: datetime, as_json: bool) -> None:
+    """Issue a permit: check, record in the ledger, sign.
+
+    Example: permit issue --agency hcm-syt --type food-safety --holder-id 0312345678 --holder-name "Công ty TNHH …" --valid-until 2029-12-31
+    """
+    home = home_of(ctx)
+    at = now()
+    reg = home.trusted_registry(at).registry
+    reg.agency(agency)
+    signer = home.agency_signer(reg, agency, passphrases(), at)
+    request = issuing.IssueRequest(
+        agency=agency, type=type_code, holder_id=holder_id, holder_name=holder_name, holder_address=holder_address,
+        activities=activities, conditions=conditions, number=number, valid_from=day(valid_from), valid_until=valid_until.date(),
+    )
+    ledger = home.ledger(agency, create=True)
+    record = issuing.issue(ledger, reg, signer, request, officer_of(ctx), at)
+    data = record_dict(home, record)
+    data["qr_version"] = qr.qr_version(data["url"])
+    emit(data, as_json, lambda: (click.echo("Issued."), print_record(data)))
+
+
+@cli.command("list")
+@click.option("--agency", help="Only this agency's ledger.")
+@click.option("--state", type=click.Choice(["active", "suspended", "revoked"]))
+@click.option("--type", "type_code", help="Only this permit type.")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def list_cmd(ctx: click.Context, agency: str | None, state: str | None, type_code: str | None, limit: int, as_json: bool) -> None:
+    """List permits in this home's ledgers, newest first.
+
+    Example: permit list --agency hcm-syt --state active
+    """
+    home = home_of(ctx)
+    agencies = [agency] if agency else sorted(p.stem for p in home.file("ledgers").glob("*.db"))
+    rows = []
+    for name in agencies:
+        ledger = home.ledger(name)
+        rows += [record_dict(home, r) for r in ledger.find(state, type_code, limit)]
+        ledger.close()
+    def human() -> None:
+        for row in rows:
+            click.echo(f"{row['id']}  {row['agency']:<10} {row['type']:<22} {row['state']:<9} v{row['version']}  {row['holder']['name']}")
+        click.echo(f"{len(rows)} permit(s)")
+    emit(rows, as_json, human)
+
+
+@cli.command("show")
+@click.argument("permit_id")
+@click.option("--agency", help="Agency whose ledger holds it (if several could).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show_cmd(ctx: click.Context, permit_id: str, agency: str | None, as_json: bool) -> None:
+    """Show a permit, its current token and URL, and its event history.
+
+    Example: permit show 7KQ2M9XD
+    """
+    home = home_of(ctx)
+    ledger = locate(home, permit_id, agency)
+    data = record_dict(home, ledger.get(permit_id))
+    data["events"] = [
+        {"at": iso(e.at), "kind": e.kind, "version": e.version, "officer": e.officer, "reason": e.reason}
+        for e in ledger.events(permit_id)
+    ]
+    def human() -> None:
+        print_record(data)
+        for e in data["events"]:
+            click.echo(f"  {e['at']}  {e['kind']:<10} v{e['version']} by {e['officer']}" + (f": {e['reason']}" if e["reason"] else ""))
+    emit(data, as_json, human)
+
+
+@cli.command("amend")
+@click.argument("permit_id")
+@click.option("--agency", help="Agency whose ledger holds it.")
+@click.option("--holder-name")
+@click.option("--holder-address")
+@click.option("--activity", "activities", multiple=True, help="Replace the activities (repeat).")
+@click.option("--condition", "conditions", multiple=True, help="Replace the conditions (repeat).")
+@click.option("--valid-until", type=DATE)
+@click.option("--reason", required=True, help="Why it is amended (kept in the ledger).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def amend_cmd(ctx: click.Context, permit_id: str, agency: str | None, holder_name: str | None, holder_address: str | None,
+              activities: tuple[str, ...], conditions: tuple[str, ...], valid_until: datetime | None, reason: str, as_json: bool) -> None:
+    """Issue a new version of a permit; the old version becomes superseded.
+
+    Example: permit amend 7KQ2M9XD --holder-address "45 Lê Lợi, Phường Sài Gòn" --reason "moved"
+    """
+    home = home_of(ctx)
+    ledger = locate(home, permit_id, agency)
+    at = now()
+    current = ledger.get(permit_id).permit
+    reg = home.trusted_registry(at).registry
+    signer = home.agency_signer(reg, current.agency, passphrases(), at)
+    changes = issuing.Amendment(
+        holder_name=holder_name, holder_address=holder_address, activities=activities or None,
+        conditions=conditions or None, valid_until=day(valid_until),
+    )
+    record = issuing.amend(ledger, reg, signer, permit_id, changes, officer_of(ctx), at, reason)
+    data = record_dict(home, record)
+    emit(data, as_json, lambda: (click.echo(f"Amended: version {record.permit.version} issued, version {record.permit.version - 1} superseded."), print_record(data), click.echo("Publish the status list: permit status publish --agency " + record.permit.agency)))
+
+
+def _status_command(kind: str, verb: str, example: str, reason_required: bool) -> click.Command:
+    @click.command(verb)
+    @click.argument("permit_id")
+    @click.option("--agency", help="Agency whose ledger holds it.")
+    @click.option("--reason", required=reason_required, help="Why (kept in the ledger).")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    def command(ctx: click.Context, permit_id: str, agency: str | None, reason: str | None, as_json: bool) -> None:
+        home = home_of(ctx)
+        ledger = locate(home, permit_id, agency)
+        record = issuing.change_status(ledger, permit_id, kind, officer_of(ctx), now(), reason)
+        data = record_dict(home, record)
+        emit(data, as_json, lambda: click.echo(
+            f"Permit {permit_id} is now {record.state}. Publish the status list: permit status publish --agency {record.permit.agency}"))
+
+    command.help = f"{verb.capitalize()} a permit (recorded in the ledger's event log).\n\nExample: {example}"
+    return command
+
+
+cli.add_command(_status_command("suspended", "suspend", 'permit suspend 7KQ2M9XD --reason "inspection pending"', True))
+cli.add_command(_status_command("reinstated", "reinstate", 'permit reinstate 7KQ2M9XD --reason "inspection passed"', False))
+cli.add_command(_status_command("revoked", "revoke", 'permit revoke 7KQ2M9XD --reason "business closed"', True))
+
+
+@cli.group()
+def status() -> None:
+    """Agency status lists (revocation and suspension).
+
+    Example: permit status publish --agency hcm-syt
+    """
+
+
+@status.command("publish")
+@click.option("--agency", required=True)
+@click.option("--ttl-hours", default=48, show_default=True, help="Hours until verifiers must fetch a newer list.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status_publish(ctx: click.Context, agency: str, ttl_hours: int, as_json: bool) -> None:
+    """Sign the agency's status list from its ledger and write it to status/AGENCY.jwt.
+
+    Example: permit status publish --agency hcm-syt --ttl-hours 24
+    """
+    if not 1 <= ttl_hours <= 24 * 31:
+        raise InputError("--ttl-hours must be between 1 and 744", reason="bad_ttl")
+    home = home_of(ctx)
+    at = now()
+    reg = home.trusted_registry(at).registry
+    signer = home.agency_signer(reg, agency, passphrases(), at)
+    status_list = publishing.publish_status_list(home, reg, agency, signer, at, ttl_hours * 3600)
+    data = {"agency": agency, "size": status_list.size, "issued_at": iso(status_list.issued_at),
+            "expires_at": iso(status_list.expires_at), "bytes": len(status_list.token), "file": str(home.status_path(agency))}
+    emit(data, as_json, lambda: click.echo(
+        f"Status list of {agency} published: {data['size']} entries, {data['bytes']} bytes, valid until {data['expires_at']}: {data['file']}"))
+
+
+@cli.command("qr")
+@click.argument("permit_id")
+@click.option("--agency", help="Agency whose ledger holds it.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output file, .png or .svg.")
+@click.pass_context
+def qr_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path) -> None:
+    """Write the QR code of a permit's current version (PNG or SVG).
+
+    Example: permit qr 7KQ2M9XD --out permit.png
+    """
+    home = home_of(ctx)
+    record = locate(home, permit_id, agency).get(permit_id)
+    url = qr.permit_url(home.base_url, record.token)
+    writers = {".png": qr.write_png, ".svg": qr.write_svg}
+    if out.suffix.lower() not in writers:
+        raise InputError("--out must end in .png or .svg", reason="bad_output")
+    version = writers[out.suffix.lower()](url, out)
+    click.echo(f"QR code (version {version}, error correction M) written to {out}")
+    click.echo(url)
+
+
+def _print_verdict(verdict: Verdict, lang: str) -> None:
+    d = verdict.to_dict()
+    mark = "✔" if verdict.valid else "✘"
+    click.echo(f"{mark} {STATUS_TEXT[verdict.status][lang]} ({verdict.status})")
+    for reason in verdict.reasons:
+        click.echo(f"  - {REASON_TEXT[reason][lang]} [{reason}]")
+    permit = d.get("permit")
+    if permit:
+        type_name = permit["type"].get("name", {}).get(lang, permit["type"]["code"])
+        click.echo(f"  Permit    {type_name}: {permit['number']} (id {permit['id']}, version {permit['version']})")
+        click.echo(f"  Holder    {permit['holder']['name']} ({permit['holder']['id']})")
+        if "address" in permit["holder"]:
+            click.echo(f"  Address   {permit['holder']['address']}")
+        for item in permit["activities"]:
+            click.echo(f"  Activity  {item}")
+        for item in permit["conditions"]:
+            click.echo(f"  Condition {item}")
+    if verdict.permit is not None:
+        first = issuing.city_date(verdict.permit.valid_from)
+        last = issuing.city_date(verdict.permit.valid_until - 1)
+        click.echo(f"  Valid     {first} to {last} (Ho Chi Minh City time)")
+    if "issuer" in d:
+        click.echo(f"  Issuer    {d['issuer']['name'][lang]} ({d['issuer']['id']})")
+    click.echo(f"  Checked   {d['checked_at']} against registry version {d['registry_version']}")
+
+
+@cli.command("verify")
+@click.argument("token_or_url", required=False)
+@click.option("--qr", "qr_image", type=click.Path(dir_okay=False, path_type=Path), help="Read the token from a QR code image.")
+@click.option("--lang", type=click.Choice(["en", "vi"]), default="en", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.pass_context
+def verify_cmd(ctx: click.Context, token_or_url: str | None, qr_image: Path | None, lang: str, as_json: bool) -> None:
+    """Verify a permit offline with this home's registry and status lists.
+
+    Exit status: 0 valid, 1 not valid, 2 usage or input error.
+
+    Example: permit verify "http://127.0.0.1:8000/v#1234…" --json
+    """
+    if (token_or_url is None) == (qr_image is None):
+        raise click.UsageError("give a token or URL, or --qr IMAGE (one of them)")
+    text = read_qr(qr_image) if qr_image is not None else str(token_or_url)
+    try:
+        token = qr.token_from_input(text)
+    except ValueError:
+        token = text  # not a valid QR number: let the pipeline say malformed_token
+    verdict = verify_in_home(home_of(ctx), token, now())
+    emit(verdict.to_dict(), as_json, lambda: _print_verdict(verdict, lang))
+    if not verdict.valid:
+        ctx.exit(EXIT_NOT_VALID)
+
+
+@cli.command("demo")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-home"), show_default=True,
+              help="Where to build the demo (replaced if it holds a previous demo).")
+def demo_cmd(directory: Path) -> None:
+    """Build a demo registry for Ho Chi Minh City, issue sample permits and verify them.
+
+    Example: permit demo --dir demo-home
+    """
+    from verifier.demo import run_demo
+
+    run_demo(directory, click.echo)
+
+
+def main() -> None:
+    cli.main(prog_name="permit")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Strict encodings shared by every signed document: base64url and JSON.
+
+Strict means one accepted spelling per value. A verifier that tolerates padding, stray
+characters, duplicate members or `NaN` lets two different byte strings mean the same thing,
+and that is where signature-confusion attacks start.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from keys.errors import InputError
+
+# The largest integer every JSON implementation reads exactly (I-JSON, RFC 7493).
+MAX_SAFE_INT = 2**53 - 1
+_BOM = b"\xef\xbb\xbf"
+
+
+def b64url_encode(data: bytes) -> str:
+    """Unpadded base64url (RFC 7515 §2)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode canonical unpadded base64url; raise ValueError for anything else.
+
+    Canonical: only the 64 URL-safe characters, no padding, no whitespace, and the unused low
+    bits of the last character are zero, so re-encoding gives back exactly `text`.
+    """
+    if len(text) % 4 == 1 or not text.isascii():
+        raise ValueError("not base64url")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64url") from None
+    # a2b_base64 silently skips characters outside the alphabet; the round trip catches that,
+    # padding, whitespace and non-zero trailing bits in one comparison.
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != text.encode("ascii"):
+        raise ValueError("not canonical base64url")
+    return raw
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member")
+    return obj
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        return value
+    raise ValueError("integer out of range")
+
+
+def _no_float(text: str) -> float:
+    # No document of this project has a fractional number; refusing them keeps time claims
+    # integers and makes 1 and 1.0 impossible to confuse.
+    raise ValueError("fractional numbers are not allowed")
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
+
+
+_decoder = json.JSONDecoder(
+    object_pairs_hook=_object_without_duplicates,
+    parse_int=_safe_int,
+    parse_float=_no_float,
+    parse_constant=_no_constant,
+)
+
+
+def loads_strict(data: bytes | str) -> Any:
+    """Parse I-JSON: UTF-8 without BOM, no duplicate members, integers within ±2^53, no NaN,
+    Infinity or fractions. Raise ValueError otherwise."""
+    if isinstance(data, bytes):
+        if data.startswith(_BOM):
+            raise ValueError("byte order mark")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("not UTF-8") from None
+    else:
+        text = data
+        if text.startswith("\ufeff"):
+            raise ValueError("byte order mark")
+    try:
+        return _decoder.decode(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg}") from None
+
+
+def dumps_canonical(obj: Any) -> bytes:
+    """Deterministic compact UTF-8 JSON (sorted members, no escapes for non-ASCII text)."""
+    return json.dumps(
+        obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+    ).encode("utf-8")
+
+
+def load_json_file_strict(raw: bytes, what: str) -> Any:
+    """`loads_strict` for files an officer handed in: one-line InputError naming the file kind."""
+    try:
+        return loads_strict(raw)
+    except ValueError as exc:
+        raise InputError(f"{what} is not valid JSON ({exc})", reason="bad_json") from None

@@ -1,0 +1,63 @@
+"""Field checks shared by every `from_dict`: exact member sets, typed values, bounded text.
+
+They raise FieldError, which says what kind of problem it is (missing, bad, non-canonical
+text) so each caller can map it onto its own reason code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any, Literal
+
+from keys.encoding import MAX_SAFE_INT
+from keys.text import is_canonical_text, is_identifier
+
+Problem = Literal["missing", "bad", "text"]
+
+
+class FieldError(ValueError):
+    def __init__(self, problem: Problem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+def members(
+    obj: object, what: str, required: Collection[str], optional: Collection[str] = ()
+) -> Mapping[str, Any]:
+    """`obj` as a JSON object with all of `required`, some of `optional`, nothing else."""
+    if not isinstance(obj, dict):
+        raise FieldError("bad", f"{what} must be an object")
+    missing = [name for name in required if name not in obj]
+    if missing:
+        raise FieldError("missing", f"{what} lacks {', '.join(sorted(missing))}")
+    for name in obj:
+        if name not in required and name not in optional:
+            raise FieldError("bad", f"{what} has unknown member {name!r}")
+    return obj
+
+
+def integer(value: object, what: str, low: int = 0, high: int = MAX_SAFE_INT) -> int:
+    # bool is a subclass of int in Python; JSON true is not a number.
+    if type(value) is not int or not low <= value <= high:
+        raise FieldError("bad", f"{what} must be an integer in [{low}, {high}]")
+    return value
+
+
+def text(value: object, what: str, max_len: int) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= max_len:
+        raise FieldError("bad", f"{what} must be a string of 1 to {max_len} characters")
+    if not is_canonical_text(value, max_len):
+        raise FieldError("text", f"{what} is not canonical NFC text without invisible characters")
+    return value
+
+
+def identifier(value: object, what: str) -> str:
+    if not isinstance(value, str) or not is_identifier(value):
+        raise FieldError("bad", f"{what} must be a lower-case identifier")
+    return value
+
+
+def text_list(value: object, what: str, max_items: int, max_len: int) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > max_items:
+        raise FieldError("bad", f"{what} must be a list of at most {max_items} strings")
+    return tuple(text(item, what, max_len) for item in value)

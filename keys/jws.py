@@ -1,0 +1,203 @@
+"""JSON Web Signatures in the project's strict profile.
+
+Two serialisations (RFC 7515): compact, for permits and status lists (one signer, fits a QR
+code), and general JSON, for the registry (m-of-n root signatures over one payload). Each kind
+of document has its own `typ`, protected by the signature, so a signature made for one kind can
+never be replayed as another.
+
+Parsing only establishes the form; which key and algorithm apply is decided by the caller from
+the registry, never from the header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm
+
+from keys.algorithms import ALGORITHMS, PublicKey
+from keys.encoding import b64url_decode, b64url_encode, dumps_canonical, loads_strict
+from keys.errors import DocumentError
+from keys.signer import Signer
+
+TYP_PERMIT = "permit+jwt"
+TYP_STATUS_LIST = "statuslist+jwt"
+TYP_REGISTRY = "registry+jws"
+TYP_ROOT = "root+jws"
+
+MAX_KID_LENGTH = 64
+_COMPACT_HEADER_MAX = 512  # characters of the encoded header; ours are under 100
+
+
+# --- signing -------------------------------------------------------------------------------
+
+
+class _DelegatingAlgorithm:
+    """Lets PyJWT assemble the compact JWS while the signature comes from a Signer, so a key
+    never has to be a file PyJWT can read."""
+
+    def prepare_key(self, key: Any) -> Signer:
+        if not isinstance(key, Signer):
+            raise TypeError("expected a Signer")
+        return key
+
+    def sign(self, msg: bytes, key: Signer) -> bytes:
+        return key.sign(msg)
+
+
+class _SignerEdDSA(_DelegatingAlgorithm, OKPAlgorithm):  # type: ignore[misc]
+    pass
+
+
+class _SignerES256(_DelegatingAlgorithm, ECAlgorithm):  # type: ignore[misc]
+    pass
+
+
+_compact_signer = jwt.PyJWS(algorithms=[])
+_compact_signer.register_algorithm("EdDSA", _SignerEdDSA())
+_compact_signer.register_algorithm("ES256", _SignerES256(ECAlgorithm.SHA256))
+
+
+def sign_compact(
+    payload: bytes, signer: Signer, typ: str, extra_header: Mapping[str, Any] | None = None
+) -> str:
+    """Compact JWS over the exact `payload` bytes, header {alg, kid, typ, **extra_header}."""
+    header = {"kid": signer.kid, "typ": typ, **(extra_header or {})}
+    return _compact_signer.encode(payload, signer, algorithm=signer.alg, headers=header)  # type: ignore[arg-type]
+
+
+def sign_general(payload: bytes, signers: Iterable[Signer], typ: str) -> dict[str, Any]:
+    """General JSON serialisation: one payload, one protected header and signature per signer."""
+    payload_b64 = b64url_encode(payload)
+    signatures = []
+    for signer in signers:
+        protected = b64url_encode(dumps_canonical({"alg": signer.alg, "kid": signer.kid, "typ": typ}))
+        signature = signer.sign(f"{protected}.{payload_b64}".encode("ascii"))
+        signatures.append({"protected": protected, "signature": b64url_encode(signature)})
+    if not signatures:
+        raise ValueError("a document needs at least one signature")
+    return {"payload": payload_b64, "signatures": signatures}
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CompactJWS:
+    header: dict[str, Any]
+    payload: bytes
+    signing_input: bytes
+    signature: bytes
+
+
+def decode_header(segment: str) -> dict[str, Any]:
+    """Decode a protected header segment: canonical base64url of a strict JSON object."""
+    if len(segment) > _COMPACT_HEADER_MAX:
+        raise DocumentError("header too large", reason="malformed_token")
+    try:
+        header = loads_strict(b64url_decode(segment))
+    except ValueError:
+        raise DocumentError("header is not base64url JSON", reason="malformed_token") from None
+    if not isinstance(header, dict):
+        raise DocumentError("header is not a JSON object", reason="malformed_token")
+    return header
+
+
+def split_compact(token: object, max_length: int) -> tuple[str, str, str]:
+    """The three segments of a compact JWS, after the size cap and the form checks.
+
+    Nothing is decoded before the length is known to be acceptable; surrounding whitespace is
+    an error, not something to strip.
+    """
+    if not isinstance(token, str):
+        raise DocumentError("token must be a string", reason="malformed_token")
+    if len(token) > max_length:
+        raise DocumentError("token is too large", reason="token_too_large")
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts):
+        raise DocumentError("not a compact JWS", reason="malformed_token")
+    return parts[0], parts[1], parts[2]
+
+
+def parse_compact(token: object, max_length: int) -> CompactJWS:
+    header_b64, payload_b64, signature_b64 = split_compact(token, max_length)
+    header = decode_header(header_b64)
+    try:
+        payload = b64url_decode(payload_b64)
+        signature = b64url_decode(signature_b64)
+    except ValueError:
+        raise DocumentError("segment is not canonical base64url", reason="malformed_token") from None
+    signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
+    return CompactJWS(header, payload, signing_input, signature)
+
+
+def check_header(header: Mapping[str, Any], typ: str, allowed: Collection[str]) -> tuple[str, str]:
+    """Enforce the header profile for one kind of document; return (alg, kid).
+
+    Members outside `allowed` (jwk, jku, x5u, x5c, crit, b64, zip, …) are refused, never
+    honoured: the registry alone says which key signs.
+    """
+    extra = header.keys() - allowed
+    if extra:
+        raise DocumentError("unsupported header member", reason="unsupported_header")
+    if header.get("typ") != typ:
+        raise DocumentError("wrong document type", reason="wrong_type")
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise DocumentError("algorithm not allowed", reason="unsupported_header")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH:
+        raise DocumentError("kid missing or malformed", reason="malformed_token")
+    return alg, kid
+
+
+_GENERAL_HEADER = frozenset({"alg", "kid", "typ"})
+
+
+def verify_general(
+    document: object, typ: str, keys: Mapping[str, PublicKey]
+) -> tuple[bytes, frozenset[str]]:
+    """Check a general-JSON JWS against `keys` (by kid); return (payload, kids that signed).
+
+    Every signature must be well-formed; ones by keys outside `keys` or that fail are simply
+    not counted. Each kid counts once however many times it appears. The caller applies the
+    threshold. Raises DocumentError(registry_invalid) for a malformed document.
+    """
+
+    def invalid(why: str) -> DocumentError:
+        return DocumentError(why, reason="registry_invalid")
+
+    if not isinstance(document, dict) or document.keys() != {"payload", "signatures"}:
+        raise invalid("signed document must have exactly payload and signatures")
+    payload_b64, signatures = document["payload"], document["signatures"]
+    if not isinstance(payload_b64, str) or not isinstance(signatures, list) or not signatures:
+        raise invalid("signed document is malformed")
+    try:
+        payload = b64url_decode(payload_b64)
+    except ValueError:
+        raise invalid("payload is not canonical base64url") from None
+    signed_by: set[str] = set()
+    for entry in signatures:
+        if not isinstance(entry, dict) or entry.keys() != {"protected", "signature"}:
+            raise invalid("each signature must have exactly protected and signature")
+        protected, signature_b64 = entry["protected"], entry["signature"]
+        if not isinstance(protected, str) or not isinstance(signature_b64, str):
+            raise invalid("signature entry is malformed")
+        try:
+            header = decode_header(protected)
+            signature = b64url_decode(signature_b64)
+        except (DocumentError, ValueError):
+            raise invalid("signature entry is not canonical") from None
+        if header.keys() != _GENERAL_HEADER:
+            raise invalid("signature header must have exactly alg, kid and typ")
+        if header["typ"] != typ:
+            raise invalid("signature made for another kind of document")
+        key = keys.get(header["kid"]) if isinstance(header["kid"], str) else None
+        if key is None or key.alg != header["alg"]:
+            continue
+        if key.verify(signature, f"{protected}.{payload_b64}".encode("ascii")):
+            signed_by.add(header["kid"])
+    return payload, frozenset(signed_by)

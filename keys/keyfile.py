@@ -1,0 +1,73 @@
+"""Private keys at rest: encrypted PKCS#8 PEM files, mode 0600, refused when others can read them."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from keys.algorithms import PrivateKey, alg_of
+from keys.errors import InputError, KeyFileError, NotFoundError
+from keys.signer import KeySigner
+
+
+def write_private_key(path: Path, private_key: PrivateKey, passphrase: bytes) -> None:
+    """Write `private_key` encrypted under `passphrase`; never overwrite an existing key.
+
+    The file is created 0600 from the start (not chmod-ed afterwards) and renamed into place,
+    so there is no moment when it is readable by others or half-written.
+    """
+    if not passphrase:
+        raise InputError("the passphrase must not be empty", reason="bad_passphrase")
+    if path.exists():
+        raise KeyFileError(f"refusing to overwrite existing key file {path}", reason="key_file_exists")
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, pem)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def read_private_key(path: Path, passphrase: bytes) -> PrivateKey:
+    """Load an encrypted key file; KeyFileError when missing, readable by others, not a key,
+    or the passphrase is wrong."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise NotFoundError(f"key file {path} does not exist", reason="key_file_missing") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(
+            f"key file {path} is readable by other users (mode {stat.S_IMODE(st.st_mode):o}); "
+            f"run: chmod 600 {path}",
+            reason="key_file_insecure",
+        )
+    data = path.read_bytes()
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase)
+    except TypeError:
+        # cryptography raises TypeError for an unencrypted file given a password.
+        raise KeyFileError(f"key file {path} is not encrypted; refusing it", reason="key_file_invalid") from None
+    except ValueError:
+        if b"ENCRYPTED PRIVATE KEY" in data:
+            raise KeyFileError(f"wrong passphrase for key file {path}", reason="bad_passphrase") from None
+        raise KeyFileError(f"{path} is not a PKCS#8 private key file", reason="key_file_invalid") from None
+    try:
+        alg_of(key)  # type: ignore[arg-type]
+    except InputError:
+        raise KeyFileError(f"{path} holds a key of an unsupported type", reason="key_file_invalid") from None
+    return key  # type: ignore[return-value]
+
+
+def load_signer(path: Path, passphrase: bytes) -> KeySigner:
+    return KeySigner(read_private_key(path, passphrase))

@@ -1,0 +1,308 @@
+"""The trust registry: which agencies exist, their keys, and which permit types each may issue.
+
+This module is the model and its edits, all pure. Signing, the root of trust and the checks a
+verifier makes before trusting a registry are in keys/trust.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from keys import fields
+from keys.algorithms import Alg, KeyRejected, PublicKey, load_public_jwk
+from keys.errors import ConflictError, InputError, NotFoundError
+from keys.fields import FieldError
+
+NAME_MAX = 200
+URL_MAX = 512
+MAX_VALIDITY_DAYS = 36_500
+RetiredReason = Literal["superseded", "compromised"]
+RETIRED_REASONS: tuple[RetiredReason, ...] = ("superseded", "compromised")
+
+
+@dataclass(frozen=True)
+class Names:
+    """A name in Vietnamese (shown first) and English."""
+
+    vi: str
+    en: str
+
+    def __post_init__(self) -> None:
+        fields.text(self.vi, "Vietnamese name", NAME_MAX)
+        fields.text(self.en, "English name", NAME_MAX)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"vi": self.vi, "en": self.en}
+
+    @classmethod
+    def from_dict(cls, obj: object, what: str) -> Names:
+        m = fields.members(obj, what, ("vi", "en"))
+        return cls(vi=fields.text(m["vi"], f"{what}.vi", NAME_MAX), en=fields.text(m["en"], f"{what}.en", NAME_MAX))
+
+
+@dataclass(frozen=True)
+class PermitType:
+    code: str
+    name: Names
+    max_days: int
+
+    def __post_init__(self) -> None:
+        fields.identifier(self.code, "permit type code")
+        fields.integer(self.max_days, "maximum validity (days)", 1, MAX_VALIDITY_DAYS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name.to_dict(), "max_days": self.max_days}
+
+    @classmethod
+    def from_dict(cls, code: str, obj: object) -> PermitType:
+        m = fields.members(obj, f"type {code}", ("name", "max_days"))
+        return cls(code=code, name=Names.from_dict(m["name"], f"type {code} name"), max_days=m["max_days"])
+
+
+@dataclass(frozen=True)
+class AgencyKey:
+    """One agency signing key and its life: valid from `valid_from`; once retired, either
+    `superseded` (permits signed before `retired_at` stay valid) or `compromised` (nothing
+    signed by it is valid, whenever it claims to have been signed)."""
+
+    agency: str
+    public_key: PublicKey
+    valid_from: int
+    retired_at: int | None = None
+    retired_reason: RetiredReason | None = None
+
+    def __post_init__(self) -> None:
+        fields.integer(self.valid_from, "key valid_from")
+        if (self.retired_at is None) != (self.retired_reason is None):
+            raise FieldError("bad", "retired_at and retired_reason go together")
+        if self.retired_at is not None:
+            fields.integer(self.retired_at, "key retired_at")
+        if self.retired_reason is not None and self.retired_reason not in RETIRED_REASONS:
+            raise FieldError("bad", "retired_reason must be superseded or compromised")
+
+    @property
+    def kid(self) -> str:
+        return self.public_key.kid
+
+    @property
+    def alg(self) -> Alg:
+        return self.public_key.alg
+
+    @property
+    def compromised(self) -> bool:
+        return self.retired_reason == "compromised"
+
+    def usable_for_signing_at(self, at: int) -> bool:
+        """Whether something signed at `at` by this key is acceptable (compromise aside)."""
+        if at < self.valid_from:
+            return False
+        return self.retired_at is None or at < self.retired_at
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"alg": self.alg, "jwk": dict(self.public_key.jwk), "valid_from": self.valid_from}
+        if self.retired_at is not None:
+            out["retired_at"] = self.retired_at
+            out["retired_reason"] = self.retired_reason
+        return out
+
+    @classmethod
+    def from_dict(cls, agency: str, kid: str, obj: object) -> AgencyKey:
+        what = f"key {kid} of {agency}"
+        m = fields.members(obj, what, ("alg", "jwk", "valid_from"), ("retired_at", "retired_reason"))
+        try:
+            public_key = load_public_jwk(m["jwk"], m["alg"])
+        except KeyRejected as exc:
+            raise FieldError("bad", f"{what}: {exc}") from None
+        if public_key.kid != kid:
+            raise FieldError("bad", f"{what}: kid is not the thumbprint of the key")
+        return cls(
+            agency=agency,
+            public_key=public_key,
+            valid_from=m["valid_from"],
+            retired_at=m.get("retired_at"),
+            retired_reason=m.get("retired_reason"),
+        )
+
+
+def check_url(value: object, what: str) -> str:
+    url = fields.text(value, what, URL_MAX)
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc or " " in url:
+        raise FieldError("bad", f"{what} must be an http(s) URL")
+    return url
+
+
+@dataclass(frozen=True)
+class Agency:
+    id: str
+    name: Names
+    types: tuple[str, ...]
+    status_url: str
+    keys: tuple[AgencyKey, ...] = ()
+
+    def __post_init__(self) -> None:
+        fields.identifier(self.id, "agency id")
+        if not self.types:
+            # Empty policy is an error, not a pass: an agency that may issue nothing is a mistake.
+            raise FieldError("bad", f"agency {self.id} must be allowed at least one permit type")
+        for code in self.types:
+            fields.identifier(code, "permit type code")
+        if tuple(sorted(set(self.types))) != self.types:
+            raise FieldError("bad", f"agency {self.id} permit types must be sorted and unique")
+        check_url(self.status_url, f"agency {self.id} status_url")
+        for key in self.keys:
+            if key.agency != self.id:
+                raise FieldError("bad", f"key {key.kid} belongs to another agency")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name.to_dict(),
+            "types": list(self.types),
+            "status_url": self.status_url,
+            "keys": {key.kid: key.to_dict() for key in self.keys},
+        }
+
+    @classmethod
+    def from_dict(cls, agency_id: str, obj: object) -> Agency:
+        what = f"agency {agency_id}"
+        m = fields.members(obj, what, ("name", "types", "status_url", "keys"))
+        if not isinstance(m["types"], list) or not isinstance(m["keys"], dict):
+            raise FieldError("bad", f"{what}: types must be a list and keys an object")
+        return cls(
+            id=fields.identifier(agency_id, "agency id"),
+            name=Names.from_dict(m["name"], f"{what} name"),
+            types=tuple(fields.identifier(code, f"{what} type") for code in m["types"]),
+            status_url=m["status_url"],
+            keys=tuple(AgencyKey.from_dict(agency_id, kid, key) for kid, key in m["keys"].items()),
+        )
+
+    def active_keys(self, at: int) -> list[AgencyKey]:
+        """Keys that may sign something now, newest first."""
+        usable = [k for k in self.keys if not k.compromised and k.usable_for_signing_at(at)]
+        return sorted(usable, key=lambda k: k.valid_from, reverse=True)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A registry document: a draft on the operator's side, or a published, verified version."""
+
+    id: str
+    name: str
+    version: int
+    issued_at: int
+    expires_at: int
+    types: Mapping[str, PermitType]
+    agencies: Mapping[str, Agency]
+    _keys_by_kid: Mapping[str, AgencyKey] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields.identifier(self.id, "registry id")
+        fields.text(self.name, "registry name", NAME_MAX)
+        fields.integer(self.version, "registry version")
+        fields.integer(self.issued_at, "registry issued_at")
+        fields.integer(self.expires_at, "registry expires_at")
+        by_kid: dict[str, AgencyKey] = {}
+        for agency in self.agencies.values():
+            for code in agency.types:
+                if code not in self.types:
+                    raise FieldError("bad", f"agency {agency.id} may issue unknown type {code}")
+            for key in agency.keys:
+                if key.kid in by_kid:
+                    raise FieldError("bad", f"kid {key.kid} appears twice in the registry")
+                by_kid[key.kid] = key
+        object.__setattr__(self, "_keys_by_kid", by_kid)
+
+    def key(self, kid: str) -> AgencyKey | None:
+        return self._keys_by_kid.get(kid)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "registry": self.id,
+            "name": self.name,
+            "version": self.version,
+            "issued_at": self.issued_at,
+            "expires_at": self.expires_at,
+            "types": {code: t.to_dict() for code, t in sorted(self.types.items())},
+            "agencies": {aid: a.to_dict() for aid, a in sorted(self.agencies.items())},
+        }
+
+    @classmethod
+    def from_dict(cls, obj: object) -> Registry:
+        """Build and check a registry; raises FieldError with a one-line reason."""
+        m = fields.members(obj, "registry", ("registry", "name", "version", "issued_at", "expires_at", "types", "agencies"))
+        if not isinstance(m["types"], dict) or not isinstance(m["agencies"], dict):
+            raise FieldError("bad", "registry types and agencies must be objects")
+        return cls(
+            id=m["registry"],
+            name=m["name"],
+            version=m["version"],
+            issued_at=m["issued_at"],
+            expires_at=m["expires_at"],
+            types={code: PermitType.from_dict(code, t) for code, t in m["types"].items()},
+            agencies={aid: Agency.from_dict(aid, a) for aid, a in m["agencies"].items()},
+        )
+
+    # --- edits (each returns a new draft) ---------------------------------------------------
+
+    def agency(self, agency_id: str) -> Agency:
+        try:
+            return self.agencies[agency_id]
+        except KeyError:
+            raise NotFoundError(f"unknown agency {agency_id!r}", reason="unknown_agency") from None
+
+    def permit_type(self, code: str) -> PermitType:
+        try:
+            return self.types[code]
+        except KeyError:
+            raise NotFoundError(f"unknown permit type {code!r}", reason="unknown_type") from None
+
+    def with_type(self, permit_type: PermitType) -> Registry:
+        if permit_type.code in self.types:
+            raise ConflictError(f"permit type {permit_type.code!r} already exists", reason="duplicate_type")
+        return replace(self, types={**self.types, permit_type.code: permit_type})
+
+    def with_agency(self, agency: Agency) -> Registry:
+        if agency.id in self.agencies:
+            raise ConflictError(f"agency {agency.id!r} already exists", reason="duplicate_agency")
+        for code in agency.types:
+            self.permit_type(code)
+        return replace(self, agencies={**self.agencies, agency.id: agency})
+
+    def with_agency_types(self, agency_id: str, types: tuple[str, ...]) -> Registry:
+        for code in types:
+            self.permit_type(code)
+        agency = replace(self.agency(agency_id), types=tuple(sorted(set(types))))
+        return replace(self, agencies={**self.agencies, agency_id: agency})
+
+    def with_key(self, agency_id: str, public_key: PublicKey, valid_from: int) -> Registry:
+        agency = self.agency(agency_id)
+        existing = self.key(public_key.kid)
+        if existing is not None:
+            raise ConflictError(f"key {public_key.kid} is already registered to {existing.agency}", reason="duplicate_key")
+        key = AgencyKey(agency=agency_id, public_key=public_key, valid_from=valid_from)
+        agency = replace(agency, keys=(*agency.keys, key))
+        return replace(self, agencies={**self.agencies, agency_id: agency})
+
+    def with_retired_key(self, agency_id: str, kid: str, reason: RetiredReason, at: int) -> Registry:
+        agency = self.agency(agency_id)
+        keys = list(agency.keys)
+        for i, key in enumerate(keys):
+            if key.kid == kid:
+                if key.compromised:
+                    raise ConflictError(f"key {kid} is already retired as compromised", reason="already_retired")
+                if key.retired_reason == "superseded" and reason == "superseded":
+                    raise ConflictError(f"key {kid} is already retired", reason="already_retired")
+                # A superseded key can still be found compromised later; that only hardens it.
+                retired_at = key.retired_at if key.retired_at is not None else at
+                keys[i] = replace(key, retired_at=retired_at, retired_reason=reason)
+                agency = replace(agency, keys=tuple(keys))
+                return replace(self, agencies={**self.agencies, agency_id: agency})
+        raise NotFoundError(f"agency {agency_id} has no key {kid}", reason="unknown_key")
+
+    def check_publishable(self) -> None:
+        """Empty policy is an error: refuse to publish a registry that authorises nothing."""
+        if not self.agencies:
+            raise InputError("the registry has no agencies; add one before publishing", reason="empty_registry")

@@ -1,0 +1,61 @@
+"""Text rules for every string that is signed, compared or shown.
+
+Vietnamese text is first-class, so all text is Unicode NFC; characters that can hide or
+reorder what a person reads (controls, bidirectional overrides, zero-width joiners, lone
+surrogates, unusual spaces) are refused outright rather than cleaned up.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from keys.errors import InputError
+
+# Identifiers (agency ids, permit type codes, registry id): lower-case ASCII, so that two ids
+# that look the same are the same.
+_IDENTIFIER = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
+
+
+def is_canonical_text(value: str, max_len: int) -> bool:
+    """True when `value` is non-empty NFC text of at most `max_len` characters, with no
+    surrounding whitespace and only printable characters.
+
+    str.isprintable() is False for exactly the categories to refuse: Cc (controls), Cf
+    (bidi controls, zero-width characters, BOM), Cs (surrogates), Co, Cn, Zl, Zp, and every
+    space separator except U+0020.
+    """
+    return (
+        0 < len(value) <= max_len
+        and value.isprintable()
+        and value == value.strip()
+        and unicodedata.is_normalized("NFC", value)
+    )
+
+
+def is_identifier(value: str) -> bool:
+    return _IDENTIFIER.fullmatch(value) is not None
+
+
+def normalise_text(value: str, field: str, max_len: int) -> str:
+    """Officer input → canonical text: NFC, surrounding whitespace removed; InputError if the
+    result is empty, too long or holds characters that are refused."""
+    text = unicodedata.normalize("NFC", value).strip()
+    if not text:
+        raise InputError(f"{field} must not be empty", reason="bad_text")
+    if len(text) > max_len:
+        raise InputError(f"{field} is longer than {max_len} characters", reason="bad_text")
+    if not is_canonical_text(text, max_len):
+        raise InputError(
+            f"{field} contains control, invisible or bidirectional characters", reason="bad_text"
+        )
+    return text
+
+
+def check_identifier(value: str, field: str) -> str:
+    if not is_identifier(value):
+        raise InputError(
+            f"{field} {value!r} must be 1-32 lower-case letters, digits or '-'",
+            reason="bad_identifier",
+        )
+    return value

@@ -1,0 +1,254 @@
+"""A permit home: the directory an operator, an agency or a verifier keeps its files in.
+
+    anchor.json            trust anchor: root public keys and threshold (set by hand)
+    registry.json          the signed registry bundle last accepted
+    trust-state.json       what was accepted (root, version, digest): the rollback guard
+    config.json            settings, e.g. the verifier base URL printed in QR codes
+    operator/draft.json    the operator's unsigned working copy of the registry
+    operator/roots.json    the signed root documents, oldest first
+    private/<label>-<kid>.key   encrypted private keys, mode 0600 in a 0700 directory
+    public/<kid>.jwk.json  public keys, to hand over to the registry operator
+    ledgers/<agency>.db    each agency's ledger
+    status/<agency>.jwt    status lists: the agency's own, or the latest verified copy
+
+Every file is written whole (temporary file, fsync, rename) so a crash never leaves half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from keys.algorithms import DEFAULT_ALG, Alg, generate_private_key
+from keys.encoding import dumps_canonical, load_json_file_strict
+from keys.errors import ConflictError, DocumentError, InputError, NotFoundError, RegistryError
+from keys.fields import FieldError
+from keys.keyfile import load_signer, write_private_key
+from keys.registry import Registry
+from keys.signer import KeySigner
+from keys.trust import Root, TrustedRegistry, TrustState, open_bundle
+from permits.ledger import Ledger
+from permits.status_list import StatusList, open_status_list
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+Passphrase = Callable[[str], bytes]
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Home:
+    path: Path
+
+    @classmethod
+    def existing(cls, path: Path) -> Home:
+        if not path.is_dir():
+            raise NotFoundError(
+                f"permit home {path} does not exist; set PERMIT_HOME or --home, or run: permit registry init",
+                reason="home_missing",
+            )
+        return cls(path)
+
+    @classmethod
+    def create(cls, path: Path) -> Home:
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    def file(self, relative: str) -> Path:
+        return self.path / relative
+
+    def _read_json(self, relative: str, what: str, missing_hint: str, reason: str) -> Any:
+        path = self.file(relative)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"{what} not found at {path}; {missing_hint}", reason=reason) from None
+        return load_json_file_strict(raw, f"{what} {path}")
+
+    # --- settings ---------------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        path = self.file("config.json")
+        if not path.exists():
+            return {}
+        value = load_json_file_strict(path.read_bytes(), f"settings file {path}")
+        if not isinstance(value, dict):
+            raise InputError(f"settings file {path} must hold a JSON object", reason="bad_config")
+        return value
+
+    def set_config(self, **values: Any) -> None:
+        write_atomic(self.file("config.json"), json.dumps({**self.config(), **values}, indent=2, ensure_ascii=False).encode())
+
+    @property
+    def base_url(self) -> str:
+        return os.environ.get("PERMIT_BASE_URL") or str(self.config().get("base_url", DEFAULT_BASE_URL))
+
+    # --- trust --------------------------------------------------------------------------------
+
+    def anchor(self) -> Root:
+        raw = self._read_json("anchor.json", "trust anchor", "copy the registry operator's anchor.json here", "anchor_missing")
+        try:
+            return Root.from_dict(raw)
+        except FieldError as exc:
+            raise RegistryError(f"trust anchor {self.file('anchor.json')} is not valid: {exc}") from None
+
+    def write_anchor(self, root: Root) -> None:
+        write_atomic(self.file("anchor.json"), json.dumps(root.to_dict(), indent=2).encode() + b"\n")
+
+    def trust_state(self) -> TrustState | None:
+        path = self.file("trust-state.json")
+        if not path.exists():
+            return None
+        raw = load_json_file_strict(path.read_bytes(), f"trust state {path}")
+        try:
+            return TrustState(Root.from_dict(raw["root"]), int(raw["registry_version"]), str(raw["registry_digest"]))
+        except (KeyError, TypeError, ValueError, FieldError) as exc:
+            raise RegistryError(f"trust state {path} is damaged ({exc})") from None
+
+    def _save_state(self, trusted: TrustedRegistry) -> None:
+        state = {"root": trusted.root.to_dict(), "registry_version": trusted.registry.version, "registry_digest": trusted.digest}
+        write_atomic(self.file("trust-state.json"), json.dumps(state, indent=2).encode() + b"\n")
+
+    def trusted_registry(self, now: int) -> TrustedRegistry:
+        """The home's registry, checked against the anchor and what was accepted before."""
+        path = self.file("registry.json")
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"no registry at {path}; publish one (permit registry publish) or install the operator's",
+                reason="registry_missing",
+            ) from None
+        trusted = open_bundle(raw, self.anchor(), now, self.trust_state())
+        self._save_state(trusted)
+        return trusted
+
+    def install_registry(self, raw: bytes, now: int) -> TrustedRegistry:
+        """Accept a registry bundle from anywhere once it checks out; refuse rollback."""
+        trusted = open_bundle(raw, self.anchor(), now, self.trust_state())
+        write_atomic(self.file("registry.json"), raw)
+        self._save_state(trusted)
+        return trusted
+
+    # --- operator files -----------------------------------------------------------------------
+
+    def draft(self) -> Registry:
+        raw = self._read_json("operator/draft.json", "registry draft", "this home is not a registry operator's (permit registry init)", "not_operator")
+        try:
+            return Registry.from_dict(raw)
+        except FieldError as exc:
+            raise InputError(f"registry draft is not valid: {exc}", reason="bad_draft") from None
+
+    def save_draft(self, registry: Registry) -> None:
+        write_atomic(self.file("operator/draft.json"), json.dumps(registry.to_dict(), indent=2, ensure_ascii=False).encode() + b"\n")
+
+    def root_chain(self) -> list[dict[str, Any]]:
+        chain = self._read_json("operator/roots.json", "root chain", "this home is not a registry operator's", "not_operator")
+        if not isinstance(chain, list):
+            raise InputError("operator/roots.json must be a list", reason="bad_draft")
+        return chain
+
+    def save_root_chain(self, chain: list[dict[str, Any]]) -> None:
+        write_atomic(self.file("operator/roots.json"), dumps_canonical(chain) + b"\n")
+
+    # --- keys ---------------------------------------------------------------------------------
+
+    def private_key_path(self, label: str, kid: str) -> Path:
+        return self.file(f"private/{label}-{kid}.key")
+
+    def generate_key(self, label: str, passphrase: bytes, alg: Alg = DEFAULT_ALG) -> KeySigner:
+        """New key pair: private part encrypted in private/, public JWK in public/."""
+        private_key = generate_private_key(alg)
+        signer = KeySigner(private_key)
+        private_dir = self.file("private")
+        private_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(private_dir, 0o700)
+        write_private_key(self.private_key_path(label, signer.kid), private_key, passphrase)
+        jwk = signer.public_key().handover_jwk()
+        write_atomic(self.public_key_path(signer.kid), json.dumps(jwk, indent=2).encode() + b"\n")
+        return signer
+
+    def public_key_path(self, kid: str) -> Path:
+        return self.file(f"public/{kid}.jwk.json")
+
+    def has_private_key(self, label: str, kid: str) -> bool:
+        return self.private_key_path(label, kid).exists()
+
+    def signer(self, label: str, kid: str, passphrase: Passphrase) -> KeySigner:
+        path = self.private_key_path(label, kid)
+        if not path.exists():
+            raise NotFoundError(f"this home has no private key {kid} for {label} ({path})", reason="key_file_missing")
+        return load_signer(path, passphrase(f"key {kid} of {label}"))
+
+    def agency_signer(self, registry: Registry, agency_id: str, passphrase: Passphrase, now: int) -> KeySigner:
+        """The agency's newest registered, usable key whose private part is in this home."""
+        agency = registry.agency(agency_id)
+        for key in agency.active_keys(now):
+            if self.has_private_key(agency_id, key.kid):
+                return self.signer(agency_id, key.kid, passphrase)
+        raise NotFoundError(
+            f"this home holds no current registered key of {agency_id}; "
+            "generate one (permit keys generate) and have the operator register and publish it",
+            reason="no_signing_key",
+        )
+
+    # --- ledgers and status lists ---------------------------------------------------------------
+
+    def ledger_path(self, agency: str) -> Path:
+        return self.file(f"ledgers/{agency}.db")
+
+    def ledger(self, agency: str, create: bool = False) -> Ledger:
+        path = self.ledger_path(agency)
+        if create and not path.exists():
+            return Ledger.create(path, agency)
+        return Ledger.open(path, agency)
+
+    def status_path(self, agency: str) -> Path:
+        return self.file(f"status/{agency}.jwt")
+
+    def status_list(self, registry: Registry, agency: str, now: int) -> StatusList | None:
+        path = self.status_path(agency)
+        if not path.exists():
+            return None
+        return open_status_list(path.read_text("ascii", errors="replace").strip(), registry, agency, now)
+
+    def status_lists(self, registry: Registry, now: int) -> dict[str, StatusList]:
+        """Every agency's list this home holds that still verifies; the rest are unavailable."""
+        lists = {}
+        for agency in registry.agencies:
+            try:
+                status_list = self.status_list(registry, agency, now)
+            except DocumentError:
+                continue
+            if status_list is not None:
+                lists[agency] = status_list
+        return lists
+
+    def install_status_list(self, token: str, registry: Registry, agency: str, now: int) -> StatusList:
+        """Keep a newer verified list; refuse one older than, or as old as, the one held."""
+        new = open_status_list(token, registry, agency, now)
+        try:
+            held = self.status_list(registry, agency, now)
+        except DocumentError:
+            held = None
+        if held is not None and new.issued_at <= held.issued_at and new.token != held.token:
+            raise ConflictError(
+                f"status list of {agency} issued at {new.issued_at} is not newer than the one held ({held.issued_at})",
+                reason="status_rollback",
+            )
+        write_atomic(self.status_path(agency), token.encode("ascii") + b"\n")
+        return new

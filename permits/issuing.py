@@ -1,0 +1,258 @@
+"""Issuing and the permit life cycle: issue, amend, suspend, reinstate, revoke, reissue.
+
+Each operation checks everything first (the agency may issue that type, the validity fits the
+type's maximum, the text is canonical, the signing key is the agency's and current), then does
+its ledger work in one transaction. A token is signed inside that transaction and checked
+against its own public key before the commit, so a token is never handed out for a permit the
+ledger does not hold, and a faulty signer never produces a permit at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from keys.errors import ConflictError, InputError
+from keys.fields import FieldError
+from keys.jws import parse_compact
+from keys.registry import Registry
+from keys.signer import Signer
+from keys.text import normalise_text
+from permits import model
+from permits.ledger import Ledger, PermitRecord
+from permits.model import Permit
+from permits.status_list import Status
+from permits.token import MAX_TOKEN_LENGTH, sign_permit
+
+# Ho Chi Minh City time (UTC+7, no daylight saving): the calendar the dates on a permit mean.
+CITY_TZ = timezone(timedelta(hours=7), "ICT")
+_HOLDER_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z./-]{0,31}")
+OFFICER_MAX = 100
+REASON_MAX = 500
+
+
+def start_of_day(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=CITY_TZ).timestamp())
+
+
+def city_date(timestamp: int) -> date:
+    return datetime.fromtimestamp(timestamp, CITY_TZ).date()
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    """What an officer asks for; raw input, checked and normalised by `issue`."""
+
+    agency: str
+    type: str
+    holder_id: str
+    holder_name: str
+    valid_until: date
+    valid_from: date | None = None
+    holder_address: str | None = None
+    activities: Sequence[str] = ()
+    conditions: Sequence[str] = ()
+    number: str | None = None
+
+
+@dataclass(frozen=True)
+class Amendment:
+    """Fields to change in a new version; None leaves a field as it is."""
+
+    holder_name: str | None = None
+    holder_address: str | None = None
+    activities: Sequence[str] | None = None
+    conditions: Sequence[str] | None = None
+    valid_until: date | None = None
+
+
+def _texts(values: Sequence[str], field: str, max_items: int) -> tuple[str, ...]:
+    if len(values) > max_items:
+        raise InputError(f"at most {max_items} {field} entries", reason="bad_text")
+    return tuple(normalise_text(v, field, model.ITEM_MAX) for v in values)
+
+
+def _officer(officer: str) -> str:
+    return normalise_text(officer, "officer", OFFICER_MAX)
+
+
+def _reason(reason: str | None) -> str | None:
+    return None if reason is None else normalise_text(reason, "reason", REASON_MAX)
+
+
+def _check_signer(registry: Registry, agency_id: str, signer: Signer, now: int) -> None:
+    key = registry.key(signer.kid)
+    if key is None or key.agency != agency_id:
+        raise InputError(f"key {signer.kid} is not a registered key of {agency_id}", reason="unknown_key")
+    if key.compromised or not key.usable_for_signing_at(now):
+        raise InputError(f"key {signer.kid} of {agency_id} is retired and can no longer issue", reason="key_retired")
+
+
+def _check_validity(registry: Registry, type_code: str, valid_from: date, valid_until: date, now: int) -> None:
+    if valid_until < valid_from:
+        raise InputError(f"valid-until {valid_until} is before valid-from {valid_from}", reason="bad_dates")
+    if valid_until < city_date(now):
+        raise InputError(f"valid-until {valid_until} is already in the past", reason="bad_dates")
+    max_days = registry.permit_type(type_code).max_days
+    days = (valid_until - valid_from).days + 1
+    if days > max_days:
+        raise InputError(
+            f"{days} days of validity; a {type_code} permit may be valid for at most {max_days} days",
+            reason="validity_too_long",
+        )
+
+
+def _signed(permit: Permit, signer: Signer) -> str:
+    token = sign_permit(permit, signer)
+    jws = parse_compact(token, MAX_TOKEN_LENGTH)
+    if not signer.public_key().verify(jws.signature, jws.signing_input):
+        raise InputError("the signer produced a signature that does not verify", reason="signer_fault")
+    return token
+
+
+def _build(**values: object) -> Permit:
+    try:
+        return Permit(**values)  # type: ignore[arg-type]
+    except FieldError as exc:
+        raise InputError(str(exc), reason="bad_input") from None
+
+
+def issue(
+    ledger: Ledger, registry: Registry, signer: Signer, request: IssueRequest, officer: str, now: int
+) -> PermitRecord:
+    agency = registry.agency(request.agency)
+    registry.permit_type(request.type)
+    if request.type not in agency.types:
+        raise InputError(f"{agency.id} is not authorised to issue {request.type} permits", reason="not_authorised_for_type")
+    _check_signer(registry, agency.id, signer, now)
+    valid_from = request.valid_from or city_date(now)
+    _check_validity(registry, request.type, valid_from, request.valid_until, now)
+    holder_id = request.holder_id.strip()
+    if not _HOLDER_ID.fullmatch(holder_id):
+        raise InputError("holder id must be a registration code (letters, digits, '.', '/', '-')", reason="bad_holder_id")
+    name = normalise_text(request.holder_name, "holder name", model.NAME_MAX)
+    address = None if not request.holder_address else normalise_text(request.holder_address, "holder address", model.ADDRESS_MAX)
+    activities = _texts(request.activities, "activity", model.ACTIVITIES_MAX)
+    conditions = _texts(request.conditions, "condition", model.CONDITIONS_MAX)
+    number = None if request.number is None else normalise_text(request.number, "permit number", model.NUMBER_MAX)
+    officer = _officer(officer)
+
+    with ledger.transaction():
+        permit_id = ledger.new_permit_id()
+        if number is not None and ledger.number_taken(number):
+            raise ConflictError(f"permit number {number!r} is already used", reason="duplicate_permit_number")
+        permit = _build(
+            agency=agency.id,
+            id=permit_id,
+            number=number or permit_id,
+            type=request.type,
+            holder_id=holder_id,
+            holder_name=name,
+            holder_address=address,
+            activities=activities,
+            conditions=conditions,
+            issued_at=now,
+            valid_from=start_of_day(valid_from),
+            valid_until=start_of_day(request.valid_until + timedelta(days=1)),
+            status_index=ledger.allocate_status_index(),
+            version=1,
+        )
+        token = _signed(permit, signer)
+        ledger.insert_permit(permit, now)
+        ledger.insert_version(permit, token, signer.kid)
+        ledger.add_event(permit.id, 1, "issued", officer, now, None)
+    return ledger.get(permit.id)
+
+
+def _new_version(
+    ledger: Ledger, registry: Registry, signer: Signer, old: PermitRecord, changes: Amendment,
+    kind: str, officer: str, now: int, reason: str | None,
+) -> PermitRecord:
+    """Sign version n+1 of a permit and mark version n superseded, in one transaction."""
+    current = old.permit
+    _check_signer(registry, current.agency, signer, now)
+    valid_until = changes.valid_until
+    if valid_until is not None:
+        _check_validity(registry, current.type, city_date(current.valid_from), valid_until, now)
+    updates: dict[str, Any] = {}
+    if changes.holder_name is not None:
+        updates["holder_name"] = normalise_text(changes.holder_name, "holder name", model.NAME_MAX)
+    if changes.holder_address is not None:
+        updates["holder_address"] = normalise_text(changes.holder_address, "holder address", model.ADDRESS_MAX)
+    if changes.activities is not None:
+        updates["activities"] = _texts(changes.activities, "activity", model.ACTIVITIES_MAX)
+    if changes.conditions is not None:
+        updates["conditions"] = _texts(changes.conditions, "condition", model.CONDITIONS_MAX)
+    if valid_until is not None:
+        updates["valid_until"] = start_of_day(valid_until + timedelta(days=1))
+    officer = _officer(officer)
+    reason = _reason(reason)
+    with ledger.transaction():
+        try:
+            permit = replace(
+                current, issued_at=now, version=current.version + 1, status_index=ledger.allocate_status_index(), **updates
+            )
+        except FieldError as exc:
+            raise InputError(str(exc), reason="bad_input") from None
+        token = _signed(permit, signer)
+        ledger.insert_version(permit, token, signer.kid)
+        ledger.set_version_status(current.id, current.version, Status.SUPERSEDED)
+        if old.state == "suspended":
+            ledger.set_version_status(permit.id, permit.version, Status.SUSPENDED)
+        ledger.set_current_version(permit)
+        ledger.add_event(permit.id, permit.version, kind, officer, now, reason)
+    return ledger.get(permit.id)
+
+
+def amend(
+    ledger: Ledger, registry: Registry, signer: Signer, permit_id: str, changes: Amendment,
+    officer: str, now: int, reason: str | None = None,
+) -> PermitRecord:
+    old = ledger.get(permit_id)
+    if old.state != "active":
+        raise ConflictError(f"permit {permit_id} is {old.state}; only an active permit can be amended", reason="invalid_transition")
+    if changes == Amendment():
+        raise InputError("nothing to amend: give at least one field to change", reason="bad_input")
+    return _new_version(ledger, registry, signer, old, changes, "amended", officer, now, reason)
+
+
+def reissue(
+    ledger: Ledger, registry: Registry, signer: Signer, permit_id: str, officer: str, now: int, reason: str | None = None
+) -> PermitRecord:
+    """Re-sign the current content under `signer` (after a key compromise), as a new version."""
+    old = ledger.get(permit_id)
+    if old.state == "revoked":
+        raise ConflictError(f"permit {permit_id} is revoked; it is not re-issued", reason="invalid_transition")
+    return _new_version(ledger, registry, signer, old, Amendment(), "reissued", officer, now, reason)
+
+
+# Status changes: (states it may come from, state it goes to, status bit of the current version).
+_TRANSITIONS = {
+    "suspended": ({"active"}, "suspended", Status.SUSPENDED),
+    "reinstated": ({"suspended"}, "active", Status.VALID),
+    "revoked": ({"active", "suspended"}, "revoked", Status.REVOKED),
+}
+
+
+def change_status(ledger: Ledger, permit_id: str, kind: str, officer: str, now: int, reason: str | None) -> PermitRecord:
+    """Suspend, reinstate or revoke. A reason is required to suspend or revoke."""
+    sources, target, status = _TRANSITIONS[kind]
+    officer = _officer(officer)
+    if kind != "reinstated" and not reason:
+        raise InputError(f"a reason is required to record a permit as {kind}", reason="reason_required")
+    reason = _reason(reason)
+    with ledger.transaction():
+        record = ledger.get(permit_id)
+        if record.state not in sources:
+            already = record.state == target or (kind == "revoked" and record.state == "revoked")
+            raise ConflictError(
+                f"permit {permit_id} is already {record.state}" if already else f"permit {permit_id} is {record.state}; cannot be {kind}",
+                reason="already_" + target if already else "invalid_transition",
+            )
+        ledger.set_state(permit_id, target)
+        ledger.set_version_status(permit_id, record.permit.version, status)
+        ledger.add_event(permit_id, record.permit.version, kind, officer, now, reason)
+    return ledger.get(permit_id)

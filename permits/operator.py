@@ -1,0 +1,127 @@
+"""The registry operator's ceremonies: set up the root of trust, edit the draft, publish.
+
+Publishing signs the draft with a threshold of root keys and then installs the result through
+exactly the checks a verifier makes (keys.trust.open_bundle), so a bundle that a verifier would
+refuse is never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from keys.algorithms import DEFAULT_ALG, Alg, KeyRejected, PublicKey, load_public_jwk
+from keys.encoding import load_json_file_strict
+from keys.errors import ConflictError, InputError
+from keys.fields import FieldError
+from keys.registry import Agency, Names, PermitType, Registry, RetiredReason
+from keys.signer import KeySigner
+from keys.text import check_identifier, normalise_text
+from keys.trust import Root, TrustedRegistry, follow_roots, make_bundle, sign_registry, sign_root
+from permits.home import Home, Passphrase
+
+ROOT_LABEL = "root"
+DEFAULT_VALIDITY = 30 * 86_400
+
+
+def init_registry(
+    home: Home, registry_id: str, name: str, roots: int, threshold: int, passphrase: bytes, now: int
+) -> Root:
+    """Create the root keys, root version 1, the anchor and an empty draft."""
+    check_identifier(registry_id, "registry id")
+    name = normalise_text(name, "registry name", 200)
+    if home.file("anchor.json").exists() or home.file("operator/draft.json").exists():
+        raise ConflictError(f"{home.path} already holds a registry; use another home", reason="already_initialised")
+    if not 1 <= threshold <= roots <= 16:
+        raise InputError("need 1 <= threshold <= root keys <= 16", reason="bad_threshold")
+    signers = [home.generate_key(ROOT_LABEL, passphrase) for _ in range(roots)]
+    root = Root(registry=registry_id, version=1, threshold=threshold, keys={s.kid: s.public_key() for s in signers})
+    home.save_root_chain([sign_root(root, signers)])
+    home.write_anchor(root)
+    home.save_draft(Registry(id=registry_id, name=name, version=0, issued_at=now, expires_at=now, types={}, agencies={}))
+    return root
+
+
+def current_root(home: Home) -> Root:
+    return follow_roots(home.anchor(), home.root_chain())
+
+
+def root_signers(home: Home, passphrase: Passphrase, root: Root) -> list[KeySigner]:
+    """Every key of `root` whose private part this home holds."""
+    return [home.signer(ROOT_LABEL, kid, passphrase) for kid in sorted(root.keys) if home.has_private_key(ROOT_LABEL, kid)]
+
+
+def publish(home: Home, passphrase: Passphrase, now: int, valid_for: int = DEFAULT_VALIDITY) -> TrustedRegistry:
+    """Bump the version, set the expiry, sign with the root threshold, install, write one file."""
+    draft = home.draft()
+    draft.check_publishable()
+    if valid_for < 3600:
+        raise InputError("a registry must stay valid for at least an hour", reason="bad_validity")
+    root = current_root(home)
+    signers = root_signers(home, passphrase, root)
+    if len(signers) < root.threshold:
+        raise InputError(
+            f"this home holds {len(signers)} of the {root.threshold} root keys needed to publish", reason="below_threshold"
+        )
+    state = home.trust_state()
+    version = max(draft.version, state.registry_version if state else 0) + 1
+    new = replace(draft, version=version, issued_at=now, expires_at=now + valid_for)
+    bundle = make_bundle(home.root_chain(), sign_registry(new, signers[: root.threshold]))
+    trusted = home.install_registry(bundle, now)
+    home.save_draft(new)
+    return trusted
+
+
+def _edit(home: Home, edit: Callable[[Registry], Registry]) -> Registry:
+    """Apply one edit to the draft; the model's FieldError becomes one InputError line."""
+    try:
+        registry = edit(home.draft())
+    except FieldError as exc:
+        raise InputError(str(exc), reason="bad_input") from None
+    home.save_draft(registry)
+    return registry
+
+
+def add_type(home: Home, code: str, name_vi: str, name_en: str, max_days: int) -> Registry:
+    check_identifier(code, "permit type code")
+    names = Names(normalise_text(name_vi, "Vietnamese name", 200), normalise_text(name_en, "English name", 200))
+    return _edit(home, lambda r: r.with_type(PermitType(code=code, name=names, max_days=max_days)))
+
+
+def add_agency(home: Home, agency_id: str, name_vi: str, name_en: str, types: list[str], status_url: str | None) -> Registry:
+    check_identifier(agency_id, "agency id")
+    names = Names(normalise_text(name_vi, "Vietnamese name", 200), normalise_text(name_en, "English name", 200))
+    if not types:
+        raise InputError("an agency must be allowed at least one permit type (--type)", reason="bad_input")
+    url = status_url or f"{home.base_url.rstrip('/')}/api/v1/status/{agency_id}"
+    agency = Agency(id=agency_id, name=names, types=tuple(sorted(set(types))), status_url=url)
+    return _edit(home, lambda r: r.with_agency(agency))
+
+
+def set_agency_types(home: Home, agency_id: str, types: list[str]) -> Registry:
+    if not types:
+        raise InputError("an agency must be allowed at least one permit type (--type)", reason="bad_input")
+    return _edit(home, lambda r: r.with_agency_types(agency_id, tuple(types)))
+
+
+def read_public_key_file(path: Path, alg: Alg | None) -> PublicKey:
+    """A public JWK handed over by an agency, checked like every registry key."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read public key file {path}: {exc.strerror}", reason="bad_key_file") from None
+    jwk = load_json_file_strict(raw, f"public key file {path}")
+    chosen = alg or (jwk.get("alg") if isinstance(jwk, dict) else None) or DEFAULT_ALG
+    try:
+        return load_public_jwk(jwk, chosen)
+    except KeyRejected as exc:
+        raise InputError(f"public key file {path} refused: {exc}", reason="bad_key_file") from None
+
+
+def add_key(home: Home, agency_id: str, public_key: PublicKey, valid_from: int) -> Registry:
+    return _edit(home, lambda r: r.with_key(agency_id, public_key, valid_from))
+
+
+def retire_key(home: Home, agency_id: str, kid: str, reason: RetiredReason, at: int) -> Registry:
+    return _edit(home, lambda r: r.with_retired_key(agency_id, kid, reason, at))

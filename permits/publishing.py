@@ -1,0 +1,23 @@
+"""Publishing an agency's status list from its ledger."""
+
+from __future__ import annotations
+
+from keys.registry import Registry
+from keys.signer import Signer
+from permits.home import Home
+from permits.status_list import StatusList, build_status_list
+
+DEFAULT_STATUS_TTL = 2 * 86_400
+
+
+def publish_status_list(
+    home: Home, registry: Registry, agency: str, signer: Signer, now: int, ttl: int = DEFAULT_STATUS_TTL
+) -> StatusList:
+    """Sign the current statuses of every permit version in the ledger and install the list
+    in the home (where `permit status push` and a verifier's file source find it)."""
+    ledger = home.ledger(agency)
+    try:
+        token = build_status_list(agency, ledger.status_list_size, ledger.status_entries(), signer, now, now + ttl)
+    finally:
+        ledger.close()
+    return home.install_status_list(token, registry, agency, now)

@@ -1,0 +1,93 @@
+"""The QR code: the verifier page's URL with the permit token in the fragment.
+
+    https://verifier.example/v#<digits>
+
+A stock phone camera opens the URL; the fragment never reaches a server or its log. The token
+is carried as digits because QR numeric mode stores 3.3 bits per digit against 8 per
+character in byte mode: the token's bytes
+
+    0x01, len(header), len(signature), header, signature, payload
+
+read as one big-endian integer and written in decimal (the leading 0x01 keeps leading zero
+bytes and versions the layout). That is 8.03 bits per token byte, where base64url in byte mode
+costs 10.7: two to three QR versions fewer. The page and `permit verify` turn it back into the
+compact JWS; a plain JWS after the `#` is accepted too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import qrcode
+import qrcode.image.svg
+from qrcode.constants import ERROR_CORRECT_M
+
+from keys.encoding import b64url_decode, b64url_encode
+
+_LAYOUT_V1 = 1
+_MAX_DIGITS = 4000  # a 2048-character token is 1536 bytes, 3700 digits
+
+
+def token_to_digits(token: str) -> str:
+    header_b64, payload_b64, signature_b64 = token.split(".")
+    header, payload, signature = (b64url_decode(s) for s in (header_b64, payload_b64, signature_b64))
+    if len(header) > 255 or len(signature) > 255:
+        raise ValueError("header or signature too long for the QR layout")
+    packed = bytes([_LAYOUT_V1, len(header), len(signature)]) + header + signature + payload
+    return str(int.from_bytes(packed, "big"))
+
+
+def digits_to_token(digits: str) -> str:
+    """Inverse of token_to_digits; ValueError for anything that is not exactly such a number."""
+    if not (0 < len(digits) <= _MAX_DIGITS and digits.isascii() and digits.isdigit()) or digits[0] == "0":
+        raise ValueError("not a QR token number")
+    number = int(digits)
+    packed = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    if len(packed) < 3 or packed[0] != _LAYOUT_V1:
+        raise ValueError("unknown QR token layout")
+    header_len, signature_len = packed[1], packed[2]
+    header = packed[3 : 3 + header_len]
+    signature = packed[3 + header_len : 3 + header_len + signature_len]
+    payload = packed[3 + header_len + signature_len :]
+    if len(header) != header_len or len(signature) != signature_len or not (header and signature and payload):
+        raise ValueError("QR token number is truncated")
+    return ".".join(b64url_encode(part) for part in (header, payload, signature))
+
+
+def permit_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/v#{token_to_digits(token)}"
+
+
+def token_from_input(text: str) -> str:
+    """The token in what a person pasted or a camera read: a URL with the token after '#'
+    (as digits or as a JWS), a bare digit string, or a bare JWS. Leading and trailing
+    whitespace is kept: it is not part of any token, so the token will be refused."""
+    candidate = text.split("#", 1)[1] if "#" in text else text
+    if candidate and candidate.isascii() and candidate.isdigit():
+        return digits_to_token(candidate)
+    return candidate
+
+
+def _make(url: str) -> qrcode.QRCode:
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4, box_size=8)
+    code.add_data(url, optimize=20)
+    code.make(fit=True)
+    return code
+
+
+def qr_version(url: str) -> int:
+    return int(_make(url).version)
+
+
+def write_png(url: str, path: Path) -> int:
+    """Write the QR code as PNG; return its version."""
+    code = _make(url)
+    code.make_image().save(str(path))
+    return int(code.version)
+
+
+def write_svg(url: str, path: Path) -> int:
+    """Write the QR code as SVG (vector, for print); return its version."""
+    code = _make(url)
+    code.make_image(image_factory=qrcode.image.svg.SvgPathImage).save(str(path))
+    return int(code.version)

@@ -1,0 +1,49 @@
+"""Permit tokens on the wire: compact JWS over DEFLATE-compressed UTF-8 JSON claims.
+
+    header  {"alg": "EdDSA"|"ES256", "kid": …, "typ": "permit+jwt", "zip": "DEFv1"}
+    payload raw DEFLATE (RFC 1951) of the canonical JSON claims, preset dictionary v1
+
+PyJWT's `jwt.encode` would escape every Vietnamese letter as \\uXXXX (six bytes each); the JWS
+layer signs the bytes given to it, so the claims are compressed first. A verifier inflates only
+after the signature has been checked, and never beyond MAX_CLAIMS_BYTES.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from keys.encoding import dumps_canonical, loads_strict
+from keys.jws import TYP_PERMIT, sign_compact
+from keys.signer import Signer
+from permits.dictionary import DICTIONARY_V1
+from permits.model import Permit
+
+ZIP_V1 = "DEFv1"
+PERMIT_HEADER_MEMBERS = frozenset({"alg", "kid", "typ", "zip"})
+# A QR code at error correction M holds at most ~2300 characters; nothing longer is a permit.
+MAX_TOKEN_LENGTH = 2048
+MAX_CLAIMS_BYTES = 8192
+
+
+def compress_claims(claims: dict[str, Any]) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, zdict=DICTIONARY_V1)
+    return compressor.compress(dumps_canonical(claims)) + compressor.flush()
+
+
+def inflate_claims(payload: bytes) -> Any:
+    """Inflate and parse a verified payload; ValueError when it is not exactly one bounded
+    DEFLATE stream of strict JSON."""
+    inflater = zlib.decompressobj(-15, zdict=DICTIONARY_V1)
+    try:
+        data = inflater.decompress(payload, MAX_CLAIMS_BYTES)
+    except zlib.error:
+        raise ValueError("payload is not DEFLATE data") from None
+    if inflater.unconsumed_tail or not inflater.eof or inflater.unused_data:
+        raise ValueError("payload is too large, truncated or followed by other data")
+    return loads_strict(data)
+
+
+def sign_permit(permit: Permit, signer: Signer) -> str:
+    """The compact token for `permit`, signed by `signer` (whose kid must be in the registry)."""
+    return sign_compact(compress_claims(permit.to_claims()), signer, TYP_PERMIT, {"zip": ZIP_V1})

@@ -1,0 +1,164 @@
+"""`permit demo`: a Ho Chi Minh City registry with five departments, sample permits to
+businesses, their QR codes, and the verdicts a verifier gives for each kind of permit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from keys.encoding import b64url_decode, b64url_encode
+from keys.errors import ConflictError
+from keys.jws import split_compact
+from permits import issuing, operator, publishing, qr
+from permits.home import Home
+from permits.issuing import CITY_TZ, IssueRequest
+from verifier.offline import verify_in_home
+from verifier.reasons import STATUS_TEXT
+
+MARKER = ".permit-demo"
+DEMO_PASSPHRASE = "demo-passphrase-not-for-production"
+
+TYPES = [
+    ("business-registration", "Giấy chứng nhận đăng ký doanh nghiệp", "Business registration certificate", 3653),
+    ("food-safety", "Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm", "Food safety certificate", 1096),
+    ("alcohol-retail", "Giấy phép bán lẻ rượu", "Alcohol retail licence", 1827),
+    ("construction", "Giấy phép xây dựng", "Construction permit", 1096),
+    ("pharmacy", "Giấy chứng nhận đủ điều kiện kinh doanh dược", "Pharmacy business certificate", 1827),
+]
+
+AGENCIES = [
+    ("hcm-skhdt", "Sở Kế hoạch và Đầu tư", "Department of Planning and Investment", ["business-registration"]),
+    ("hcm-syt", "Sở Y tế", "Department of Health", ["food-safety", "pharmacy"]),
+    ("hcm-sct", "Sở Công Thương", "Department of Industry and Trade", ["alcohol-retail", "food-safety"]),
+    ("hcm-sxd", "Sở Xây dựng", "Department of Construction", ["construction"]),
+]
+
+
+@dataclass(frozen=True)
+class Sample:
+    label: str
+    request: IssueRequest
+    issued_on: date | None = None  # issue "in the past" (the permit that has since expired)
+    then: str | None = None  # "revoked" or "suspended" afterwards
+
+
+SAMPLES = [
+    Sample("valid", IssueRequest(
+        agency="hcm-skhdt", type="business-registration", holder_id="0318765432", number="0318765432",
+        holder_name="Công ty Cổ phần Cà phê Phố Cổ Sài Gòn",
+        holder_address="42 Lê Lợi, Phường Sài Gòn, TP. Hồ Chí Minh",
+        activities=("Kinh doanh dịch vụ ăn uống", "Bán lẻ cà phê, chè"),
+        valid_until=date(2031, 12, 31))),
+    Sample("valid", IssueRequest(
+        agency="hcm-syt", type="food-safety", holder_id="0312345678", number="1287/2026/GCN-ATTP",
+        holder_name="Công ty TNHH Thực phẩm Sạch Bình Minh",
+        holder_address="128 Nguyễn Thị Minh Khai, Phường Xuân Hòa, TP. Hồ Chí Minh",
+        activities=("Sản xuất, chế biến thực phẩm",),
+        conditions=("Thực hiện đúng quy định về an toàn thực phẩm.",),
+        valid_until=date(2029, 11, 21))),
+    Sample("revoked", IssueRequest(
+        agency="hcm-sct", type="alcohol-retail", holder_id="41M8034567", number="215/2026/GP-SCT",
+        holder_name="Hộ kinh doanh Quán Bia Bốn Mùa",
+        holder_address="17 Phan Xích Long, Phường Cầu Kiệu, TP. Hồ Chí Minh",
+        activities=("Bán lẻ rượu, bia",),
+        conditions=("Không bán rượu cho người dưới 18 tuổi.",),
+        valid_until=date(2030, 6, 30)), then="revoked"),
+    Sample("suspended", IssueRequest(
+        agency="hcm-sxd", type="construction", holder_id="0319988776", number="412/GPXD-SXD",
+        holder_name="Công ty TNHH Xây dựng Hưng Thịnh Phát",
+        holder_address="Lô B2, Khu phố 3, Phường Tân Phú, TP. Hồ Chí Minh",
+        activities=("Xây dựng nhà ở riêng lẻ, 5 tầng, 1 tầng hầm, diện tích xây dựng 180 m2",),
+        valid_until=date(2027, 11, 21)), then="suspended"),
+    Sample("expired", IssueRequest(
+        agency="hcm-syt", type="food-safety", holder_id="0310456789", number="0877/2023/GCN-ATTP",
+        holder_name="Công ty TNHH Nhà hàng Hương Sen",
+        holder_address="9 Tôn Thất Thiệp, Phường Sài Gòn, TP. Hồ Chí Minh",
+        activities=("Nhà hàng và dịch vụ ăn uống",),
+        valid_from=date(2023, 3, 1), valid_until=date(2026, 2, 28)), issued_on=date(2023, 3, 1)),
+]
+
+
+def _timestamp(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, 9, 0, tzinfo=CITY_TZ).timestamp())
+
+
+def _tampered(token: str) -> str:
+    """A forged copy: the holder's name changed in the payload, the signature left as it was."""
+    header, payload, signature = split_compact(token, 4096)
+    raw = bytearray(b64url_decode(payload))
+    raw[len(raw) // 2] ^= 0x01
+    return f"{header}.{b64url_encode(bytes(raw))}.{signature}"
+
+
+def _prepare(directory: Path) -> Home:
+    if directory.exists() and any(directory.iterdir()):
+        if not (directory / MARKER).exists():
+            raise ConflictError(f"{directory} exists and is not a demo directory; choose another --dir", reason="not_a_demo")
+        shutil.rmtree(directory)
+    home = Home.create(directory)
+    (directory / MARKER).write_text("made by permit demo; deleted by the next run\n")
+    return home
+
+
+def run_demo(directory: Path, say: Callable[[str], None]) -> list[tuple[str, str]]:
+    """Build everything in `directory`; return (label, status) of each verification."""
+    home = _prepare(directory)
+    passphrase = os.environ.get("PERMIT_PASSPHRASE", DEMO_PASSPHRASE).encode()
+    secret = lambda what: passphrase  # noqa: E731 - one passphrase for the whole demo home
+    now = int(time.time())
+    history_start = _timestamp(date(2023, 1, 2))
+
+    say(f"Building the demo in {directory}/")
+    root = operator.init_registry(home, "hcm", "Thành phố Hồ Chí Minh", 3, 2, passphrase, now)
+    say(f"  trust anchor: {len(root.keys)} root keys, {root.threshold} signatures needed")
+    for code, vi, en, days in TYPES:
+        operator.add_type(home, code, vi, en, days)
+    signers = {}
+    for agency_id, vi, en, types in AGENCIES:
+        operator.add_agency(home, agency_id, vi, en, types, None)
+        signers[agency_id] = home.generate_key(agency_id, passphrase)
+        # Keys registered from 2023 on, so the demo can show a permit issued then, since expired.
+        operator.add_key(home, agency_id, signers[agency_id].public_key(), history_start)
+        say(f"  agency {agency_id} ({en}): key {signers[agency_id].kid}, may issue {', '.join(types)}")
+    registry = operator.publish(home, secret, now).registry
+    say(f"  registry version {registry.version} published, valid until {time.strftime('%Y-%m-%d', time.gmtime(registry.expires_at))}")
+
+    qr_dir = directory / "qr"
+    qr_dir.mkdir()
+    cases: list[tuple[str, str]] = []
+    for sample in SAMPLES:
+        ledger = home.ledger(sample.request.agency, create=True)
+        at = _timestamp(sample.issued_on) if sample.issued_on else now
+        record = issuing.issue(ledger, registry, signers[sample.request.agency], sample.request, "demo.officer", at)
+        if sample.then:
+            record = issuing.change_status(ledger, record.permit.id, sample.then, "demo.officer", now, f"demo: {sample.then}")
+        ledger.close()
+        url = qr.permit_url(home.base_url, record.token)
+        png, svg = qr_dir / f"{record.permit.id}.png", qr_dir / f"{record.permit.id}.svg"
+        version = qr.write_png(url, png)
+        qr.write_svg(url, svg)
+        say(f"  issued {record.permit.id} {record.permit.type:<22} to {record.permit.holder_name}: QR version {version} ({png.name}, {svg.name})")
+        cases.append((sample.label, url))
+    forged_source = next(url for label, url in cases if label == "valid")
+    cases.append(("forged", f"{home.base_url}/v#{_tampered(qr.token_from_input(forged_source))}"))
+
+    for agency_id, *_ in AGENCIES:
+        publishing.publish_status_list(home, registry, agency_id, signers[agency_id], now)
+    say("  status lists published for every agency")
+
+    say("\nVerifying, offline, with the published registry and status lists:")
+    results = []
+    for label, url in cases:
+        verdict = verify_in_home(home, qr.token_from_input(url), int(time.time()))
+        shown = STATUS_TEXT[verdict.status]
+        holder = verdict.permit.holder_name if verdict.permit else "(content not shown: not genuine)"
+        reasons = ", ".join(verdict.reasons) or "all checks passed"
+        say(f"  {label:<9} → {shown['en']} / {shown['vi']}  [{reasons}]  {holder}")
+        results.append((label, verdict.status))
+    say(f"\nHome: {directory}/ (PERMIT_HOME={directory} permit list)")
+    return results

@@ -1,0 +1,124 @@
+"""The verification pipeline: (token, registry, status lists, now) → Verdict. Pure and fast.
+
+Every check a permit must pass, in an order where nothing is decoded before it may be: size
+and form first; the key from the registry by kid (never from the header); the signature; only
+then the claims are inflated and read, and checked against what the registry says about the
+issuer, its key and its authority; then time; then the issuer's status list.
+
+The token is parsed once. Headers repeat (one per key), so decoded headers are cached; the
+signature check is the only expensive step, and nothing is done twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+
+from keys.encoding import b64url_decode
+from keys.errors import DocumentError
+from keys.fields import FieldError
+from keys.jws import TYP_PERMIT, check_header, decode_header, split_compact
+from keys.registry import Registry
+from permits.model import Permit
+from permits.status_list import Status, StatusList
+from permits.token import MAX_TOKEN_LENGTH, PERMIT_HEADER_MEMBERS, ZIP_V1, inflate_claims
+from verifier.verdict import Verdict, status_for
+
+# Clock difference tolerated between issuer and verifier, in seconds.
+LEEWAY = 60
+_DAY = 86_400
+_FIELD_REASON = {"missing": "missing_claim", "bad": "bad_claim", "text": "non_canonical_text"}
+_STATUS_REASON = {Status.REVOKED: "revoked", Status.SUSPENDED: "suspended", Status.SUPERSEDED: "superseded"}
+
+
+@lru_cache(maxsize=1024)
+def _permit_header(segment: str) -> tuple[str, str]:
+    header = decode_header(segment)
+    alg, kid = check_header(header, TYP_PERMIT, PERMIT_HEADER_MEMBERS)
+    if header.get("zip") != ZIP_V1:
+        raise DocumentError("unsupported compression", reason="unsupported_header")
+    return alg, kid
+
+
+def verify(
+    token: object,
+    registry: Registry,
+    status_lists: Mapping[str, StatusList],
+    now: int,
+    *,
+    grace: int = 0,
+) -> Verdict:
+    """Verify one permit token. Never raises for any token; the verdict says what was wrong.
+
+    `registry` must already be trusted (keys.trust.open_bundle); `status_lists` maps agency id
+    to that agency's verified list. A registry or status list more than `grace` seconds past
+    its expiry is stale: the verdict is then never `valid`.
+    """
+
+    def refused(reason: str) -> Verdict:
+        return Verdict("invalid", (reason,), now, registry.version)
+
+    try:
+        header_b64, payload_b64, signature_b64 = split_compact(token, MAX_TOKEN_LENGTH)
+        alg, kid = _permit_header(header_b64)
+        payload = b64url_decode(payload_b64)
+        signature = b64url_decode(signature_b64)
+    except DocumentError as exc:
+        return refused(exc.reason)
+    except ValueError:
+        return refused("malformed_token")
+
+    key = registry.key(kid)
+    if key is None:
+        return refused("unknown_key")
+    if key.alg != alg:
+        return refused("algorithm_mismatch")
+    if not key.public_key.verify(signature, f"{header_b64}.{payload_b64}".encode("ascii")):
+        return refused("bad_signature")
+
+    # The bytes are the issuer's; now they may be read.
+    try:
+        permit = Permit.from_claims(inflate_claims(payload))
+    except FieldError as exc:
+        return refused(_FIELD_REASON[exc.problem])
+    except ValueError:
+        return refused("malformed_token")
+
+    agency = registry.agencies.get(permit.agency)
+    if agency is None:
+        return refused("unknown_issuer")
+    if key.agency != permit.agency:
+        return refused("issuer_key_mismatch")
+    if key.compromised:
+        return refused("key_compromised")
+    if not key.usable_for_signing_at(permit.issued_at):
+        return refused("key_not_valid_at_issue")
+    permit_type = registry.types.get(permit.type)
+    if permit_type is None or permit.type not in agency.types:
+        return refused("not_authorised_for_type")
+    if permit.lifetime > permit_type.max_days * _DAY:
+        return refused("bad_claim")
+    if permit.issued_at > now + LEEWAY:
+        return refused("issued_in_future")
+
+    reasons: list[str] = []
+    if now >= permit.valid_until + LEEWAY:
+        reasons.append("expired")
+    elif now + LEEWAY < permit.valid_from:
+        reasons.append("not_yet_valid")
+
+    status_list = status_lists.get(permit.agency)
+    status = status_list.status(permit.status_index) if status_list is not None else None
+    if status is None:
+        reasons.append("status_unavailable")
+    elif status_list is not None and status_list.is_expired(now - grace):
+        # A revocation is final, so a stale list still proves it; anything else may have changed.
+        reasons.append("revoked" if status == Status.REVOKED else "status_stale")
+    elif status:
+        reasons.append(_STATUS_REASON[Status(status)])
+
+    if now >= registry.expires_at + grace:
+        reasons.append("registry_stale")
+
+    final = tuple(reasons)
+    return Verdict(status_for(final), final, now, registry.version, permit, agency, permit_type)

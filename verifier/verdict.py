@@ -1,0 +1,111 @@
+"""The verdict: one JSON object, the same in the API, in `permit verify --json` and on the page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from keys.errors import VERDICT_REASONS
+from keys.registry import Agency, PermitType
+from permits.model import Permit
+
+STATUSES = (
+    "valid",
+    "invalid",
+    "revoked",
+    "suspended",
+    "superseded",
+    "expired",
+    "not_yet_valid",
+    "status_unknown",
+)
+
+# Which status a reason leads to; when several apply the first in STATUS_PRIORITY wins.
+_STATUS_OF_REASON: dict[str, str] = {
+    "revoked": "revoked",
+    "suspended": "suspended",
+    "superseded": "superseded",
+    "expired": "expired",
+    "not_yet_valid": "not_yet_valid",
+    "status_unavailable": "status_unknown",
+    "status_stale": "status_unknown",
+    "registry_stale": "status_unknown",
+    "registry_invalid": "status_unknown",
+    "registry_rollback": "status_unknown",
+}
+STATUS_PRIORITY = ("invalid", "revoked", "suspended", "superseded", "expired", "not_yet_valid", "status_unknown")
+
+
+def status_for(reasons: tuple[str, ...]) -> str:
+    if not reasons:
+        return "valid"
+    found = {_STATUS_OF_REASON.get(reason, "invalid") for reason in reasons}
+    return next(status for status in STATUS_PRIORITY if status in found)
+
+
+def iso(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a verifier concluded about one token at one moment.
+
+    `permit` is present only when the token was signed by the key the registry names for its
+    issuer, so nothing an attacker wrote is ever shown as a permit; `issuer` and `permit_type`
+    are the registry's own records, never what the token says about itself.
+    """
+
+    status: str
+    reasons: tuple[str, ...]
+    checked_at: int
+    registry_version: int | None
+    permit: Permit | None = None
+    issuer: Agency | None = None
+    permit_type: PermitType | None = None
+
+    def __post_init__(self) -> None:
+        assert self.status in STATUSES, self.status
+        assert all(reason in VERDICT_REASONS for reason in self.reasons), self.reasons
+
+    @property
+    def valid(self) -> bool:
+        return self.status == "valid"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "valid": self.valid,
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "checked_at": iso(self.checked_at),
+            "registry_version": self.registry_version,
+        }
+        if self.permit is not None:
+            out["permit"] = _permit_dict(self.permit, self.permit_type)
+            if self.status == "superseded":
+                out["superseded_by"] = {"id": self.permit.id, "min_version": self.permit.version + 1}
+        if self.issuer is not None:
+            out["issuer"] = {"id": self.issuer.id, "name": self.issuer.name.to_dict()}
+        return out
+
+
+def _permit_dict(permit: Permit, permit_type: PermitType | None) -> dict[str, Any]:
+    holder: dict[str, Any] = {"id": permit.holder_id, "name": permit.holder_name}
+    if permit.holder_address is not None:
+        holder["address"] = permit.holder_address
+    out: dict[str, Any] = {
+        "id": permit.id,
+        "version": permit.version,
+        "number": permit.number,
+        "type": {"code": permit.type},
+        "holder": holder,
+        "activities": list(permit.activities),
+        "conditions": list(permit.conditions),
+        "issued_at": iso(permit.issued_at),
+        "valid_from": iso(permit.valid_from),
+        "valid_until": iso(permit.valid_until),
+    }
+    if permit_type is not None:
+        out["type"]["name"] = permit_type.name.to_dict()
+    return out
