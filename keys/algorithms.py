@@ -42,6 +42,9 @@ _ADVISORY_MEMBERS = frozenset({"alg", "use", "kid", "key_ops"})
 
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+# RFC 6979: the nonce is derived from key and message, so signing needs no randomness
+# (a weak RNG cannot leak the key) and test vectors are reproducible.
+_ECDSA_SHA256_DETERMINISTIC = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def sign_raw(private_key: PrivateKey, message: bytes) -> bytes:
     """Sign in the JWS encoding: 64-byte Ed25519 signature, or raw r‖s for ES256."""
     if isinstance(private_key, ed25519.Ed25519PrivateKey):
         return private_key.sign(message)
-    r, s = decode_dss_signature(private_key.sign(message, _ECDSA_SHA256))
+    r, s = decode_dss_signature(private_key.sign(message, _ECDSA_SHA256_DETERMINISTIC))
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 

@@ -12,6 +12,10 @@ from keys.algorithms import PrivateKey, alg_of
 from keys.errors import InputError, KeyFileError, NotFoundError
 from keys.signer import KeySigner
 
+# PKCS#8 files from `cryptography` use PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) with OpenSSL's
+# iteration count, which cannot be raised for PKCS#8; a long passphrase makes up for it.
+MIN_PASSPHRASE_BYTES = 12
+
 
 def write_private_key(path: Path, private_key: PrivateKey, passphrase: bytes) -> None:
     """Write `private_key` encrypted under `passphrase`; never overwrite an existing key.
@@ -19,8 +23,10 @@ def write_private_key(path: Path, private_key: PrivateKey, passphrase: bytes) ->
     The file is created 0600 from the start (not chmod-ed afterwards) and renamed into place,
     so there is no moment when it is readable by others or half-written.
     """
-    if not passphrase:
-        raise InputError("the passphrase must not be empty", reason="bad_passphrase")
+    if len(passphrase) < MIN_PASSPHRASE_BYTES:
+        raise InputError(
+            f"the passphrase must be at least {MIN_PASSPHRASE_BYTES} characters long", reason="weak_passphrase"
+        )
     if path.exists():
         raise KeyFileError(f"refusing to overwrite existing key file {path}", reason="key_file_exists")
     pem = private_key.private_bytes(

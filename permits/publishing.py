@@ -15,7 +15,7 @@ def publish_status_list(
 ) -> StatusList:
     """Sign the current statuses of every permit version in the ledger and install the list
     in the home (where `permit status push` and a verifier's file source find it)."""
-    ledger = home.ledger(agency)
+    ledger = home.ledger(agency, create=True)  # an agency that has issued nothing has an empty list
     try:
         token = build_status_list(agency, ledger.status_list_size, ledger.status_entries(), signer, now, now + ttl)
     finally:
