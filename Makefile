@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/permit demo --dir demo-home
+	$(BIN)/permit demo --dir demo-home --serve
 
 test: $(STAMP)
 	$(BIN)/pytest -q

@@ -592,17 +592,57 @@ def verify_cmd(ctx: click.Context, token_or_url: str | None, qr_image: Path | No
         ctx.exit(EXIT_NOT_VALID)
 
 
+@cli.command("serve")
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address and port to listen on.")
+@click.option("--workers", default=2, show_default=True, help="Worker processes (one per core).")
+@click.option("--threads", default=4, show_default=True, help="Threads per worker.")
+@click.option("--access-log", default="-", show_default=True, help="Access log file ('-' for standard output).")
+@click.option("--base-url", help="The verifier's public URL (default: the home's base_url).")
+@click.option("--registry-url", help="Pull the registry bundle from this URL.")
+@click.option("--status-pull/--no-status-pull", default=False, help="Pull status lists from the URLs the registry gives.")
+@click.option("--refresh-interval", default=300, show_default=True, help="Seconds between pulls.")
+@click.pass_context
+def serve_cmd(ctx: click.Context, bind: str, workers: int, threads: int, access_log: str, base_url: str | None,
+              registry_url: str | None, status_pull: bool, refresh_interval: int) -> None:
+    """Run the verifier (JSON API and the page QR codes open) under gunicorn.
+
+    The home needs anchor.json; registry.json and status lists are read from it, pulled
+    (--registry-url, --status-pull) or pushed to the API.
+
+    Example: permit serve --bind 127.0.0.1:8000 --workers 2
+    """
+    from verifier.web.serve import serve
+
+    home = home_of(ctx)
+    home.anchor()  # fail here, in one line, rather than in every worker
+    config = {"HOME": str(home.path), "BASE_URL": base_url or home.base_url, "REGISTRY_URL": registry_url,
+              "STATUS_PULL": status_pull, "REFRESH_INTERVAL": refresh_interval}
+    click.echo(f"Verifier for {home.path} on http://{bind} (page: {config['BASE_URL']}/v)")
+    serve(config, bind, workers, threads, access_log)
+
+
 @cli.command("demo")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-home"), show_default=True,
               help="Where to build the demo (replaced if it holds a previous demo).")
-def demo_cmd(directory: Path) -> None:
+@click.option("--serve/--no-serve", "and_serve", default=False, help="Then run the verifier on 127.0.0.1:8000.")
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+def demo_cmd(directory: Path, and_serve: bool, bind: str) -> None:
     """Build a demo registry for Ho Chi Minh City, issue sample permits and verify them.
 
-    Example: permit demo --dir demo-home
+    Example: permit demo --dir demo-home --serve
     """
     from verifier.demo import run_demo
 
-    run_demo(directory, click.echo)
+    base_url = f"http://{bind}"
+    urls = run_demo(directory, click.echo, base_url)
+    if and_serve:
+        from verifier.web.serve import serve
+
+        click.echo(f"\nThe verifier is starting on {base_url}. Open a permit's page:")
+        for label, url in urls:
+            click.echo(f"  {label:<9} {url}")
+        click.echo("Stop it with Ctrl-C.\n")
+        serve({"HOME": str(directory), "BASE_URL": base_url}, bind, 2, 4, "-")
 
 
 def main() -> None:

@@ -45,6 +45,8 @@ VERDICT_REASONS: frozenset[str] = frozenset(
         "registry_invalid",
         "registry_rollback",
         "registry_stale",
+        # added: a verifier that holds no trusted registry at all (never received one)
+        "registry_unavailable",
     }
 )
 

@@ -16,9 +16,11 @@ Every file is written whole (temporary file, fsync, rename) so a crash never lea
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,17 @@ class Home:
 
     def file(self, relative: str) -> Path:
         return self.path / relative
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Serialise check-then-write on the shared documents across processes (verifier
+        workers accepting pushes, an officer publishing), so a rollback check cannot race."""
+        with open(self.file(".lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _read_json(self, relative: str, what: str, missing_hint: str, reason: str) -> Any:
         path = self.file(relative)
@@ -137,11 +150,16 @@ class Home:
         self._save_state(trusted)
         return trusted
 
-    def install_registry(self, raw: bytes, now: int) -> TrustedRegistry:
-        """Accept a registry bundle from anywhere once it checks out; refuse rollback."""
-        trusted = open_bundle(raw, self.anchor(), now, self.trust_state())
-        write_atomic(self.file("registry.json"), raw)
-        self._save_state(trusted)
+    def install_registry(self, raw: bytes, now: int, require_newer: bool = False) -> TrustedRegistry:
+        """Accept a registry bundle from anywhere once it checks out; refuse rollback, and with
+        `require_newer` also the version already held."""
+        with self.lock():
+            state = self.trust_state()
+            trusted = open_bundle(raw, self.anchor(), now, state)
+            if require_newer and state is not None and trusted.registry.version <= state.registry_version:
+                raise ConflictError(f"registry version {trusted.registry.version} is already held", reason="registry_not_newer")
+            write_atomic(self.file("registry.json"), raw)
+            self._save_state(trusted)
         return trusted
 
     # --- operator files -----------------------------------------------------------------------
@@ -238,17 +256,24 @@ class Home:
                 lists[agency] = status_list
         return lists
 
-    def install_status_list(self, token: str, registry: Registry, agency: str, now: int) -> StatusList:
-        """Keep a newer verified list; refuse one older than, or as old as, the one held."""
+    def install_status_list(
+        self, token: str, registry: Registry, agency: str, now: int, require_newer: bool = False
+    ) -> StatusList:
+        """Keep a newer verified list; refuse an older one, and with `require_newer` also the
+        one held or another issued at the same second."""
         new = open_status_list(token, registry, agency, now)
-        try:
-            held = self.status_list(registry, agency, now)
-        except DocumentError:
-            held = None
-        if held is not None and new.issued_at <= held.issued_at and new.token != held.token:
-            raise ConflictError(
-                f"status list of {agency} issued at {new.issued_at} is not newer than the one held ({held.issued_at})",
-                reason="status_rollback",
-            )
-        write_atomic(self.status_path(agency), token.encode("ascii") + b"\n")
+        if new.is_expired(now):
+            raise DocumentError(f"status list of {agency} expired at {new.expires_at}", reason="status_stale")
+        with self.lock():
+            try:
+                held = self.status_list(registry, agency, now)
+            except DocumentError:
+                held = None
+            if held is not None and new.issued_at <= held.issued_at and (require_newer or new.token != held.token):
+                same_age = new.issued_at == held.issued_at
+                raise ConflictError(
+                    f"status list of {agency} issued at {new.issued_at} is not newer than the one held ({held.issued_at})",
+                    reason="status_not_newer" if same_age else "status_rollback",
+                )
+            write_atomic(self.status_path(agency), token.encode("ascii") + b"\n")
         return new

@@ -105,9 +105,11 @@ def _prepare(directory: Path) -> Home:
     return home
 
 
-def run_demo(directory: Path, say: Callable[[str], None]) -> list[tuple[str, str]]:
-    """Build everything in `directory`; return (label, status) of each verification."""
+def run_demo(directory: Path, say: Callable[[str], None], base_url: str | None = None) -> list[tuple[str, str]]:
+    """Build everything in `directory`, verify each sample; return (label, page URL) of each."""
     home = _prepare(directory)
+    if base_url:
+        home.set_config(base_url=base_url)
     passphrase = os.environ.get("PERMIT_PASSPHRASE", DEMO_PASSPHRASE).encode()
     secret = lambda what: passphrase  # noqa: E731 - one passphrase for the whole demo home
     now = int(time.time())
@@ -152,13 +154,11 @@ def run_demo(directory: Path, say: Callable[[str], None]) -> list[tuple[str, str
     say("  status lists published for every agency")
 
     say("\nVerifying, offline, with the published registry and status lists:")
-    results = []
     for label, url in cases:
         verdict = verify_in_home(home, qr.token_from_input(url), int(time.time()))
         shown = STATUS_TEXT[verdict.status]
         holder = verdict.permit.holder_name if verdict.permit else "(content not shown: not genuine)"
         reasons = ", ".join(verdict.reasons) or "all checks passed"
         say(f"  {label:<9} → {shown['en']} / {shown['vi']}  [{reasons}]  {holder}")
-        results.append((label, verdict.status))
     say(f"\nHome: {directory}/ (PERMIT_HOME={directory} permit list)")
-    return results
+    return cases

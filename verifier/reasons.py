@@ -121,4 +121,8 @@ REASON_TEXT: dict[str, dict[str, str]] = {
         "vi": "Danh sách cơ quan được tin cậy đã hết hạn; chưa thể kiểm tra lúc này.",
         "en": "The list of trusted agencies has expired; the permit cannot be checked now.",
     },
+    "registry_unavailable": {
+        "vi": "Máy chủ kiểm tra chưa nhận được danh sách cơ quan được tin cậy; chưa thể kiểm tra lúc này.",
+        "en": "This verifier has not received the list of trusted agencies yet; the permit cannot be checked now.",
+    },
 }

@@ -33,6 +33,7 @@ _STATUS_OF_REASON: dict[str, str] = {
     "registry_stale": "status_unknown",
     "registry_invalid": "status_unknown",
     "registry_rollback": "status_unknown",
+    "registry_unavailable": "status_unknown",
 }
 STATUS_PRIORITY = ("invalid", "revoked", "suspended", "superseded", "expired", "not_yet_valid", "status_unknown")
 

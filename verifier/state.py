@@ -1,0 +1,236 @@
+"""What a running verifier trusts right now, and how it stays fresh.
+
+The documents live in the verifier's home (anchor.json configured by hand; registry.json and
+status/*.jwt as last accepted). A `TrustStore` holds an immutable `Snapshot` of them that
+request handlers read without locks; a background thread replaces it:
+
+- every `poll_interval` seconds it reloads what changed on disk (a push accepted by another
+  worker process, a file dropped in by an operator);
+- every `refresh_interval` seconds, or sooner when a document is close to expiry, it pulls the
+  registry from `registry_url` and each agency's status list from the `status_url` the registry
+  gives for that agency (never a URL from a token).
+
+A verifier that cannot refresh keeps answering with what it has; the pipeline then says
+`status_stale` or `registry_stale` once a document is past its expiry plus `grace`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from keys.errors import ConflictError, DocumentError, NotFoundError, PermitError
+from keys.trust import MAX_BUNDLE_BYTES, TrustedRegistry, open_bundle
+from permits.home import Home
+from permits.status_list import MAX_STATUS_TOKEN_LENGTH, StatusList, open_status_list
+from verifier.fetch import fetch
+from verifier.pipeline import verify
+from verifier.verdict import Verdict
+
+log = logging.getLogger("permits.verifier")
+Fetcher = Callable[[str, int, float], bytes]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    registry: TrustedRegistry | None = None
+    registry_problem: str | None = "registry_unavailable"
+    lists: Mapping[str, StatusList] = field(default_factory=dict)
+    list_problems: Mapping[str, str] = field(default_factory=dict)
+    # What was read from disk, to notice changes: path → (mtime_ns, size).
+    seen: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def _signature(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+class TrustStore:
+    def __init__(
+        self,
+        home: Home,
+        *,
+        registry_url: str | None = None,
+        pull_status: bool = False,
+        refresh_interval: float = 300,
+        poll_interval: float = 2,
+        grace: int = 0,
+        fetch_timeout: float = 5,
+        clock: Callable[[], float] = time.time,
+        fetcher: Fetcher = fetch,
+    ) -> None:
+        self.home = home
+        self.registry_url = registry_url
+        self.pull_status = pull_status
+        self.refresh_interval = refresh_interval
+        self.poll_interval = poll_interval
+        self.grace = grace
+        self.fetch_timeout = fetch_timeout
+        self.clock = clock
+        self.fetcher = fetcher
+        self.snapshot = Snapshot()
+        self._refresh_lock = threading.Lock()
+        self._last_pull: dict[str, float] = {}
+        self._thread_pid: int | None = None
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    # --- answering ------------------------------------------------------------------------------
+
+    def verify(self, token: object) -> Verdict:
+        snapshot, now = self.snapshot, self.now()
+        if snapshot.registry is None:
+            return Verdict("status_unknown", (snapshot.registry_problem or "registry_unavailable",), now, None)
+        return verify(token, snapshot.registry.registry, snapshot.lists, now, grace=self.grace)
+
+    # --- accepting pushed documents ----------------------------------------------------------------
+
+    def put_registry(self, raw: bytes) -> TrustedRegistry:
+        """A newer registry from anyone: it authenticates itself. Raises RegistryError or
+        ConflictError (registry_not_newer) and changes nothing then."""
+        trusted = self.home.install_registry(raw, self.now(), require_newer=True)
+        self.reload()
+        return trusted
+
+    def put_status(self, agency: str, token: str) -> StatusList:
+        snapshot = self.snapshot
+        if snapshot.registry is None:
+            raise DocumentError("no trusted registry to check the list against", reason="registry_unavailable")
+        if agency not in snapshot.registry.registry.agencies:
+            raise NotFoundError(f"no agency {agency!r} in the registry", reason="unknown_issuer")
+        status_list = self.home.install_status_list(token, snapshot.registry.registry, agency, self.now(), require_newer=True)
+        self.reload()
+        return status_list
+
+    # --- refreshing -----------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Re-read what changed in the home. Never raises; problems are kept as reason codes."""
+        with self._refresh_lock:
+            self.snapshot = self._reloaded(self.snapshot, self.now())
+
+    def _reloaded(self, old: Snapshot, now: int) -> Snapshot:
+        registry_path = str(self.home.file("registry.json"))
+        seen = dict(old.seen)
+        registry, problem = old.registry, old.registry_problem
+        registry_changed = _signature(registry_path) != old.seen.get(registry_path)
+        if registry_changed:
+            seen[registry_path] = _signature(registry_path) or (0, 0)
+            try:
+                raw = self.home.file("registry.json").read_bytes()
+                candidate = open_bundle(raw, self.home.anchor(), now, self.home.trust_state())
+                if registry is None or candidate.registry.version >= registry.registry.version:
+                    registry, problem = candidate, None
+            except FileNotFoundError:
+                problem = problem if registry is not None else "registry_unavailable"
+            except PermitError as exc:
+                log.warning("registry on disk refused: %s [%s]", exc.message, exc.reason)
+                if registry is None:
+                    problem = exc.reason
+        if registry is None:
+            return Snapshot(None, problem, {}, {}, seen)
+
+        lists = dict(old.lists) if not registry_changed else {}
+        list_problems = dict(old.list_problems) if not registry_changed else {}
+        for agency in registry.registry.agencies:
+            path = str(self.home.status_path(agency))
+            signature = _signature(path)
+            if not registry_changed and signature == old.seen.get(path):
+                continue
+            seen[path] = signature or (0, 0)
+            if signature is None:
+                lists.pop(agency, None)
+                list_problems[agency] = "status_unavailable"
+                continue
+            try:
+                token = self.home.status_path(agency).read_text("ascii", errors="replace").strip()
+                fresh = open_status_list(token, registry.registry, agency, now)
+            except (OSError, PermitError) as exc:
+                reason = exc.reason if isinstance(exc, PermitError) else "status_unavailable"
+                log.warning("status list of %s on disk refused [%s]", agency, reason)
+                # A list that no longer verifies (its key was just declared compromised) goes.
+                if registry_changed or agency not in lists:
+                    lists.pop(agency, None)
+                list_problems[agency] = reason
+                continue
+            held = lists.get(agency)
+            if held is None or fresh.issued_at >= held.issued_at:
+                lists[agency] = fresh
+                list_problems.pop(agency, None)
+        return Snapshot(registry, problem, lists, list_problems, seen)
+
+    def pull(self) -> None:
+        """Fetch from the network what is due. Never raises."""
+        now = self.now()
+        if self.registry_url and self._due("registry", now, self._registry_expiry()):
+            self._last_pull["registry"] = now
+            try:
+                raw = self.fetcher(self.registry_url, MAX_BUNDLE_BYTES, self.fetch_timeout)
+                current = self.snapshot.registry
+                if current is None or raw != current.bundle:
+                    self.home.install_registry(raw, now)
+            except ConflictError:
+                pass
+            except PermitError as exc:
+                log.warning("registry pull from %s failed: %s [%s]", self.registry_url, exc.message, exc.reason)
+            self.reload()
+        snapshot = self.snapshot
+        if self.pull_status and snapshot.registry is not None:
+            for agency in snapshot.registry.registry.agencies.values():
+                held = snapshot.lists.get(agency.id)
+                if not self._due(f"status:{agency.id}", now, held.expires_at if held else None):
+                    continue
+                self._last_pull[f"status:{agency.id}"] = now
+                try:
+                    raw = self.fetcher(agency.status_url, MAX_STATUS_TOKEN_LENGTH, self.fetch_timeout)
+                    token = raw.decode("ascii", errors="replace").strip()
+                    if held is None or token != held.token:
+                        self.home.install_status_list(token, snapshot.registry.registry, agency.id, now)
+                except ConflictError:
+                    pass
+                except PermitError as exc:
+                    log.warning("status list pull for %s failed: %s [%s]", agency.id, exc.message, exc.reason)
+            self.reload()
+
+    def _registry_expiry(self) -> int | None:
+        current = self.snapshot.registry
+        return current.registry.expires_at if current else None
+
+    def _due(self, key: str, now: int, expires_at: int | None) -> bool:
+        last = self._last_pull.get(key)
+        if last is None or now - last >= self.refresh_interval:
+            return True
+        # Close to expiry (or past it): try again sooner, but not in a tight loop.
+        return expires_at is not None and expires_at - now < self.refresh_interval and now - last >= self.poll_interval * 5
+
+    def refresh(self) -> None:
+        self.reload()
+        self.pull()
+
+    # --- the background thread --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the refresher in this process (once; again after a fork)."""
+        if self._thread_pid == os.getpid():
+            return
+        self._thread_pid = os.getpid()
+        self._refresh_lock = threading.Lock()  # a lock held at fork time would never be released
+        thread = threading.Thread(target=self._run, name="permit-refresher", daemon=True)
+        thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.refresh()
+            except Exception:  # the refresher must outlive any single failure
+                log.exception("refresh failed")
+            time.sleep(self.poll_interval)

@@ -1,0 +1,206 @@
+"""The JSON API under /api/v1, as the contract in DESIGN.md and /api/v1/openapi.json say.
+
+A verdict is HTTP 200 whatever it says; a 4xx means the request itself could not be read, and
+always has the same shape: {"error": {"status", "reason", "message"}}.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from keys.encoding import loads_strict
+from keys.errors import ConflictError, DocumentError, InputError, NotFoundError, PermitError
+from keys.text import is_identifier
+from keys.trust import MAX_BUNDLE_BYTES
+from permits.qr import token_from_input
+from permits.status_list import MAX_STATUS_TOKEN_LENGTH
+from permits.token import MAX_TOKEN_LENGTH
+from verifier.state import TrustStore
+from verifier.verdict import iso
+from verifier.web.openapi import openapi_document
+
+blueprint = Blueprint("api", __name__)
+
+VERIFY_BODY_MAX = 8 * 1024
+STATUS_MEDIA_TYPES = ("application/statuslist+jwt", "application/jwt")
+
+
+class ApiError(PermitError):
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message, reason=reason)
+        self.http_status = status  # type: ignore[misc]
+
+
+def _store() -> TrustStore:
+    store: TrustStore = current_app.extensions["permit_store"]
+    return store
+
+
+def _body(limit: int, media_types: tuple[str, ...]) -> bytes:
+    if request.mimetype not in media_types:
+        raise ApiError(415, "unsupported_media_type", f"send Content-Type: {media_types[0]}")
+    charset = request.mimetype_params.get("charset")
+    if charset is not None and charset.lower() not in ("utf-8", "utf8"):
+        raise ApiError(415, "unsupported_media_type", "the body must be UTF-8")
+    request.max_content_length = limit
+    return request.get_data(cache=False)
+
+
+def _json_object(limit: int, allowed: frozenset[str]) -> dict[str, Any]:
+    try:
+        body = loads_strict(_body(limit, ("application/json",)))
+    except ValueError as exc:
+        raise ApiError(400, "bad_json", f"the body is not strict JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "body_not_object", "the body must be a JSON object")
+    unknown = body.keys() - allowed
+    if unknown:
+        raise ApiError(400, "unknown_member", f"unknown member {sorted(unknown)[0]!r}")
+    return body
+
+
+def _token(value: object, where: str) -> str:
+    """A token as sent: a compact JWS, or the digits a QR code carries after '#'."""
+    if not isinstance(value, str):
+        raise ApiError(400, "token_not_string", f"{where} must be a string")
+    if len(value) > 2 * MAX_TOKEN_LENGTH:
+        raise ApiError(413, "token_too_large", f"{where} is longer than any permit")
+    if value.isascii() and value.isdigit():
+        try:
+            return token_from_input(value)
+        except ValueError:
+            return value  # the pipeline calls it malformed_token
+    if len(value) > MAX_TOKEN_LENGTH:
+        raise ApiError(413, "token_too_large", f"{where} is longer than {MAX_TOKEN_LENGTH} characters")
+    return value
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.post("/verify")
+def verify() -> Response:
+    body = _json_object(VERIFY_BODY_MAX, frozenset({"token"}))
+    if "token" not in body:
+        raise ApiError(400, "missing_token", "the body must have a token")
+    verdict = _store().verify(_token(body["token"], "token"))
+    return _no_store(jsonify(verdict.to_dict()))
+
+
+@blueprint.post("/verify/batch")
+def verify_batch() -> Response:
+    limit = int(current_app.config["MAX_BATCH"])
+    body = _json_object(limit * (2 * MAX_TOKEN_LENGTH + 8) + 64, frozenset({"tokens"}))
+    tokens = body.get("tokens")
+    if not isinstance(tokens, list):
+        raise ApiError(400, "missing_tokens", "the body must have tokens, a list of strings")
+    if len(tokens) > limit:
+        raise ApiError(413, "batch_too_large", f"at most {limit} tokens per request")
+    checked = [_token(token, f"tokens[{i}]") for i, token in enumerate(tokens)]
+    store = _store()
+    return _no_store(jsonify({"verdicts": [store.verify(token).to_dict() for token in checked]}))
+
+
+def _document(body: bytes, media_type: str, expires_at: int, now: int) -> Response:
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    max_age = max(0, min(int(current_app.config["REFRESH_INTERVAL"]), expires_at - now))
+    response = Response(body, mimetype=media_type)
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    if request.if_none_match.contains(etag):
+        response.status_code = 304
+        response.set_data(b"")
+    return response
+
+
+@blueprint.get("/registry")
+def registry() -> Response:
+    trusted = _store().snapshot.registry
+    if trusted is None:
+        raise ApiError(404, "registry_unavailable", "this verifier holds no trusted registry yet")
+    return _document(trusted.bundle, "application/json", trusted.registry.expires_at, _store().now())
+
+
+@blueprint.put("/registry")
+def put_registry() -> Response:
+    raw = _body(MAX_BUNDLE_BYTES, ("application/json",))
+    try:
+        trusted = _store().put_registry(raw)
+    except ConflictError as exc:
+        raise ApiError(409, exc.reason, exc.message) from None
+    except DocumentError as exc:
+        status = 409 if exc.reason == "registry_rollback" else 422
+        raise ApiError(status, exc.reason, exc.message) from None
+    return jsonify({"accepted": True, "version": trusted.registry.version, "expires_at": iso(trusted.registry.expires_at)})
+
+
+def _agency(agency: str) -> str:
+    if not is_identifier(agency):
+        raise ApiError(404, "unknown_issuer", "no such agency")
+    return agency
+
+
+@blueprint.get("/status/<agency>")
+def status_list(agency: str) -> Response:
+    snapshot = _store().snapshot
+    held = snapshot.lists.get(_agency(agency))
+    if held is None:
+        raise ApiError(404, "status_unavailable", f"this verifier holds no status list of {agency}")
+    return _document(held.token.encode("ascii"), "application/statuslist+jwt", held.expires_at, _store().now())
+
+
+@blueprint.put("/status/<agency>")
+def put_status_list(agency: str) -> Response:
+    raw = _body(MAX_STATUS_TOKEN_LENGTH + 2, STATUS_MEDIA_TYPES)
+    try:
+        token = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise ApiError(400, "malformed_token", "a status list is ASCII") from None
+    try:
+        held = _store().put_status(_agency(agency), token)
+    except NotFoundError as exc:
+        raise ApiError(404, exc.reason, exc.message) from None
+    except ConflictError as exc:
+        raise ApiError(409, exc.reason, exc.message) from None
+    except (DocumentError, InputError) as exc:
+        raise ApiError(422, exc.reason, exc.message) from None
+    return jsonify({"accepted": True, "agency": agency, "issued_at": iso(held.issued_at), "expires_at": iso(held.expires_at)})
+
+
+@blueprint.get("/healthz")
+def healthz() -> Response:
+    store = _store()
+    snapshot, now = store.snapshot, store.now()
+    body: dict[str, Any] = {"status": "ok", "checked_at": iso(now), "registry": None, "registry_problem": snapshot.registry_problem, "status_lists": {}}
+    if snapshot.registry is None:
+        body["status"] = "unavailable"
+        return _no_store(jsonify(body))
+    reg = snapshot.registry.registry
+    registry_stale = now >= reg.expires_at + store.grace
+    body["registry"] = {"version": reg.version, "issued_at": iso(reg.issued_at), "expires_at": iso(reg.expires_at),
+                        "age_seconds": now - reg.issued_at, "stale": registry_stale}
+    degraded = registry_stale
+    for agency in sorted(reg.agencies):
+        held = snapshot.lists.get(agency)
+        if held is None:
+            body["status_lists"][agency] = {"problem": snapshot.list_problems.get(agency, "status_unavailable")}
+            degraded = True
+            continue
+        stale = held.is_expired(now - store.grace)
+        degraded = degraded or stale
+        body["status_lists"][agency] = {"issued_at": iso(held.issued_at), "expires_at": iso(held.expires_at),
+                                        "age_seconds": now - held.issued_at, "stale": stale}
+    body["status"] = "degraded" if degraded else "ok"
+    return _no_store(jsonify(body))
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    response = jsonify(openapi_document(str(current_app.config["BASE_URL"]), int(current_app.config["MAX_BATCH"])))
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response

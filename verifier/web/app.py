@@ -1,0 +1,137 @@
+"""The Flask application: `create_app(config=None)`.
+
+Configuration is layered: DEFAULTS, then the instance file `permit.cfg`, then `PERMIT_*`
+environment variables, then the `config` mapping (tests). What a verifier needs:
+
+    HOME              its home directory: anchor.json (the trust anchor, set by hand), and
+                      where accepted registry.json and status/*.jwt are kept
+    REGISTRY_URL      pull the registry bundle from here (optional; pushes are accepted anyway)
+    STATUS_PULL       pull each agency's status list from the URL the registry gives for it
+    BASE_URL          the verifier's public URL (absolute links never come from the Host header)
+    REFRESH_INTERVAL  seconds between pulls;  POLL_INTERVAL  seconds between checks of the home
+    GRACE             seconds a registry or status list may be past its expiry and still count
+    MAX_BATCH         tokens per POST /verify/batch
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from keys.errors import NotFoundError, PermitError
+from permits.home import Home
+from verifier.state import TrustStore
+from verifier.web import api, page
+
+DEFAULTS: dict[str, Any] = {
+    "HOME": None,
+    "REGISTRY_URL": None,
+    "STATUS_PULL": False,
+    "BASE_URL": "http://127.0.0.1:8000",
+    "REFRESH_INTERVAL": 300,
+    "POLL_INTERVAL": 2,
+    "GRACE": 0,
+    "MAX_BATCH": 100,
+    "FETCH_TIMEOUT": 5,
+    "BACKGROUND_REFRESH": True,
+    "CLOCK": time.time,
+    # The largest body of any endpoint (a registry bundle); each view sets its own lower cap.
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+}
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+log = logging.getLogger("permits.verifier")
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("permit.cfg", silent=True)
+    app.config.from_prefixed_env("PERMIT")
+    if config:
+        app.config.from_mapping(config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    if not app.config["HOME"]:
+        raise NotFoundError("the verifier needs a home with anchor.json: set PERMIT_HOME", reason="home_missing")
+    home = Home.existing(Path(str(app.config["HOME"])))
+    home.anchor()  # the trust anchor is the one thing that must be there at start
+    store = TrustStore(
+        home,
+        registry_url=app.config["REGISTRY_URL"] or None,
+        pull_status=bool(app.config["STATUS_PULL"]),
+        refresh_interval=float(app.config["REFRESH_INTERVAL"]),
+        poll_interval=float(app.config["POLL_INTERVAL"]),
+        grace=int(app.config["GRACE"]),
+        fetch_timeout=float(app.config["FETCH_TIMEOUT"]),
+        clock=app.config["CLOCK"],
+    )
+    store.reload()
+    app.extensions["permit_store"] = store
+
+    if app.config["BACKGROUND_REFRESH"]:
+        # Started on the first request, in the worker process itself (threads do not survive fork).
+        app.before_request(store.start)
+
+    app.register_blueprint(api.blueprint, url_prefix="/api/v1")
+    app.register_blueprint(page.blueprint)
+    _register_error_handlers(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def error_response(status: int, reason: str, message: str) -> Response:
+    """The one error shape of the API, for every 4xx (and the 500 that should never happen)."""
+    response = jsonify({"error": {"status": status, "reason": reason, "message": message}})
+    response.status_code = status
+    return response
+
+
+_HTTP_REASONS = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(PermitError)
+    def permit_error(exc: PermitError) -> Response:
+        return error_response(exc.http_status, exc.reason, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response | tuple[str, int]:
+        status = exc.code or 500
+        if request.path.startswith("/api/"):
+            response = error_response(status, _HTTP_REASONS.get(status, "http_error"), exc.description or exc.name)
+            if status == 405 and exc.get_response().headers.get("Allow"):
+                response.headers["Allow"] = exc.get_response().headers["Allow"]
+            return response
+        return render_template("error.html", status=status, name=exc.name), status
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        # A bug, not an input problem: logged with its traceback, answered in the same shape.
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "the verifier failed unexpectedly; the error was logged")
