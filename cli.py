@@ -375,8 +375,13 @@ def issue_cmd(ctx: click.Context, agency: str, type_code: str, holder_id: str, h
         agency=agency, type=type_code, holder_id=holder_id, holder_name=holder_name, holder_address=holder_address,
         activities=activities, conditions=conditions, number=number, valid_from=day(valid_from), valid_until=valid_until.date(),
     )
-    ledger = home.ledger(agency, create=True)
-    record = issuing.issue(ledger, reg, signer, request, officer_of(ctx), at)
+    with home.ledger(agency, create=True) as ledger:
+        record = issuing.issue(ledger, reg, signer, request, officer_of(ctx), at)
+    # An agency's first permit needs a status list before anyone can check it; later lists
+    # are published by `permit status publish` (after revocations, and on a schedule).
+    held = home.status_list(reg, agency, at) if home.status_path(agency).exists() else None
+    if held is None or held.is_expired(at):
+        publishing.publish_status_list(home, reg, agency, signer, at)
     data = record_dict(home, record)
     data["qr_version"] = qr.qr_version(data["url"])
     emit(data, as_json, lambda: (click.echo("Issued."), print_record(data)))
@@ -398,9 +403,10 @@ def list_cmd(ctx: click.Context, agency: str | None, state: str | None, type_cod
     agencies = [agency] if agency else sorted(p.stem for p in home.file("ledgers").glob("*.db"))
     rows = []
     for name in agencies:
-        ledger = home.ledger(name)
-        rows += [record_dict(home, r) for r in ledger.find(state, type_code, limit)]
-        ledger.close()
+        if not home.ledger_path(name).exists():
+            continue  # an agency that has issued nothing yet
+        with home.ledger(name) as ledger:
+            rows += [record_dict(home, r) for r in ledger.find(state, type_code, limit)]
     def human() -> None:
         for row in rows:
             click.echo(f"{row['id']}  {row['agency']:<10} {row['type']:<22} {row['state']:<9} v{row['version']}  {row['holder']['name']}")
@@ -419,12 +425,12 @@ def show_cmd(ctx: click.Context, permit_id: str, agency: str | None, as_json: bo
     Example: permit show 7KQ2M9XD
     """
     home = home_of(ctx)
-    ledger = locate(home, permit_id, agency)
-    data = record_dict(home, ledger.get(permit_id))
-    data["events"] = [
-        {"at": iso(e.at), "kind": e.kind, "version": e.version, "officer": e.officer, "reason": e.reason}
-        for e in ledger.events(permit_id)
-    ]
+    with locate(home, permit_id, agency) as ledger:
+        data = record_dict(home, ledger.get(permit_id))
+        data["events"] = [
+            {"at": iso(e.at), "kind": e.kind, "version": e.version, "officer": e.officer, "reason": e.reason}
+            for e in ledger.events(permit_id)
+        ]
     def human() -> None:
         print_record(data)
         for e in data["events"]:
@@ -450,16 +456,16 @@ def amend_cmd(ctx: click.Context, permit_id: str, agency: str | None, holder_nam
     Example: permit amend 7KQ2M9XD --holder-address "45 Lê Lợi, Phường Sài Gòn" --reason "moved"
     """
     home = home_of(ctx)
-    ledger = locate(home, permit_id, agency)
     at = now()
-    current = ledger.get(permit_id).permit
-    reg = home.trusted_registry(at).registry
-    signer = home.agency_signer(reg, current.agency, passphrases(), at)
     changes = issuing.Amendment(
         holder_name=holder_name, holder_address=holder_address, activities=activities or None,
         conditions=conditions or None, valid_until=day(valid_until),
     )
-    record = issuing.amend(ledger, reg, signer, permit_id, changes, officer_of(ctx), at, reason)
+    with locate(home, permit_id, agency) as ledger:
+        current = ledger.get(permit_id).permit
+        reg = home.trusted_registry(at).registry
+        signer = home.agency_signer(reg, current.agency, passphrases(), at)
+        record = issuing.amend(ledger, reg, signer, permit_id, changes, officer_of(ctx), at, reason)
     data = record_dict(home, record)
     emit(data, as_json, lambda: (click.echo(f"Amended: version {record.permit.version} issued, version {record.permit.version - 1} superseded."), print_record(data), click.echo("Publish the status list: permit status publish --agency " + record.permit.agency)))
 
@@ -473,8 +479,8 @@ def _status_command(kind: str, verb: str, example: str, reason_required: bool) -
     @click.pass_context
     def command(ctx: click.Context, permit_id: str, agency: str | None, reason: str | None, as_json: bool) -> None:
         home = home_of(ctx)
-        ledger = locate(home, permit_id, agency)
-        record = issuing.change_status(ledger, permit_id, kind, officer_of(ctx), now(), reason)
+        with locate(home, permit_id, agency) as ledger:
+            record = issuing.change_status(ledger, permit_id, kind, officer_of(ctx), now(), reason)
         data = record_dict(home, record)
         emit(data, as_json, lambda: click.echo(
             f"Permit {permit_id} is now {record.state}. Publish the status list: permit status publish --agency {record.permit.agency}"))
@@ -530,7 +536,8 @@ def qr_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path) ->
     Example: permit qr 7KQ2M9XD --out permit.png
     """
     home = home_of(ctx)
-    record = locate(home, permit_id, agency).get(permit_id)
+    with locate(home, permit_id, agency) as ledger:
+        record = ledger.get(permit_id)
     url = qr.permit_url(home.base_url, record.token)
     writers = {".png": qr.write_png, ".svg": qr.write_svg}
     if out.suffix.lower() not in writers:

@@ -159,6 +159,12 @@ class Ledger:
     def close(self) -> None:
         self.db.conn.close()
 
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def check_agency(self, agency: str) -> None:
         owner = self._meta("agency")
         if owner != agency:

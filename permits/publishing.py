@@ -15,9 +15,13 @@ def publish_status_list(
 ) -> StatusList:
     """Sign the current statuses of every permit version in the ledger and install the list
     in the home (where `permit status push` and a verifier's file source find it)."""
+    # Each list must be newer than the last (verifiers refuse anything else), even when an
+    # officer revokes and republishes within the same second.
+    held = home.status_list(registry, agency, now) if home.status_path(agency).exists() else None
+    issued_at = max(now, held.issued_at + 1) if held is not None else now
     ledger = home.ledger(agency, create=True)  # an agency that has issued nothing has an empty list
     try:
-        token = build_status_list(agency, ledger.status_list_size, ledger.status_entries(), signer, now, now + ttl)
+        token = build_status_list(agency, ledger.status_list_size, ledger.status_entries(), signer, issued_at, issued_at + ttl)
     finally:
         ledger.close()
     return home.install_status_list(token, registry, agency, now)

@@ -143,3 +143,32 @@ def _no_user_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("PERMIT_"):
             monkeypatch.delenv(name)
+
+
+class Clock:
+    """A clock tests can move; the service reads it through the CLOCK setting."""
+
+    def __init__(self, now: int = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return float(self.now)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(city: City, clock: Clock):  # type: ignore[no-untyped-def]
+    """The verifier app over the city home (status lists published), on the test clock."""
+    from verifier.web.app import create_app
+
+    city.publish_all()
+    return create_app({"HOME": str(city.home.path), "BACKGROUND_REFRESH": False, "CLOCK": clock, "TESTING": True})
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
