@@ -172,3 +172,76 @@ def app(city: City, clock: Clock):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
+
+
+@dataclass
+class Served:
+    """A real `permit serve` (gunicorn) on 127.0.0.1, over a home published on the real clock."""
+
+    city: City
+    url: str
+    access_log: Path
+    process: Any
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(home: Path, log: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[str, Any]:
+    """Start `permit serve` on a free port; return (base URL, process) once it answers."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [str(Path(sys.executable).parent / "permit"), "serve", "--bind", f"127.0.0.1:{port}",
+               "--workers", "2", "--access-log", str(log), "--base-url", url, *extra]
+    with open(log.with_suffix(".err"), "wb") as errors:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(command, env={**os.environ, "PERMIT_HOME": str(home), **(env or {})},
+                                   stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"permit serve exited: {log.with_suffix('.err').read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/v1/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return url, process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("permit serve did not answer within 30 s")
+
+
+@pytest.fixture
+def served(city: City, tmp_path: Path):  # type: ignore[no-untyped-def]
+    import time
+
+    real_now = int(time.time())
+    city.trusted = operator.publish(city.home, passphrase, real_now, 30 * DAY)
+    city.publish_all(at=real_now)
+    log = tmp_path / "access.log"
+    url, process = start_server(city.home.path, log)
+    city.home.set_config(base_url=url)
+    server = Served(city, url, log, process)
+    yield server
+    server.stop()

@@ -80,6 +80,7 @@ class TrustStore:
         self._refresh_lock = threading.Lock()
         self._last_pull: dict[str, float] = {}
         self._thread_pid: int | None = None
+        self._stopping = threading.Event()
 
     def now(self) -> int:
         return int(self.clock())
@@ -227,10 +228,14 @@ class TrustStore:
         thread = threading.Thread(target=self._run, name="permit-refresher", daemon=True)
         thread.start()
 
+    def stop(self) -> None:
+        """Ask the refresher to stop after its current round."""
+        self._stopping.set()
+
     def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 self.refresh()
             except Exception:  # the refresher must outlive any single failure
                 log.exception("refresh failed")
-            time.sleep(self.poll_interval)
+            self._stopping.wait(self.poll_interval)

@@ -1,0 +1,130 @@
+"""A real browser: Debian's headless Chromium, driven by Selenium through Debian's chromedriver,
+opens the URL read from a permit's QR code and reads the verdict on the page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from conftest import Served
+from PIL import Image
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from permits import qr
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.fail("Debian's chromium and chromium-driver are required (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    # A small Android phone: 360 CSS pixels wide.
+    options.add_experimental_option("mobileEmulation", {
+        "deviceMetrics": {"width": 360, "height": 760, "pixelRatio": 3.0},
+        "userAgent": "Mozilla/5.0 (Linux; Android 13; SM-A145F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36",
+    })
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def url_from_qr(served: Served, token: str, tmp_path: Path, name: str) -> str:
+    """Write the permit's QR code as PNG, then read it back as a phone camera would."""
+    png = tmp_path / f"{name}.png"
+    qr.write_png(qr.permit_url(served.url, token), png)
+    with Image.open(png) as image:
+        [code] = zxingcpp.read_barcodes(image)
+    return str(code.text)
+
+
+def verdict_on_page(browser: webdriver.Chrome, url: str) -> tuple[str, str]:
+    """Open the page; wait for the verdict; return (data-status, the big state text)."""
+    browser.get("about:blank")
+    browser.get(url)
+    result = browser.find_element(By.ID, "result")
+    WebDriverWait(browser, 20).until(lambda _: result.get_attribute("data-status") not in (None, "", "checking"))
+    return str(result.get_attribute("data-status")), browser.find_element(By.ID, "state-text").text
+
+
+def test_the_qr_code_opens_a_page_that_says_plainly_valid_or_not(served: Served, browser: webdriver.Chrome, tmp_path: Path) -> None:
+    now = int(time.time())
+    city = served.city
+    good = city.issue(at=now, number="BR-1")
+    revoked = city.issue(at=now, number="BR-2", holder_name="Hộ kinh doanh Quán Bia Bốn Mùa")
+    city.change(revoked, "revoked")
+    city.publish_status("hcm-syt", at=now)
+    header, payload, signature = good.token.split(".")
+    forged = f"{header}.{payload[:-4]}{'AAAA' if payload[-4:] != 'AAAA' else 'BBBB'}.{signature}"
+
+    valid_url = url_from_qr(served, good.token, tmp_path, "good")
+    assert valid_url.startswith(f"{served.url}/v#")
+    deadline = time.monotonic() + 15
+    while True:  # the workers notice the list published a moment ago within a few seconds
+        status, text = verdict_on_page(browser, url_from_qr(served, revoked.token, tmp_path, "revoked"))
+        if status == "revoked" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert (status, text) == ("revoked", "ĐÃ BỊ THU HỒI")
+    assert "Cơ quan cấp đã thu hồi giấy phép này." in browser.find_element(By.ID, "reasons").text
+
+    assert verdict_on_page(browser, valid_url) == ("valid", "HỢP LỆ")
+    page = browser.find_element(By.ID, "permit").text
+    assert "Công ty TNHH Thực phẩm Sạch Bình Minh" in page
+    assert "Sở Y tế" in page  # the registry's name for the issuer
+    assert "Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm" in page
+    # Readable on a 360-pixel phone: nothing wider than the screen.
+    assert browser.execute_script("return window.innerWidth") == 360
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 360
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "page-valid-vi.png"))
+
+    browser.find_element(By.ID, "lang").click()
+    assert browser.find_element(By.ID, "state-text").text == "VALID"
+    assert "Department of Health" in browser.find_element(By.ID, "permit").text
+    assert browser.find_element(By.ID, "lang").text == "Tiếng Việt"
+    browser.save_screenshot(str(ARTIFACTS / "page-valid-en.png"))
+
+    status, text = verdict_on_page(browser, url_from_qr(served, forged, tmp_path, "forged"))
+    assert (status, text) == ("invalid", "NOT VALID")  # the language choice is remembered
+    assert browser.find_element(By.ID, "permit").get_attribute("class") == "permit hidden"
+    assert "forged" in browser.find_element(By.ID, "reasons").text
+    browser.save_screenshot(str(ARTIFACTS / "page-forged-en.png"))
+
+
+def test_the_paste_form_checks_a_url_for_people_without_a_camera(served: Served, browser: webdriver.Chrome) -> None:
+    now = int(time.time())
+    token = served.city.issue(at=now).token
+    browser.get(f"{served.url}/v")
+    field = browser.find_element(By.ID, "paste-input")
+    field.send_keys(qr.permit_url(served.url, token))
+    browser.find_element(By.CSS_SELECTOR, "#paste button").click()
+    result = browser.find_element(By.ID, "result")
+    WebDriverWait(browser, 20).until(lambda _: result.get_attribute("data-status") not in (None, "", "checking"))
+    assert result.get_attribute("data-status") == "valid"
+
+
+def test_script_in_a_token_is_shown_as_text_never_run(served: Served, browser: webdriver.Chrome) -> None:
+    browser.get(f"{served.url}/v#<img src=x onerror=alert(1)>")
+    result = browser.find_element(By.ID, "result")
+    WebDriverWait(browser, 20).until(lambda _: result.get_attribute("data-status") not in (None, "", "checking"))
+    assert result.get_attribute("data-status") == "invalid"
+    assert browser.find_elements(By.CSS_SELECTOR, "#result img") == []
+    assert browser.execute_script("return window.__xss === undefined")
