@@ -41,6 +41,7 @@ _SECRET_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _ADVISORY_MEMBERS = frozenset({"alg", "use", "kid", "key_ops"})
 
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_P256_PRIME = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 # RFC 6979: the nonce is derived from key and message, so signing needs no randomness
 # (a weak RNG cannot leak the key) and test vectors are reproducible.
@@ -210,6 +211,10 @@ def _load_p256(jwk: dict[str, str]) -> PublicKey:
         raise KeyRejected("an ES256 key must be kty EC, crv P-256")
     x = int.from_bytes(_coordinate(jwk, "x"), "big")
     y = int.from_bytes(_coordinate(jwk, "y"), "big")
+    # OpenSSL reduces coordinates modulo p; x + p would be a second spelling (and a second
+    # kid) of the same key, a way to register a retired key again.
+    if not (x < _P256_PRIME and y < _P256_PRIME):
+        raise KeyRejected("P-256 coordinates must be less than the field prime")
     try:
         # OpenSSL checks the coordinates are field elements and the point is on the curve;
         # P-256 has cofactor 1, so every such point other than infinity has full order.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 from keys.errors import InputError
@@ -17,6 +18,8 @@ from keys.errors import InputError
 # The largest integer every JSON implementation reads exactly (I-JSON, RFC 7493).
 MAX_SAFE_INT = 2**53 - 1
 _BOM = b"\xef\xbb\xbf"
+# An escaped UTF-16 surrogate (\uD800-\uDFFF); only pairs of them stand for a character.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def b64url_encode(data: bytes) -> str:
@@ -90,11 +93,30 @@ def loads_strict(data: bytes | str) -> Any:
         if text.startswith("\ufeff"):
             raise ValueError("byte order mark")
     try:
-        return _decoder.decode(text)
+        value = _decoder.decode(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc.msg}") from None
+    # Escaped pairs decode to one character; a lone surrogate survives decoding and is not
+    # text (RFC 7493 §2.1). Only inputs with such an escape pay for the check.
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise ValueError("lone surrogate")
+    return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def dumps_canonical(obj: Any) -> bytes:

@@ -36,7 +36,10 @@ def write_private_key(path: Path, private_key: PrivateKey, passphrase: bytes) ->
     )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A leftover (or planted) temporary file must not lend us its mode or a symlink: remove it
+    # and create ours exclusively.
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         os.write(fd, pem)
         os.fsync(fd)
@@ -59,13 +62,17 @@ def read_private_key(path: Path, passphrase: bytes) -> PrivateKey:
             reason="key_file_insecure",
         )
     data = path.read_bytes()
+    encrypted = b"ENCRYPTED PRIVATE KEY" in data
     try:
-        key = serialization.load_pem_private_key(data, password=passphrase)
+        key = serialization.load_pem_private_key(data, password=passphrase or None)
     except TypeError:
-        # cryptography raises TypeError for an unencrypted file given a password.
+        # cryptography raises TypeError for a password given to an unencrypted file, or none
+        # given to an encrypted one.
+        if encrypted:
+            raise KeyFileError(f"wrong passphrase for key file {path}", reason="bad_passphrase") from None
         raise KeyFileError(f"key file {path} is not encrypted; refusing it", reason="key_file_invalid") from None
     except ValueError:
-        if b"ENCRYPTED PRIVATE KEY" in data:
+        if encrypted:
             raise KeyFileError(f"wrong passphrase for key file {path}", reason="bad_passphrase") from None
         raise KeyFileError(f"{path} is not a PKCS#8 private key file", reason="key_file_invalid") from None
     try:

@@ -156,6 +156,9 @@ class Agency:
         for key in self.keys:
             if key.agency != self.id:
                 raise FieldError("bad", f"key {key.kid} belongs to another agency")
+        # Keys in kid order, as the signed document stores them: a registry equals itself
+        # after a round trip through JSON.
+        object.__setattr__(self, "keys", tuple(sorted(self.keys, key=lambda k: k.kid)))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,7 +185,7 @@ class Agency:
     def active_keys(self, at: int) -> list[AgencyKey]:
         """Keys that may sign something now, newest first."""
         usable = [k for k in self.keys if not k.compromised and k.usable_for_signing_at(at)]
-        return sorted(usable, key=lambda k: k.valid_from, reverse=True)
+        return sorted(usable, key=lambda k: (k.valid_from, k.kid), reverse=True)
 
 
 @dataclass(frozen=True)
