@@ -23,6 +23,7 @@ import click
 
 from keys.errors import InputError, NotFoundError, PermitError
 from keys.registry import RETIRED_REASONS, Registry
+from keys.trust import MAX_BUNDLE_BYTES
 from permits import issuing, operator, publishing, qr
 from permits.home import Home, Passphrase
 from permits.ledger import Ledger, PermitRecord
@@ -320,6 +321,71 @@ def registry_show(ctx: click.Context, draft: bool, as_json: bool) -> None:
     emit(reg.to_dict(), as_json, lambda: _registry_summary(reg))
 
 
+@registry.command("install")
+@click.argument("source")
+@click.option("--anchor", "anchor_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The operator's anchor.json, the first time (this home then trusts it).")
+@click.pass_context
+def registry_install(ctx: click.Context, source: str, anchor_file: Path | None) -> None:
+    """Accept a published registry (a file or a URL) after checking it against the trust anchor.
+
+    This is how an agency's home, or a verifier's, picks up a new registry version.
+
+    Example: permit registry install https://xacminh.example/api/v1/registry --anchor anchor.json
+    """
+    from verifier.fetch import fetch
+
+    home = home_of(ctx, create=True)
+    if anchor_file is not None:
+        operator.install_anchor(home, anchor_file)
+    if source.startswith(("http://", "https://")):
+        raw = fetch(source, MAX_BUNDLE_BYTES, 15, "application/json")
+    else:
+        try:
+            raw = Path(source).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {source}: {exc.strerror}", reason="bad_registry_file") from None
+    trusted = home.install_registry(raw, now())
+    click.echo(f"Registry version {trusted.registry.version} installed (valid until {iso(trusted.registry.expires_at)}).")
+
+
+@registry.command("push")
+@click.argument("url")
+@click.pass_context
+def registry_push(ctx: click.Context, url: str) -> None:
+    """Send this home's registry to a verifier (PUT /api/v1/registry); it checks it itself.
+
+    Example: permit registry push https://xacminh.example
+    """
+    from verifier.push import PushRefused, endpoint, put
+
+    home = home_of(ctx)
+    version = home.trusted_registry(now()).registry.version
+    target = endpoint(url, "registry")
+    try:
+        put(target, home.file("registry.json").read_bytes(), "application/json")
+        click.echo(f"Registry version {version} accepted by {target}")
+    except PushRefused as exc:
+        if exc.reason != "registry_not_newer":
+            raise
+        click.echo(f"{target} already holds registry version {version}")
+
+
+@registry.command("rotate-root")
+@click.option("--roots", default=3, show_default=True, help="Number of new root keys.")
+@click.option("--threshold", default=2, show_default=True, help="Signatures the new root needs.")
+@click.pass_context
+def registry_rotate_root(ctx: click.Context, roots: int, threshold: int) -> None:
+    """Replace the root keys: the new root is signed by the old threshold and the new one.
+
+    Verifiers anchored on the old root follow the chain; publish afterwards.
+
+    Example: permit registry rotate-root --roots 3 --threshold 2 && permit registry publish
+    """
+    root = operator.rotate_root(home_of(ctx), passphrases(confirm=True), roots, threshold)
+    click.echo(f"Root version {root.version}: {roots} new key(s), threshold {threshold}. Publish the registry to sign with them.")
+
+
 @cli.group()
 def keys() -> None:
     """Agency key pairs.
@@ -523,6 +589,60 @@ def status_publish(ctx: click.Context, agency: str, ttl_hours: int, as_json: boo
             "expires_at": iso(status_list.expires_at), "bytes": len(status_list.token), "file": str(home.status_path(agency))}
     emit(data, as_json, lambda: click.echo(
         f"Status list of {agency} published: {data['size']} entries, {data['bytes']} bytes, valid until {data['expires_at']}: {data['file']}"))
+
+
+@status.command("push")
+@click.argument("url")
+@click.option("--agency", required=True)
+@click.pass_context
+def status_push(ctx: click.Context, url: str, agency: str) -> None:
+    """Send the agency's current status list to a verifier (PUT /api/v1/status/AGENCY).
+
+    Example: permit status push https://xacminh.example --agency hcm-syt
+    """
+    from verifier.push import PushRefused, endpoint, put
+
+    home = home_of(ctx)
+    path = home.status_path(agency)
+    if not path.exists():
+        raise NotFoundError(f"no status list of {agency} here; run: permit status publish --agency {agency}", reason="status_unavailable")
+    target = endpoint(url, f"status/{agency}")
+    try:
+        answer = put(target, path.read_bytes(), "application/statuslist+jwt")
+        click.echo(f"Status list of {agency} issued {answer['issued_at']} accepted by {target}")
+    except PushRefused as exc:
+        if exc.reason != "status_not_newer":
+            raise
+        click.echo(f"{target} already holds this status list of {agency}")
+
+
+@cli.command("reissue")
+@click.option("--agency", required=True)
+@click.option("--key", "old_kid", required=True, help="The kid of the key whose permits are re-issued.")
+@click.option("--reason", default="signing key replaced", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def reissue_cmd(ctx: click.Context, agency: str, old_kid: str, reason: str, as_json: bool) -> None:
+    """Re-issue, under the agency's current key, every permit signed by KEY (after a compromise).
+
+    Each becomes a new version; the status list is published. Safe to run again.
+
+    Example: permit reissue --agency hcm-syt --key 3q2Xs9AbCdEf --reason "key compromised"
+    """
+    home = home_of(ctx)
+    at = now()
+    reg = home.trusted_registry(at).registry
+    signer = home.agency_signer(reg, agency, passphrases(), at)
+    with home.ledger(agency) as ledger:
+        records = issuing.reissue_signed_by(ledger, reg, signer, old_kid, officer_of(ctx), at, reason)
+    publishing.publish_status_list(home, reg, agency, signer, at)
+    data = {"agency": agency, "old_key": old_kid, "new_key": signer.kid, "count": len(records),
+            "permits": [record_dict(home, r) for r in records]}
+    def human() -> None:
+        click.echo(f"Re-issued {len(records)} permit(s) of {agency} under key {signer.kid}; status list published.")
+        for row in data["permits"]:
+            click.echo(f"  {row['id']} v{row['version']}  {row['holder']['name']}  {row['url']}")
+    emit(data, as_json, human)
 
 
 @cli.command("qr")

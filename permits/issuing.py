@@ -229,6 +229,17 @@ def reissue(
     return _new_version(ledger, registry, signer, old, Amendment(), "reissued", officer, now, reason)
 
 
+def reissue_signed_by(
+    ledger: Ledger, registry: Registry, signer: Signer, old_kid: str, officer: str, now: int, reason: str | None = None
+) -> list[PermitRecord]:
+    """Re-issue, under `signer`, every permit whose current version `old_kid` signed (after
+    that key was compromised). One transaction per permit, so an interrupted run simply
+    continues where it stopped when run again."""
+    if signer.kid == old_kid:
+        raise InputError("re-issue under a new key, not the one being replaced", reason="same_key")
+    return [reissue(ledger, registry, signer, permit_id, officer, now, reason) for permit_id in ledger.current_ids_signed_by(old_kid)]
+
+
 # Status changes: (states it may come from, state it goes to, status bit of the current version).
 _TRANSITIONS = {
     "suspended": ({"active"}, "suspended", Status.SUSPENDED),

@@ -43,6 +43,26 @@ def init_registry(
     return root
 
 
+def install_anchor(home: Home, path: Path) -> Root:
+    """Trust the anchor in `path` (a root document, as the operator's anchor.json). A home
+    that already trusts a different anchor keeps it: replacing a trust anchor is not a side
+    effect of installing a registry."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read trust anchor {path}: {exc.strerror}", reason="bad_anchor") from None
+    try:
+        root = Root.from_dict(load_json_file_strict(raw, f"trust anchor {path}"))
+    except FieldError as exc:
+        raise InputError(f"trust anchor {path} is not valid: {exc}", reason="bad_anchor") from None
+    if home.file("anchor.json").exists():
+        if home.anchor() != root:
+            raise ConflictError(f"{home.path} already trusts another anchor; use a new home", reason="anchor_conflict")
+        return root
+    home.write_anchor(root)
+    return root
+
+
 def current_root(home: Home) -> Root:
     return follow_roots(home.anchor(), home.root_chain())
 
@@ -71,6 +91,28 @@ def publish(home: Home, passphrase: Passphrase, now: int, valid_for: int = DEFAU
     trusted = home.install_registry(bundle, now)
     home.save_draft(new)
     return trusted
+
+
+def rotate_root(home: Home, passphrase: Passphrase, roots: int, threshold: int) -> Root:
+    """New root keys, as the next root version, signed by a threshold of the current root keys
+    and a threshold of the new ones (TUF), so that a verifier anchored on any earlier root can
+    follow the chain. The next `publish` signs with the new keys."""
+    if not 1 <= threshold <= roots <= 16:
+        raise InputError("need 1 <= threshold <= root keys <= 16", reason="bad_threshold")
+    current = current_root(home)
+    old_signers = root_signers(home, passphrase, current)
+    if len(old_signers) < current.threshold:
+        raise InputError(
+            f"this home holds {len(old_signers)} of the {current.threshold} current root keys needed to rotate",
+            reason="below_threshold",
+        )
+    secret = passphrase("the new root keys")
+    new_signers = [home.generate_key(ROOT_LABEL, secret) for _ in range(roots)]
+    new_root = Root(registry=current.registry, version=current.version + 1, threshold=threshold,
+                    keys={s.kid: s.public_key() for s in new_signers})
+    signed = sign_root(new_root, [*old_signers[: current.threshold], *new_signers[:threshold]])
+    home.save_root_chain([*home.root_chain(), signed])
+    return new_root
 
 
 def _edit(home: Home, edit: Callable[[Registry], Registry]) -> Registry:

@@ -88,6 +88,8 @@ class TrustStore:
     # --- answering ------------------------------------------------------------------------------
 
     def verify(self, token: object) -> Verdict:
+        if self.snapshot.registry is None:
+            self.reload()  # another worker may have received it a moment ago; cheap when not
         snapshot, now = self.snapshot, self.now()
         if snapshot.registry is None:
             return Verdict("status_unknown", (snapshot.registry_problem or "registry_unavailable",), now, None)
@@ -103,6 +105,7 @@ class TrustStore:
         return trusted
 
     def put_status(self, agency: str, token: str) -> StatusList:
+        self.reload()  # the registry may have been pushed to another worker a moment ago
         snapshot = self.snapshot
         if snapshot.registry is None:
             raise DocumentError("no trusted registry to check the list against", reason="registry_unavailable")

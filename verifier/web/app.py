@@ -80,7 +80,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["permit_store"] = store
 
     if app.config["BACKGROUND_REFRESH"]:
-        # Started on the first request, in the worker process itself (threads do not survive fork).
+        # gunicorn builds the app in each worker, so the refresher starts there; the check on
+        # each request restarts it in a process forked after this point (threads do not survive fork).
+        store.start()
         app.before_request(store.start)
 
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")

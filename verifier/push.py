@@ -1,0 +1,45 @@
+"""Pushing a signed document to a verifier's PUT endpoint (`permit registry push`,
+`permit status push`). The verifier checks it; this only carries it and reports the answer."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+from keys.errors import PermitError
+
+
+class PushRefused(PermitError):
+    """The verifier answered with an error; `reason` is the verifier's own reason code."""
+
+    reason = "push_refused"
+
+
+def endpoint(base_url: str, path: str) -> str:
+    """`https://verifier.example` (or …/api/v1) → https://verifier.example/api/v1/PATH."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise PushRefused(f"not an http(s) URL: {base_url}", reason="bad_url")
+    base = base_url.rstrip("/")
+    if not base.endswith("/api/v1"):
+        base += "/api/v1"
+    return f"{base}/{path}"
+
+
+def put(url: str, body: bytes, content_type: str, timeout: float = 15) -> dict[str, Any]:
+    request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+    except urllib.error.HTTPError as error:
+        try:
+            problem = json.loads(error.read())["error"]
+            raise PushRefused(f"{url} refused it: {problem['message']}", reason=str(problem["reason"])) from None
+        except (ValueError, KeyError, TypeError):
+            raise PushRefused(f"{url} answered HTTP {error.code}") from None
+    except (urllib.error.URLError, OSError) as error:
+        raise PushRefused(f"cannot reach {url}: {getattr(error, 'reason', error)}", reason="unreachable") from None
