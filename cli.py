@@ -357,18 +357,12 @@ def registry_push(ctx: click.Context, url: str) -> None:
 
     Example: permit registry push https://xacminh.example
     """
-    from verifier.push import PushRefused, endpoint, put
+    from verifier.push import push
 
     home = home_of(ctx)
     version = home.trusted_registry(now()).registry.version
-    target = endpoint(url, "registry")
-    try:
-        put(target, home.file("registry.json").read_bytes(), "application/json")
-        click.echo(f"Registry version {version} accepted by {target}")
-    except PushRefused as exc:
-        if exc.reason != "registry_not_newer":
-            raise
-        click.echo(f"{target} already holds registry version {version}")
+    answer = push(url, "registry", home.file("registry.json").read_bytes(), "application/json", "registry_not_newer")
+    click.echo(f"Registry version {version} {'accepted by' if answer else 'already held by'} {url}")
 
 
 @registry.command("rotate-root")
@@ -600,20 +594,14 @@ def status_push(ctx: click.Context, url: str, agency: str) -> None:
 
     Example: permit status push https://xacminh.example --agency hcm-syt
     """
-    from verifier.push import PushRefused, endpoint, put
+    from verifier.push import push
 
     home = home_of(ctx)
     path = home.status_path(agency)
     if not path.exists():
         raise NotFoundError(f"no status list of {agency} here; run: permit status publish --agency {agency}", reason="status_unavailable")
-    target = endpoint(url, f"status/{agency}")
-    try:
-        answer = put(target, path.read_bytes(), "application/statuslist+jwt")
-        click.echo(f"Status list of {agency} issued {answer['issued_at']} accepted by {target}")
-    except PushRefused as exc:
-        if exc.reason != "status_not_newer":
-            raise
-        click.echo(f"{target} already holds this status list of {agency}")
+    answer = push(url, f"status/{agency}", path.read_bytes(), "application/statuslist+jwt", "status_not_newer")
+    click.echo(f"Status list of {agency} {'accepted by' if answer else 'already held by'} {url}")
 
 
 @cli.command("reissue")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from cryptography.hazmat.primitives import serialization
 
 from keys.algorithms import PrivateKey, alg_of
 from keys.errors import InputError, KeyFileError, NotFoundError
+from keys.files import write_atomic
 from keys.signer import KeySigner
 
 # PKCS#8 files from `cryptography` use PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) with OpenSSL's
@@ -35,17 +35,7 @@ def write_private_key(path: Path, private_key: PrivateKey, passphrase: bytes) ->
         serialization.BestAvailableEncryption(passphrase),
     )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    # A leftover (or planted) temporary file must not lend us its mode or a symlink: remove it
-    # and create ours exclusively.
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, pem, 0o600)
 
 
 def read_private_key(path: Path, passphrase: bytes) -> PrivateKey:

@@ -29,6 +29,7 @@ from keys.algorithms import DEFAULT_ALG, Alg, generate_private_key
 from keys.encoding import dumps_canonical, load_json_file_strict
 from keys.errors import ConflictError, DocumentError, InputError, NotFoundError, RegistryError
 from keys.fields import FieldError
+from keys.files import write_atomic
 from keys.keyfile import load_signer, write_private_key
 from keys.registry import Registry
 from keys.signer import KeySigner
@@ -38,19 +39,6 @@ from permits.status_list import StatusList, open_status_list
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 Passphrase = Callable[[str], bytes]
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)  # never write through a leftover file or a planted symlink
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)

@@ -43,3 +43,14 @@ def put(url: str, body: bytes, content_type: str, timeout: float = 15) -> dict[s
             raise PushRefused(f"{url} answered HTTP {error.code}") from None
     except (urllib.error.URLError, OSError) as error:
         raise PushRefused(f"cannot reach {url}: {getattr(error, 'reason', error)}", reason="unreachable") from None
+
+
+def push(base_url: str, path: str, body: bytes, content_type: str, already_held: str) -> dict[str, Any] | None:
+    """PUT a document to a verifier; its answer, or None when it already holds this one
+    (its refusal has reason `already_held`). Any other refusal raises PushRefused."""
+    try:
+        return put(endpoint(base_url, path), body, content_type)
+    except PushRefused as exc:
+        if exc.reason == already_held:
+            return None
+        raise
