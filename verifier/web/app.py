@@ -101,9 +101,18 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+MESSAGE_MAX = 200
+
+
+def _bounded(message: str) -> str:
+    """Messages can quote what a client sent: keep them short and free of control characters."""
+    text = "".join(c if c.isprintable() else "?" for c in message[:MESSAGE_MAX])
+    return text + ("…" if len(message) > MESSAGE_MAX else "")
+
+
 def error_response(status: int, reason: str, message: str) -> Response:
     """The one error shape of the API, for every 4xx (and the 500 that should never happen)."""
-    response = jsonify({"error": {"status": status, "reason": reason, "message": message}})
+    response = jsonify({"error": {"status": status, "reason": reason, "message": _bounded(message)}})
     response.status_code = status
     return response
 
