@@ -27,23 +27,27 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_B64_VALUE = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
+
+
 def b64url_decode(text: str) -> bytes:
     """Decode canonical unpadded base64url; raise ValueError for anything else.
 
     Canonical: only the 64 URL-safe characters, no padding, no whitespace, and the unused low
-    bits of the last character are zero, so re-encoding gives back exactly `text`.
+    bits of the last character are zero, so that one byte string has exactly one spelling.
     """
-    if len(text) % 4 == 1 or not text.isascii():
+    remainder = len(text) % 4
+    if remainder == 1 or not _B64URL.fullmatch(text):
         raise ValueError("not base64url")
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raise ValueError("not base64url") from None
-    # a2b_base64 silently skips characters outside the alphabet; the round trip catches that,
-    # padding, whitespace and non-zero trailing bits in one comparison.
-    if base64.urlsafe_b64encode(raw).rstrip(b"=") != text.encode("ascii"):
+    # 12 or 16 bits left over in the last group: the last character's low 4 or 2 bits are unused.
+    if remainder and _B64_VALUE[text[-1]] & (0x0F if remainder == 2 else 0x03):
         raise ValueError("not canonical base64url")
-    return raw
+    try:
+        return binascii.a2b_base64(text.encode("ascii").translate(_TO_STANDARD) + b"=" * (-remainder % 4), strict_mode=True)
+    except binascii.Error:
+        raise ValueError("not base64url") from None
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
