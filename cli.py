@@ -447,6 +447,79 @@ def issue_cmd(ctx: click.Context, agency: str, type_code: str, holder_id: str, h
     emit(data, as_json, lambda: (click.echo("Issued."), print_record(data)))
 
 
+class ProgressBar:
+    """A one-line progress bar on stderr: percentage, rows, rate and time left."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.started = time.monotonic()
+        self.interactive = sys.stderr.isatty()
+        self.last_shown = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        if done < total and time.monotonic() - self.last_shown < (0.2 if self.interactive else 5):
+            return
+        self.last_shown = time.monotonic()
+        rate = done / elapsed
+        left = (total - done) / rate if rate else 0
+        share = done / total if total else 1
+        bar = "#" * int(share * 30)
+        line = (f"{self.label} [{bar:<30}] {share:6.1%} {done:,}/{total:,} rows  {rate:,.0f} rows/s  "
+                f"ETA {int(left) // 60}:{int(left) % 60:02d}")
+        click.echo(("\r" + line) if self.interactive else line, err=True, nl=not self.interactive)
+        if self.interactive and done >= total:
+            click.echo("", err=True)
+
+
+@cli.command("import")
+@click.argument("csv_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--agency", required=True)
+@click.option("--type", "type_code", required=True, help="Permit type of every row.")
+@click.option("--batch-size", default=1000, show_default=True, help="Rows per transaction.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, batch_size: int, as_json: bool) -> None:
+    """Import existing (paper) permits from a CSV file as signed e-permits.
+
+    Columns: number, holder_id, holder_name, valid_until (required), holder_address,
+    activities and conditions (several separated by "|"), valid_from; dates YYYY-MM-DD or
+    DD/MM/YYYY; UTF-8 with or without BOM. Bad rows are reported with their line and written to
+    FILE.rejected.csv, to fix and import again. Interrupted, it resumes where it stopped.
+
+    Example: permit import giay-phep-cu.csv --agency hcm-syt --type food-safety
+    """
+    from functools import partial
+
+    from keys.keyfile import load_signer
+    from permits.importing import import_csv
+
+    if not 1 <= batch_size <= 100_000:
+        raise InputError("--batch-size must be between 1 and 100000", reason="bad_batch_size")
+    home = home_of(ctx)
+    at = now()
+    reg = home.trusted_registry(at).registry
+    secret = passphrases()
+    signer = home.agency_signer(reg, agency, secret, at)
+    # The signing process loads the same key file itself: a key object cannot cross processes.
+    loader = partial(load_signer, home.private_key_path(agency, signer.kid), secret(f"key {signer.kid} of {agency}"))
+    with home.ledger(agency, create=True) as ledger:
+        report = import_csv(ledger, reg, signer, csv_file, agency, type_code, officer_of(ctx), at,
+                            batch_size=batch_size, progress=ProgressBar("Importing"), signer_loader=loader)
+    publishing.publish_status_list(home, reg, agency, signer, at)
+    data = {"rows": report.rows, "imported": report.imported, "already_imported": report.total_imported - report.imported,
+            "rejected": report.rejected, "rejected_file": str(report.rejected_file) if report.rejected_file else None,
+            "resumed_after_line": report.resumed_after, "source_sha256": report.source}
+    def human() -> None:
+        resumed = f" (resumed after line {report.resumed_after})" if report.resumed_after else ""
+        click.echo(f"Imported {report.imported:,} permit(s){resumed}; {report.total_imported:,} from this file in all; "
+                   f"{report.rejected:,} row(s) rejected.")
+        if report.rejected_file:
+            click.echo(f"Rejected rows, with line and reason, to fix and import again: {report.rejected_file}")
+        click.echo(f"Status list of {agency} published.")
+    emit(data, as_json, human)
+
+
 @cli.command("list")
 @click.option("--agency", help="Only this agency's ledger.")
 @click.option("--state", type=click.Choice(["active", "suspended", "revoked"]))

@@ -45,7 +45,8 @@ def normalise_text(value: str, field: str, max_len: int) -> str:
         raise InputError(f"{field} must not be empty", reason="bad_text")
     if len(text) > max_len:
         raise InputError(f"{field} is longer than {max_len} characters", reason="bad_text")
-    if not is_canonical_text(text, max_len):
+    # NFC and trimmed by construction; what is left to check is the characters themselves.
+    if not text.isprintable():
         raise InputError(
             f"{field} contains control, invisible or bidirectional characters", reason="bad_text"
         )

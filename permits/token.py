@@ -26,11 +26,11 @@ MAX_TOKEN_LENGTH = 2048
 MAX_CLAIMS_BYTES = 8192
 
 
-def compress_claims(claims: dict[str, Any]) -> bytes:
+def compress_claims(claims_json: bytes) -> bytes:
     # memLevel 8: level 9 output, without the larger hash table that costs more to set up than
     # a permit takes to compress.
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, zdict=DICTIONARY_V1)
-    return compressor.compress(dumps_canonical(claims)) + compressor.flush()
+    return compressor.compress(claims_json) + compressor.flush()
 
 
 def inflate_claims(payload: bytes) -> Any:
@@ -46,6 +46,16 @@ def inflate_claims(payload: bytes) -> Any:
     return loads_strict(data)
 
 
+def claims_json(permit: Permit) -> bytes:
+    """The canonical JSON of a permit's claims: what is signed, and what the ledger keeps."""
+    return dumps_canonical(permit.to_claims())
+
+
+def sign_claims(claims: bytes, signer: Signer) -> str:
+    """The compact token for canonical claims JSON, signed by `signer`."""
+    return sign_compact(compress_claims(claims), signer, TYP_PERMIT, {"zip": ZIP_V1})
+
+
 def sign_permit(permit: Permit, signer: Signer) -> str:
     """The compact token for `permit`, signed by `signer` (whose kid must be in the registry)."""
-    return sign_compact(compress_claims(permit.to_claims()), signer, TYP_PERMIT, {"zip": ZIP_V1})
+    return sign_claims(claims_json(permit), signer)

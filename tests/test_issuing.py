@@ -113,8 +113,8 @@ def test_the_status_list_doubles_when_half_full(city: City) -> None:
     ledger = city.home.ledger("hcm-syt")
     with ledger.transaction():
         ledger.db.conn.executemany(
-            "INSERT INTO versions (permit_id, version, status_index, kid, issued_at, valid_until, claims, token)"
-            " VALUES ('FILLER', ?, ?, 'k', 0, 0, '{}', 't')",
+            "INSERT INTO versions (permit_id, version, status_index, kid, issued_at, valid_until, token)"
+            " VALUES ('FILLER', ?, ?, 'k', 0, 0, 't')",
             [(i + 1, i) for i in range(MIN_SIZE // 2) if i != taken],
         )
     ledger.close()

@@ -1,0 +1,373 @@
+"""Bulk import of existing (paper) permits from a CSV file into signed e-permits.
+
+The file: UTF-8, with or without a byte-order mark (as spreadsheets export it), comma
+separated, a header row naming the columns (any order, case and surrounding spaces ignored):
+
+    number          the permit number as printed (required; unique in the agency)
+    holder_id       the holder's registration code (required)
+    holder_name     (required)
+    holder_address
+    activities      several separated by "|"
+    conditions      several separated by "|"
+    valid_from      YYYY-MM-DD or DD/MM/YYYY (default: the day of the import)
+    valid_until     YYYY-MM-DD or DD/MM/YYYY (required)
+
+Every row is checked like `permit issue`; a bad row is recorded with its line number and reason
+and the import goes on. Rows are committed in batches, one transaction each, together with a
+record of which line of which file (by SHA-256) they came from. An import killed at any moment
+(kill -9 included) and run again resumes after the last line recorded: nothing is lost, nothing
+is imported twice, and no status index is reused, because indexes are allocated from what the
+ledger holds and only committed with their permits.
+
+Signing runs in a second process when a `signer_loader` is given, while this one reads, checks
+and writes the next batch: the signatures are half of the work.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
+
+from keys.errors import InputError, PermitError
+from keys.registry import Registry
+from keys.signer import Signer
+from keys.text import normalise_text
+from permits.issuing import IssueRequest, check_authority, draft_permit
+from permits.ledger import PERMIT_ID_LENGTH, Ledger
+from permits.model import Permit
+from permits.status_list import MIN_SIZE
+from permits.token import claims_json, sign_claims
+
+COLUMNS = ("number", "holder_id", "holder_name", "holder_address", "activities", "conditions", "valid_from", "valid_until")
+REQUIRED = ("number", "holder_id", "holder_name", "valid_until")
+# The rejected-rows file adds these two columns; importing it again (once fixed) ignores them.
+REPORT_COLUMNS = ("line", "error")
+LIST_SEPARATOR = "|"
+BATCH_SIZE = 1000
+_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+Progress = Callable[[int, int], None]
+SignerLoader = Callable[[], Signer]
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    source: str  # SHA-256 of the file
+    rows: int
+    imported: int  # in this run
+    resumed_after: int  # lines an earlier run had already recorded
+    rejected: int  # in all runs of this file
+    total_imported: int  # in all runs of this file
+    rejected_file: Path | None
+
+
+class _RowError(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_VN_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+
+
+def _date(text: str, column: str) -> date:
+    """YYYY-MM-DD, or DD/MM/YYYY as Vietnamese spreadsheets write dates (strptime is ten times
+    slower, and a million rows have three dates each)."""
+    try:
+        if match := _ISO_DATE.fullmatch(text):
+            return date(int(match[1]), int(match[2]), int(match[3]))
+        if match := _VN_DATE.fullmatch(text):
+            return date(int(match[3]), int(match[2]), int(match[1]))
+    except ValueError:
+        pass
+    raise _RowError("bad_dates", f"{column} {text!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)")
+
+
+def scan(path: Path) -> tuple[str, int]:
+    """SHA-256 of the file and its number of data rows; refuses a file that is not UTF-8 before
+    anything is imported (a half-imported file that then changes would start over)."""
+    digest = hashlib.sha256()
+    lines = 0
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+                lines += chunk.count(b"\n")
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist", reason="bad_import_file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text; save it as 'CSV UTF-8'", reason="bad_encoding") from None
+    return digest.hexdigest(), max(lines - 1, 0)
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]:
+    """(line number, fields by column, the raw row) for each data row; fields is None when the
+    row has the wrong number of cells."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = [name.strip().lower() for name in next(reader)]
+        except StopIteration:
+            raise InputError(f"{path} is empty", reason="bad_import_file") from None
+        unknown = [name for name in header if name not in COLUMNS and name not in REPORT_COLUMNS]
+        missing = [name for name in REQUIRED if name not in header]
+        if unknown or missing or len(set(header)) != len(header):
+            raise InputError(
+                f"{path}: columns must be among {', '.join(COLUMNS)}; "
+                f"unknown: {', '.join(unknown) or '-'}; missing: {', '.join(missing) or '-'}",
+                reason="bad_columns",
+            )
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            yield line, (dict(zip(header, row, strict=True)) if len(row) == len(header) else None), _original(header, row)
+
+
+def _original(header: list[str], row: list[str]) -> list[str]:
+    """The row's cells in COLUMNS order (what the rejected-rows file holds), or as given when
+    it does not fit the header."""
+    if len(row) != len(header):
+        return row
+    cells = dict(zip(header, row, strict=True))
+    return [cells.get(column, "") for column in COLUMNS]
+
+
+def _request(fields: dict[str, str] | None, agency: str, type_code: str) -> IssueRequest:
+    if fields is None:
+        raise _RowError("bad_row", "wrong number of cells for the header")
+    def items(column: str) -> tuple[str, ...]:
+        return tuple(part for part in (p.strip() for p in fields.get(column, "").split(LIST_SEPARATOR)) if part)
+    for column in REQUIRED:
+        if not fields.get(column, "").strip():
+            raise _RowError("missing_value", f"{column} is empty")
+    valid_from = fields.get("valid_from", "").strip()
+    return IssueRequest(
+        agency=agency,
+        type=type_code,
+        number=fields["number"],
+        holder_id=fields["holder_id"],
+        holder_name=fields["holder_name"],
+        holder_address=fields.get("holder_address") or None,
+        activities=items("activities"),
+        conditions=items("conditions"),
+        valid_from=_date(valid_from, "valid_from") if valid_from else None,
+        valid_until=_date(fields["valid_until"].strip(), "valid_until"),
+    )
+
+
+class _Allocator:
+    """Random status indexes never used before, and fresh permit ids, from what the ledger holds.
+    The list doubles when half full, as for single issues. Randomness comes from the OS
+    (os.urandom, as `secrets` does), drawn 64 KiB at a time rather than one call per number."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._random = b""
+        self._offset = 0
+        self.size = max(ledger.status_list_size, MIN_SIZE)
+        assert self.size & (self.size - 1) == 0, "status lists grow by doubling from a power of two"
+        self.used = bytearray(self.size)
+        self.count = 0
+        for index in ledger.used_status_indexes():
+            self.mark(index)
+
+    def mark(self, index: int) -> None:
+        while index >= self.size:
+            self.grow()
+        if not self.used[index]:
+            self.used[index] = 1
+            self.count += 1
+
+    def grow(self) -> None:
+        self.used.extend(bytes(self.size))
+        self.size *= 2
+
+    def _bits(self, nbytes: int) -> int:
+        if self._offset + nbytes > len(self._random):
+            self._random, self._offset = os.urandom(65536), 0
+        self._offset += nbytes
+        return int.from_bytes(self._random[self._offset - nbytes : self._offset], "big")
+
+    def index(self) -> int:
+        if self.count >= self.size // 2:
+            self.grow()
+        # The size is a power of two: masking 32 random bits gives a uniform index.
+        while True:
+            candidate = self._bits(4) & (self.size - 1)
+            if not self.used[candidate]:
+                self.mark(candidate)
+                return candidate
+
+    def permit_id(self) -> str:
+        bits = self._bits(5)  # 40 bits: 8 characters of 5 bits
+        return "".join(_ID_ALPHABET[(bits >> shift) & 31] for shift in range(0, 5 * PERMIT_ID_LENGTH, 5))
+
+
+# --- signing, possibly in a second process -------------------------------------------------------
+
+_worker_signer: Signer | None = None
+
+
+def _start_worker(loader: SignerLoader) -> None:
+    global _worker_signer
+    _worker_signer = loader()
+
+
+def _sign_all(permits: list[Permit]) -> list[str]:
+    assert _worker_signer is not None
+    return [sign_claims(claims_json(permit), _worker_signer) for permit in permits]
+
+
+Reject = tuple[int, str, str, str]  # line, reason, message, the row's cells as JSON
+
+
+@dataclass
+class _Batch:
+    drafted: list[tuple[int, Permit, list[str]]]  # line, permit, the row's cells
+    rejects: list[Reject]
+    tokens: Future[list[str]] | list[str]
+    last_line: int
+
+
+def import_csv(
+    ledger: Ledger,
+    registry: Registry,
+    signer: Signer,
+    path: Path,
+    agency: str,
+    type_code: str,
+    officer: str,
+    now: int,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+    signer_loader: SignerLoader | None = None,
+) -> ImportReport:
+    check_authority(registry, agency, type_code, signer, now)
+    officer = normalise_text(officer, "officer", 100)
+    source, total = scan(path)
+    resume_after = ledger.import_resume_line(source)
+    allocator = _Allocator(ledger)
+    imported = 0
+    done = 0
+    pool = None
+    stack = ExitStack()
+    if signer_loader is not None:
+        pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(signer_loader,))
+
+    def sign(permits: list[Permit]) -> Future[list[str]] | list[str]:
+        if pool is None:
+            return [sign_claims(claims_json(permit), signer) for permit in permits]
+        return pool.submit(_sign_all, permits)
+
+    def prepare(rows: list[tuple[int, dict[str, str] | None, list[str]]]) -> _Batch:
+        drafted: list[tuple[int, Permit, list[str]]] = []
+        rejects: list[Reject] = []
+        for line, fields, raw in rows:
+            try:
+                permit = draft_permit(registry, _request(fields, agency, type_code), now, allocator.permit_id(), allocator.index())
+                drafted.append((line, permit, raw))
+            except (_RowError, PermitError) as exc:
+                rejects.append((line, str(exc.reason), exc.message, json.dumps(raw, ensure_ascii=False)))
+        return _Batch(drafted, rejects, sign([permit for _, permit, _ in drafted]), rows[-1][0])
+
+    def write(batch: _Batch) -> int:
+        tokens = batch.tokens.result() if isinstance(batch.tokens, Future) else batch.tokens
+        rows = [(permit, token, line, cells) for (line, permit, cells), token in zip(batch.drafted, tokens, strict=True)]
+        rejects = list(batch.rejects)
+        with ledger.transaction():
+            kept, more = _settle(ledger, allocator, rows, signer)
+            rejects += more
+            ledger.insert_imported(kept, signer.kid, officer, now, source, batch.last_line)
+            ledger.insert_rejects(source, rejects)
+            if allocator.size > ledger.status_list_size:
+                ledger.set_status_list_size(allocator.size)
+        return len(kept)
+
+    try:
+        stack.enter_context(ledger.bulk_durability())
+        pending: _Batch | None = None
+        chunk: list[tuple[int, dict[str, str] | None, list[str]]] = []
+        for row in _rows(path):
+            done += 1
+            if row[0] <= resume_after:
+                continue
+            chunk.append(row)
+            if len(chunk) >= batch_size:
+                batch = prepare(chunk)
+                chunk = []
+                if pending is not None:
+                    imported += write(pending)
+                    if progress:
+                        progress(done, total)
+                pending = batch
+        if chunk:
+            batch = prepare(chunk)
+            if pending is not None:
+                imported += write(pending)
+            pending = batch
+        if pending is not None:
+            imported += write(pending)
+        if progress:
+            progress(max(done, total), max(done, total))
+    finally:
+        stack.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+    total_imported, rejected = ledger.import_counts(source)
+    rejected_file = _write_rejects(ledger, source, path) if rejected else None
+    return ImportReport(source, total, imported, resume_after, rejected, total_imported, rejected_file)
+
+
+def _settle(
+    ledger: Ledger, allocator: _Allocator, rows: list[tuple[Permit, str, int, list[str]]], signer: Signer
+) -> tuple[list[tuple[Permit, str, int]], list[Reject]]:
+    """Inside the write transaction: refuse numbers already used (in the ledger or earlier in
+    this batch), and re-sign the rare row whose id or status index another officer's permit
+    took since the batch was prepared."""
+    taken_numbers = ledger.existing("number", [row[0].number for row in rows])
+    taken_ids = ledger.existing("id", [row[0].id for row in rows])
+    taken_indexes = ledger.existing("status_index", [row[0].status_index for row in rows])
+    kept: list[tuple[Permit, str, int]] = []
+    rejects: list[Reject] = []
+    seen: set[str] = set()
+    for permit, token, line, cells in rows:
+        if permit.number in taken_numbers or permit.number in seen:
+            rejects.append((line, "duplicate_permit_number", f"permit number {permit.number!r} is already used",
+                            json.dumps(cells, ensure_ascii=False)))
+            continue
+        seen.add(permit.number)
+        if permit.id in taken_ids or permit.status_index in taken_indexes:
+            permit = replace(permit, id=allocator.permit_id(), status_index=allocator.index())
+            token = sign_claims(claims_json(permit), signer)
+        kept.append((permit, token, line))
+    return kept, rejects
+
+
+def _write_rejects(ledger: Ledger, source: str, path: Path) -> Path:
+    """The refused rows, in the import's own columns plus the line and the reason: the officer
+    fixes them and imports this file again (the two extra columns are ignored)."""
+    target = path.with_name(path.stem + ".rejected.csv")
+    with target.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*COLUMNS, *REPORT_COLUMNS])
+        for line, reason, message, cells in ledger.import_rejects(source):
+            row = json.loads(cells)
+            row = row if len(row) == len(COLUMNS) else [*row[: len(COLUMNS)], *[""] * (len(COLUMNS) - len(row))]
+            writer.writerow([*row, line, f"{reason}: {message}"])
+    return target

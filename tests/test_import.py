@@ -1,0 +1,211 @@
+"""Bulk import of existing paper permits: every row checked, bad rows reported and written out
+to fix, and an import killed at any moment finishes on the next run without losing, duplicating
+or reusing anything."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import unicodedata
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import NOW, PASSPHRASE, City, passphrase
+
+from cli import cli
+from keys.errors import InputError
+from permits import operator
+from permits.importing import COLUMNS, import_csv
+from verifier.pipeline import verify
+
+HEADER = ["number", "holder_id", "holder_name", "holder_address", "activities", "conditions", "valid_from", "valid_until"]
+PERMIT = str(Path(sys.executable).parent / "permit")
+
+
+def row(number: str, **cells: str) -> list[str]:
+    base = {"number": number, "holder_id": "0312345678", "holder_name": "Công ty TNHH Thực phẩm Sạch Bình Minh",
+            "holder_address": "128 Nguyễn Thị Minh Khai, Phường Xuân Hòa, TP. Hồ Chí Minh",
+            "activities": "Sản xuất, chế biến thực phẩm|Bán lẻ thực phẩm", "conditions": "",
+            "valid_from": "01/06/2025", "valid_until": "2028-05-31"}
+    base.update(cells)
+    return [base[name] for name in HEADER]
+
+
+def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER, bom: bool = True) -> Path:
+    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def run_import(city: City, path: Path, batch_size: int = 3) -> object:
+    ledger = city.home.ledger("hcm-syt", create=True)
+    try:
+        return import_csv(ledger, city.registry, city.signers["hcm-syt"], path, "hcm-syt", "food-safety",
+                          "officer", NOW, batch_size=batch_size)
+    finally:
+        ledger.close()
+
+
+def test_good_and_bad_rows(city: City, tmp_path: Path) -> None:
+    city.issue(number="EXISTING-1")
+    rows = [
+        row("A-1"),
+        row("A-2", valid_until="31/12/2027", holder_name=unicodedata.normalize("NFD", "Hộ kinh doanh Phở Đức")),
+        row("A-3", valid_until="2028-13-01"),  # no 13th month
+        row("A-4", holder_name="   "),
+        row("A-1"),  # a number already used earlier in this file
+        row("EXISTING-1"),  # a number the ledger already holds
+        row("A-5", holder_name="Công ty\u202e TNHH"),
+        row("A-6", valid_until="2035-01-01"),  # longer than a food-safety certificate may be valid
+        ["A-7", "only three cells", "x"],
+        row("A-8", holder_id="079 123 456"),
+        row("A-9"),
+    ]
+    report = run_import(city, write_csv(tmp_path / "old.csv", rows))
+    assert (report.rows, report.imported, report.rejected) == (11, 3, 8)  # type: ignore[attr-defined]
+    ledger = city.home.ledger("hcm-syt")
+    imported = {r.permit.number: r.permit for r in ledger.find(limit=50)}
+    assert set(imported) == {"EXISTING-1", "A-1", "A-2", "A-9"}
+    assert imported["A-2"].holder_name == "Hộ kinh doanh Phở Đức"  # NFC
+    with report.rejected_file.open(encoding="utf-8-sig", newline="") as handle:  # type: ignore[attr-defined]
+        rejected = list(csv.DictReader(handle))
+    assert [(r["line"], r["error"].split(":")[0]) for r in rejected] == [
+        ("4", "bad_dates"), ("5", "missing_value"), ("6", "duplicate_permit_number"), ("7", "duplicate_permit_number"),
+        ("8", "bad_text"), ("9", "validity_too_long"), ("10", "bad_row"), ("11", "bad_holder_id"),
+    ]
+    assert rejected[0]["number"] == "A-3" and rejected[0]["valid_until"] == "2028-13-01"
+
+
+def test_the_rejected_file_can_be_fixed_and_imported_again(city: City, tmp_path: Path) -> None:
+    report = run_import(city, write_csv(tmp_path / "old.csv", [row("B-1"), row("B-2", valid_until="31/02/2028")]))
+    fixed = report.rejected_file.read_text(encoding="utf-8-sig").replace("31/02/2028", "28/02/2028")  # type: ignore[attr-defined]
+    again = tmp_path / "fixed.csv"
+    again.write_text(fixed, encoding="utf-8-sig")
+    second = run_import(city, again)
+    assert (second.imported, second.rejected) == (1, 0)  # type: ignore[attr-defined]
+
+
+def test_imported_permits_verify(city: City, tmp_path: Path) -> None:
+    run_import(city, write_csv(tmp_path / "old.csv", [row(f"C-{i}") for i in range(7)]))
+    city.publish_status("hcm-syt")
+    ledger = city.home.ledger("hcm-syt")
+    records = ledger.find(limit=10)
+    assert len(records) == 7
+    assert {verify(r.token, city.registry, city.lists, NOW).status for r in records} == {"valid"}
+    assert len({r.permit.status_index for r in records}) == 7
+    events = [e.reason for r in records for e in ledger.events(r.permit.id)]
+    assert sorted(events) == sorted(f"imported: line {i}" for i in range(2, 9))
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        (["number", "holder_id", "holder_name"], "bad_columns"),  # valid_until missing
+        ([*HEADER, "tax_code"], "bad_columns"),  # an unknown column is a mapping mistake
+        (["so_giay_phep", *HEADER[1:]], "bad_columns"),
+    ],
+)
+def test_columns_must_be_the_documented_ones(city: City, tmp_path: Path, header: list[str], reason: str) -> None:
+    path = write_csv(tmp_path / "old.csv", [], header=header)
+    with pytest.raises(InputError) as refused:
+        run_import(city, path)
+    assert refused.value.reason == reason
+    assert set(COLUMNS) >= {"number", "valid_until"}
+
+
+def test_a_file_that_is_not_utf8_imports_nothing(city: City, tmp_path: Path) -> None:
+    path = tmp_path / "old.csv"
+    text = "number,holder_id,holder_name,valid_until\nD-1,0312345678,Công ty Đức,2028-01-01\n"
+    path.write_bytes(text.encode("cp1258", errors="replace"))
+    with pytest.raises(InputError) as refused:
+        run_import(city, path)
+    assert refused.value.reason == "bad_encoding"
+    assert not city.home.ledger_path("hcm-syt").exists() or not city.home.ledger("hcm-syt").find()
+
+
+def test_without_bom_and_in_any_column_order(city: City, tmp_path: Path) -> None:
+    header = ["Valid_Until ", "holder_name", "number", "holder_id"]
+    path = write_csv(tmp_path / "old.csv", [["2028-01-01", "Công ty Cổ phần Cà phê Phố Cổ", "E-1", "0318765432"]], header=header, bom=False)
+    assert run_import(city, path).imported == 1  # type: ignore[attr-defined]
+
+
+def test_running_the_same_file_again_imports_nothing_twice(city: City, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "old.csv", [row(f"F-{i}") for i in range(10)] + [row("F-bad", holder_name="")])
+    first = run_import(city, path)
+    second = run_import(city, path)
+    assert (first.imported, second.imported, second.resumed_after, second.total_imported, second.rejected) == (10, 0, 12, 10, 1)  # type: ignore[attr-defined]
+
+
+def test_cli_import_shows_progress_with_rate_and_eta(env_home: City, tmp_path: Path) -> None:
+    # The CLI reads the real clock: a registry published on it, not on the fixtures' clock.
+    operator.publish(env_home.home, passphrase, int(time.time()))
+    path = write_csv(tmp_path / "old.csv", [row(f"G-{i}") for i in range(25)])
+    result = CliRunner().invoke(cli, ["import", str(path), "--agency", "hcm-syt", "--type", "food-safety", "--batch-size", "10"],
+                                catch_exceptions=False, env={"PERMIT_HOME": str(env_home.home.path), "PERMIT_PASSPHRASE": PASSPHRASE.decode()})
+    assert result.exit_code == 0, result.output
+    assert "rows/s" in result.stderr and "ETA" in result.stderr and "100.0%" in result.stderr
+    assert "Imported 25 permit(s)" in result.stdout
+
+
+# --- killed mid-import -------------------------------------------------------------------------------
+
+
+def count(db: Path, sql: str) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+def test_an_import_killed_with_sigkill_finishes_on_the_next_run(city: City, tmp_path: Path) -> None:
+    home = city.home.path
+    env = {**os.environ, "PERMIT_HOME": str(home), "PERMIT_PASSPHRASE": PASSPHRASE.decode(), "PERMIT_OFFICER": "importer"}
+    # A registry current on the real clock, for the subprocesses.
+    subprocess.run([PERMIT, "registry", "publish"], env=env, check=True, capture_output=True)
+    total = 12_000
+    bad = {17, 4_444, 9_001}  # data rows that must be refused, each exactly once
+    rows = [row(f"K-{i:05d}", holder_name="" if i in bad else f"Công ty TNHH Thương mại số {i}") for i in range(total)]
+    path = write_csv(tmp_path / "paper-permits.csv", rows)
+    db = city.home.ledger_path("hcm-syt")
+    command = [PERMIT, "import", str(path), "--agency", "hcm-syt", "--type", "food-safety", "--batch-size", "200", "--json"]
+
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    committed = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        if db.exists():
+            try:
+                committed = count(db, "SELECT COUNT(*) FROM permits")
+            except sqlite3.OperationalError:
+                committed = 0
+        if committed >= 2_000:
+            break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # the importer and its signing process, mid-batch
+    process.communicate()
+    at_kill = count(db, "SELECT COUNT(*) FROM permits")
+    assert 0 < at_kill < total - len(bad), "the kill must land in the middle of the import"
+
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    report = json.loads(finished.stdout)
+    assert report["resumed_after_line"] > 1
+    assert report["rejected"] == len(bad)
+    assert report["imported"] + report["already_imported"] == total - len(bad)
+
+    permits = count(db, "SELECT COUNT(*) FROM permits WHERE number LIKE 'K-%'")
+    assert permits == total - len(bad)  # none lost, none twice
+    assert count(db, "SELECT COUNT(DISTINCT number) FROM permits WHERE number LIKE 'K-%'") == permits
+    assert count(db, "SELECT COUNT(*) FROM versions") == count(db, "SELECT COUNT(DISTINCT status_index) FROM versions")
+    assert count(db, "SELECT COUNT(*) FROM events WHERE reason LIKE 'imported:%'") == permits
+    assert count(db, "SELECT COUNT(*) FROM import_rejects") == len(bad)
+    missing = {f"K-{i:05d}" for i in range(total) if i not in bad} - {
+        r[0] for r in sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT number FROM permits")}
+    assert missing == set()
