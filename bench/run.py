@@ -1,0 +1,331 @@
+"""`make bench`: every benchmark, each next to its floor in the same run; writes bench/RESULTS.md.
+
+    python -m bench.run [--quick]
+
+--quick shrinks every size (a smoke run of the harness, minutes become seconds); the committed
+RESULTS.md comes from a full run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from bench.servers import rss_mib, server, wrk
+from bench.stats import Series, machine, ratios
+from bench.world import build
+from keys.jws import parse_compact
+from permits.home import Home
+from verifier.pipeline import verify
+
+BENCH = Path(__file__).parent
+PERMIT = str(Path(sys.executable).parent / "permit")
+GOALS: list[dict[str, str]] = []
+
+
+def record(what: str, figure: str, floor: str, ratio: str, goal: str, met: bool | None) -> None:
+    GOALS.append({"what": what, "figure": figure, "floor": floor, "ratio": ratio, "goal": goal,
+                  "met": "—" if met is None else ("yes" if met else "**no**")})
+    print(f"  {what}: {figure} | floor {floor} | {ratio} | goal {goal} | {GOALS[-1]['met']}", flush=True)
+
+
+def fmt(series: Series, digits: int = 0) -> str:
+    return f"{series.median:,.{digits}f} {series.unit} (min {series.low:,.{digits}f}, max {series.high:,.{digits}f})"
+
+
+def fmt_ratio(series: Series) -> str:
+    return f"{series.median:.1%} (min {series.low:.1%}, max {series.high:.1%})"
+
+
+# --- 1. verification in-process against raw Ed25519 -----------------------------------------------
+
+
+def bench_verify(world_home: Path, tokens: list[str], repetitions: int) -> None:
+    home = Home(world_home)
+    now = int(time.time())
+    trusted = home.trusted_registry(now)
+    registry, lists = trusted.registry, home.status_lists(trusted.registry, now)
+    parsed = [parse_compact(token, 4096) for token in tokens]
+    raw_keys = [registry.key(str(p.header["kid"])).public_key.key for p in parsed]  # type: ignore[union-attr]
+    pipeline, floor = Series("pipeline", "tokens/s"), Series("raw Ed25519", "verifications/s")
+    assert all(verify(t, registry, lists, now).valid for t in tokens[:100])
+    for _ in range(repetitions):  # interleaved, so both see the same machine
+        started = time.perf_counter()
+        for token in tokens:
+            verify(token, registry, lists, now)
+        pipeline.add(len(tokens) / (time.perf_counter() - started))
+        started = time.perf_counter()
+        for key, p in zip(raw_keys, parsed, strict=True):
+            key.verify(p.signature, p.signing_input)
+        floor.add(len(tokens) / (time.perf_counter() - started))
+    ratio = ratios(pipeline, floor)
+    record("verify distinct permit tokens in-process (full pipeline)", fmt(pipeline), fmt(floor), fmt_ratio(ratio),
+           "≥ 80 % of raw Ed25519 verification", ratio.median >= 0.80)
+
+
+# --- 2. and 3. the HTTP endpoint under gunicorn, against a bare Flask endpoint; large registry -------
+
+
+def bench_http(small: Path, small_tokens: Path, large: Path | None, large_tokens: Path | None, seconds: int,
+               repetitions: int, workers: int, threads: int, worker_class: str) -> None:
+    ours, bare = Series("ours", "req/s"), Series("bare Flask", "req/s")
+    ours_p99, bare_p99 = Series("ours p99", "ms", lower_is_better=True), Series("bare p99", "ms", lower_is_better=True)
+    connections = 16
+    for _ in range(repetitions):
+        for app, rps, p99 in (("ours", ours, ours_p99), ("bare", bare, bare_p99)):
+            with server(app, small, workers, threads, worker_class) as (url, _):
+                wrk(url, small_tokens, 2, connections)  # warm-up
+                result = wrk(url, small_tokens, seconds, connections)
+                assert result.errors == 0 and result.non_2xx == 0, result
+                rps.add(result.requests_per_second)
+                p99.add(result.p99_ms)
+    rate, latency = ratios(ours, bare), ratios(ours_p99, bare_p99)
+    settings = f"{workers} {worker_class} workers × {threads} thread(s), wrk 1 thread, {connections} connections"
+    record(f"POST /api/v1/verify under gunicorn, distinct valid tokens ({settings})", fmt(ours), fmt(bare),
+           fmt_ratio(rate), "≥ 80 % of the bare endpoint's requests/s", rate.median >= 0.80)
+    record("… its p99 latency", fmt(ours_p99, 1), fmt(bare_p99, 1), f"{latency.median:.2f}× (min {latency.low:.2f}, max {latency.high:.2f})",
+           "≤ 1.5 × the bare endpoint's p99", latency.median <= 1.5)
+    if large is None or large_tokens is None:
+        return
+    big, big_p99, small_again = Series("large registry", "req/s"), Series("large p99", "ms", True), Series("small registry", "req/s")
+    worker_memory = Series("worker RSS", "MiB", lower_is_better=True)
+    for _ in range(repetitions):
+        with server("ours", small, workers, threads, worker_class) as (url, _):
+            wrk(url, small_tokens, 2, connections)
+            small_again.add(wrk(url, small_tokens, seconds, connections).requests_per_second)
+        with server("ours", large, workers, threads, worker_class) as (url, pids):
+            wrk(url, large_tokens, 2, connections)
+            result = wrk(url, large_tokens, seconds, connections)
+            assert result.errors == 0 and result.non_2xx == 0, result
+            big.add(result.requests_per_second)
+            big_p99.add(result.p99_ms)
+            worker_memory.add(max(rss_mib(pid) for pid in pids))
+    scale = ratios(big, small_again)
+    record("the same with 1,000 agencies × 3 keys, status lists of 1,000,000 permits each", fmt(big), fmt(small_again),
+           fmt_ratio(scale), "within 5 % of the small demo registry", scale.median >= 0.95)
+    record("a verifier worker's memory with that registry and those lists loaded", fmt(worker_memory, 0), "—", "—",
+           "≤ 150 MB resident", worker_memory.high * 1.048576 <= 150)
+
+
+def bench_soak(small: Path, mixed_tokens: Path, seconds: int, workers: int, threads: int, worker_class: str) -> None:
+    with server("ours", small, workers, threads, worker_class) as (url, _):
+        result = wrk(url, mixed_tokens, seconds, 256, threads=2)
+    record(f"soak: 256 connections for {seconds} s, valid, revoked and forged tokens mixed",
+           f"{result.requests_per_second:,.0f} req/s, p99 {result.p99_ms:,.1f} ms, {result.requests:,} requests",
+           "—", f"{result.errors} socket errors, {result.non_2xx} non-2xx", "zero errors, zero 5xx",
+           result.errors == 0 and result.non_2xx == 0)
+
+
+# --- 4. permit import against raw signing ------------------------------------------------------------
+
+
+def _csv(path: Path, rows: int) -> None:
+    rng = random.Random(5)
+    streets = ["Lê Lợi", "Nguyễn Huệ", "Hai Bà Trưng", "Điện Biên Phủ", "Cách Mạng Tháng Tám", "Trần Hưng Đạo"]
+    wards = ["Phường Sài Gòn", "Phường Bến Thành", "Phường Tân Định", "Phường Xuân Hòa", "Phường Chợ Lớn"]
+    kinds = ["Công ty TNHH", "Công ty Cổ phần", "Hộ kinh doanh"]
+    words = ["Thực phẩm", "Sạch", "Bình Minh", "Phương Nam", "Hưng Thịnh", "An Phát", "Sài Gòn", "Minh Tâm"]
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["number", "holder_id", "holder_name", "holder_address", "activities", "conditions", "valid_from", "valid_until"])
+        for i in range(rows):
+            writer.writerow([f"{i + 1:07d}/GCN-ATTP", f"03{rng.randrange(10**8):08d}",
+                             f"{rng.choice(kinds)} {rng.choice(words)} {rng.choice(words)}",
+                             f"{rng.randrange(1, 400)} {rng.choice(streets)}, {rng.choice(wards)}, TP. Hồ Chí Minh",
+                             "Sản xuất, chế biến thực phẩm|Bán lẻ thực phẩm", "", "01/06/2025", "2028-05-31"])
+
+
+def _tree_rss_mib(root: int) -> float:
+    total = 0.0
+    pids = [root]
+    while pids:
+        pid = pids.pop()
+        try:
+            total += rss_mib(pid)
+            pids += [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+        except OSError:
+            continue
+    return total
+
+
+def bench_import(work: Path, rows: int) -> Path:
+    home = work / "import-home"
+    env = {**os.environ, "PERMIT_HOME": str(home), "PERMIT_PASSPHRASE": "benchmark passphrase", "PERMIT_OFFICER": "bench"}
+    subprocess.run([PERMIT, "demo", "--dir", str(home)], env=env, check=True, capture_output=True)
+    source = work / "paper-permits.csv"
+    _csv(source, rows)
+    key = ed25519.Ed25519PrivateKey.generate()
+    messages = [b"x" * 380 + i.to_bytes(4, "big") for i in range(rows)]
+    started = time.perf_counter()
+    for message in messages:
+        key.sign(message)
+    floor = rows / (time.perf_counter() - started)
+    del messages
+    process = subprocess.Popen([PERMIT, "import", str(source), "--agency", "hcm-syt", "--type", "food-safety", "--json"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0.0
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_mib(process.pid))
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    started = time.perf_counter()
+    watcher.start()
+    out, err = process.communicate()
+    elapsed = time.perf_counter() - started
+    done.set()
+    assert process.returncode == 0, err[-2000:]
+    rate = rows / elapsed
+    record(f"permit import of a {rows:,}-row CSV (validate, sign, ledger row and event), one agency",
+           f"{rate:,.0f} rows/s ({elapsed:,.0f} s), peak memory {peak:,.0f} MiB", f"{floor:,.0f} signatures/s",
+           f"{rate / floor:.1%}", "≥ 40 % of raw single-core signing; ≤ 300 MB",
+           rate / floor >= 0.40 and peak * 1.048576 <= 300)
+    assert "ETA" in err and "rows/s" in err  # the progress bar was shown
+    return home
+
+
+# --- 5. status list for a million permits --------------------------------------------------------------
+
+
+def bench_status_list(home_path: Path, revoked_share: float) -> None:
+    from permits.ledger import Ledger
+    from permits.publishing import publish_status_list
+
+    home = Home(home_path)
+    now = int(time.time())
+    registry = home.trusted_registry(now).registry
+    signer = home.agency_signer(registry, "hcm-syt", lambda _: b"benchmark passphrase", now)
+    with Ledger.open(home.ledger_path("hcm-syt"), "hcm-syt") as ledger:
+        total = ledger.db.conn.execute("SELECT COUNT(*) FROM versions").fetchone()[0]
+        with ledger.transaction():
+            ledger.db.conn.execute(
+                "UPDATE versions SET status = 1 WHERE rowid IN (SELECT rowid FROM versions ORDER BY random() LIMIT ?)",
+                (int(total * revoked_share),))
+    times = Series("publish", "s", lower_is_better=True)
+    for _ in range(3):
+        started = time.perf_counter()
+        status_list = publish_status_list(home, registry, "hcm-syt", signer, now + len(times.values) + 1)
+        times.add(time.perf_counter() - started)
+    size = len(status_list.token)
+    record(f"publishing the status list of {total:,} permits, {revoked_share:.0%} revoked ({status_list.size:,} entries)",
+           f"{size:,} bytes signed, built in {fmt(times, 2)}", "—", "—", "≤ 20 KB signed, built in under a second",
+           size <= 20_000 and times.median < 1.0)
+
+
+# --- 6. QR versions of the demo permits -------------------------------------------------------------------
+
+
+def bench_qr(work: Path) -> None:
+    from permits import qr
+    from permits.ledger import Ledger
+
+    home = work / "qr-demo"
+    subprocess.run([PERMIT, "demo", "--dir", str(home)], env={**os.environ, "PERMIT_PASSPHRASE": "benchmark passphrase"},
+                   check=True, capture_output=True)
+    versions = {}
+    for db in sorted((home / "ledgers").glob("*.db")):
+        with Ledger.open(db, db.stem) as ledger:
+            for record_ in ledger.find():
+                for base in ("http://127.0.0.1:8000", "https://xacminh.hochiminhcity.gov.vn"):
+                    versions[(record_.permit.id, base)] = qr.qr_version(qr.permit_url(base, record_.token))
+    worst = max(versions.values())
+    record("QR codes of the demo permits (error correction M)",
+           f"versions {min(versions.values())} to {worst} ({len(versions) // 2} permits, short and long base URL)",
+           "—", "—", "version ≤ 18 (≤ 15 the aim)", worst <= 18)
+
+
+# --- the run --------------------------------------------------------------------------------------------------
+
+
+def write_results(started: datetime.datetime, seconds: float, quick: bool) -> None:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run {started:%Y-%m-%d %H:%M} UTC, {seconds / 60:.1f} minutes{' (QUICK: reduced sizes, not the committed figures)' if quick else ''}.",
+        f"Machine: {machine()}.",
+        "",
+        "Every figure is the median of repetitions (min and max in brackets) measured side by side with its floor",
+        "in the same run; the ratio is computed per repetition. `make bench` reproduces this file.",
+        "",
+        "| what | figure | floor (same run) | ratio | goal | met |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [f"| {g['what']} | {g['figure']} | {g['floor']} | {g['ratio']} | {g['goal']} | {g['met']} |" for g in GOALS]
+    (BENCH / ("RESULTS.quick.md" if quick else "RESULTS.md")).write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--worker-class", default="sync")
+    args = parser.parse_args()
+    quick = args.quick
+    started = datetime.datetime.now(datetime.UTC)
+    clock = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="permit-bench-"))
+    step: Callable[[str], None] = lambda name: print(f"[{time.perf_counter() - clock:6.0f} s] {name}", flush=True)  # noqa: E731
+    try:
+        now = int(time.time())
+        step("building the small registry and tokens")
+        small = build(work / "small", now, agencies=4, keys_per_agency=1, list_size=131_072, revoked_share=0.01,
+                      tokens=2_000 if quick else 20_000)
+        small_tokens = work / "small-tokens.txt"
+        small_tokens.write_text("\n".join(small.valid))
+        mixed = work / "mixed-tokens.txt"
+        mixed.write_text("\n".join(small.valid[:5000] + small.revoked * 25 + small.forged * 25))
+
+        step("1. verification in-process")
+        bench_verify(small.home, small.valid, 3 if quick else 7)
+
+        large_home = large_tokens = None
+        if not quick:
+            step("building the large registry: 1,000 agencies × 3 keys, lists of 2^21 entries (1M permits, 10,000 revoked)")
+            large = build(work / "large", now, agencies=1000, keys_per_agency=3, list_size=2**21,
+                          revoked_share=10_000 / 2**21, tokens=20_000)
+            large_home = large.home
+            large_tokens = work / "large-tokens.txt"
+            large_tokens.write_text("\n".join(large.valid))
+        step("2. and 3. the HTTP endpoint")
+        bench_http(small.home, small_tokens, large_home, large_tokens, 3 if quick else 10, 1 if quick else 3,
+                   args.workers, args.threads, args.worker_class)
+
+        step("soak")
+        bench_soak(small.home, mixed, 5 if quick else 60, args.workers, args.threads, args.worker_class)
+
+        step("4. import")
+        import_home = bench_import(work, 20_000 if quick else 1_000_000)
+
+        step("5. status list")
+        bench_status_list(import_home, 0.01)
+
+        step("6. QR")
+        bench_qr(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    write_results(started, time.perf_counter() - clock, quick)
+    step(f"done: {BENCH / ('RESULTS.quick.md' if quick else 'RESULTS.md')}")
+    print(f"peak memory of the harness: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
