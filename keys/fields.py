@@ -51,6 +51,24 @@ def text(value: object, what: str, max_len: int) -> str:
     return value
 
 
+def texts(values: list[tuple[object, str, int]]) -> None:
+    """Check several (value, what, max_len) texts at once: each a string of bounded length
+    without surrounding whitespace, and all of them canonical.
+
+    The character checks run once over the texts joined by spaces: a space is printable, has
+    no decomposition and cannot combine with what follows, so the joined text is canonical
+    exactly when every part is (and a permit has a dozen texts to check on every verification).
+    """
+    for value, what, max_len in values:
+        if type(value) is not str or not 0 < len(value) <= max_len:
+            raise FieldError("bad", f"{what} must be a string of 1 to {max_len} characters")
+        if value != value.strip():
+            raise FieldError("text", f"{what} has surrounding whitespace")
+    joined = " ".join(value for value, _, _ in values)  # type: ignore[misc]
+    if not is_canonical_text(joined, len(joined)):
+        raise FieldError("text", "text is not canonical NFC without invisible characters")
+
+
 def identifier(value: object, what: str) -> str:
     if not isinstance(value, str) or not is_identifier(value):
         raise FieldError("bad", f"{what} must be a lower-case identifier")

@@ -12,6 +12,15 @@ import unicodedata
 
 from keys.errors import InputError
 
+# Unicode's Default_Ignorable_Code_Point set (DerivedCoreProperties.txt): characters a renderer
+# draws as nothing. Most are format characters, which isprintable() already refuses; these are
+# the rest (combining grapheme joiner, fillers, variation selectors, …), which it lets through.
+_DEFAULT_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+
 # Identifiers (agency ids, permit type codes, registry id): lower-case ASCII, so that two ids
 # that look the same are the same.
 _IDENTIFIER = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
@@ -19,17 +28,18 @@ _IDENTIFIER = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
 
 def is_canonical_text(value: str, max_len: int) -> bool:
     """True when `value` is non-empty NFC text of at most `max_len` characters, with no
-    surrounding whitespace and only printable characters.
+    surrounding whitespace, only printable characters and nothing that renders as nothing.
 
-    str.isprintable() is False for exactly the categories to refuse: Cc (controls), Cf
-    (bidi controls, zero-width characters, BOM), Cs (surrogates), Co, Cn, Zl, Zp, and every
-    space separator except U+0020.
+    str.isprintable() is False for Cc (controls), Cf (bidi controls, zero-width characters,
+    BOM), Cs (surrogates), Co, Cn, Zl, Zp, and every space separator except U+0020; the
+    default-ignorable characters outside those categories are refused by name.
     """
     return (
         0 < len(value) <= max_len
         and value.isprintable()
         and value == value.strip()
         and unicodedata.is_normalized("NFC", value)
+        and (value.isascii() or not _DEFAULT_IGNORABLE.search(value))
     )
 
 
@@ -46,7 +56,7 @@ def normalise_text(value: str, field: str, max_len: int) -> str:
     if len(text) > max_len:
         raise InputError(f"{field} is longer than {max_len} characters", reason="bad_text")
     # NFC and trimmed by construction; what is left to check is the characters themselves.
-    if not text.isprintable():
+    if not text.isprintable() or _DEFAULT_IGNORABLE.search(text):
         raise InputError(
             f"{field} contains control, invisible or bidirectional characters", reason="bad_text"
         )

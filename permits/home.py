@@ -35,7 +35,7 @@ from keys.registry import Registry
 from keys.signer import KeySigner
 from keys.trust import Root, TrustedRegistry, TrustState, open_bundle
 from permits.ledger import Ledger
-from permits.status_list import StatusList, open_status_list
+from permits.status_list import StatusList, open_status_list, token_from_bytes
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 Passphrase = Callable[[str], bytes]
@@ -231,7 +231,7 @@ class Home:
         path = self.status_path(agency)
         if not path.exists():
             return None
-        return open_status_list(path.read_text("ascii", errors="replace").strip(), registry, agency, now)
+        return open_status_list(token_from_bytes(path.read_bytes()), registry, agency, now)
 
     def status_lists(self, registry: Registry, now: int) -> dict[str, StatusList]:
         """Every agency's list this home holds that still verifies; the rest are unavailable."""

@@ -68,14 +68,12 @@ class Permit:
             raise FieldError("bad", "sub must be a registration code (letters, digits, '.', '/', '-')")
         if len(self.activities) > ACTIVITIES_MAX or len(self.conditions) > CONDITIONS_MAX:
             raise FieldError("bad", "too many activities or conditions")
-        fields.text(self.number, "permit number", NUMBER_MAX)
-        fields.text(self.holder_name, "holder name", NAME_MAX)
+        texts: list[tuple[object, str, int]] = [(self.number, "permit number", NUMBER_MAX), (self.holder_name, "holder name", NAME_MAX)]
         if self.holder_address is not None:
-            fields.text(self.holder_address, "holder address", ADDRESS_MAX)
-        for item in self.activities:
-            fields.text(item, "activity", ITEM_MAX)
-        for item in self.conditions:
-            fields.text(item, "condition", ITEM_MAX)
+            texts.append((self.holder_address, "holder address", ADDRESS_MAX))
+        texts += [(item, "activity", ITEM_MAX) for item in self.activities]
+        texts += [(item, "condition", ITEM_MAX) for item in self.conditions]
+        fields.texts(texts)
         fields.integer(self.issued_at, "iat")
         fields.integer(self.valid_from, "nbf")
         fields.integer(self.valid_until, "exp")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from keys.errors import DocumentError
 from keys.registry import Registry
 from keys.signer import Signer
 from permits.home import Home
@@ -17,7 +18,10 @@ def publish_status_list(
     in the home (where `permit status push` and a verifier's file source find it)."""
     # Each list must be newer than the last (verifiers refuse anything else), even when an
     # officer revokes and republishes within the same second.
-    held = home.status_list(registry, agency, now) if home.status_path(agency).exists() else None
+    try:
+        held = home.status_list(registry, agency, now)
+    except DocumentError:
+        held = None  # e.g. signed by a key since declared compromised: replaced by this one
     issued_at = max(now, held.issued_at + 1) if held is not None else now
     ledger = home.ledger(agency, create=True)  # an agency that has issued nothing has an empty list
     try:

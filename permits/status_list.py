@@ -93,6 +93,18 @@ class StatusList:
         return now >= self.expires_at
 
 
+def token_from_bytes(raw: bytes) -> str:
+    """A status list as stored or sent: the compact JWS, optionally ended by one newline (the
+    line end of the file it is kept in). Nothing else is stripped; anything else is part of
+    the token, and the token is refused."""
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise DocumentError("status list refused: not ASCII", reason="malformed_token") from None
+
+
 def _refused(why: str, reason: str) -> DocumentError:
     return DocumentError(f"status list refused: {why}", reason=reason)
 
@@ -109,8 +121,10 @@ def open_status_list(token: str, registry: Registry, agency: str, now: int) -> S
     alg, kid = check_header(jws.header, TYP_STATUS_LIST, _HEADER_MEMBERS)
     header = jws.header
     iss, iat, exp, size = header.get("iss"), header.get("iat"), header.get("exp"), header.get("size")
+    if iss is None:
+        raise _refused("iss missing", "missing_claim")
     if not (isinstance(iss, str) and is_identifier(iss)):
-        raise _refused("iss missing or malformed", "missing_claim")
+        raise _refused("iss malformed", "bad_claim")
     if type(iat) is not int or type(exp) is not int or type(size) is not int:
         raise _refused("iat, exp and size must be integers", "bad_claim")
     if size % 4 or not MIN_SIZE <= size <= MAX_SIZE or not 0 <= iat < exp:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from keys.errors import ConflictError, DocumentError, NotFoundError, PermitError
 from keys.trust import MAX_BUNDLE_BYTES, TrustedRegistry, open_bundle
 from permits.home import Home
-from permits.status_list import MAX_STATUS_TOKEN_LENGTH, StatusList, open_status_list
+from permits.status_list import MAX_STATUS_TOKEN_LENGTH, StatusList, open_status_list, token_from_bytes
 from verifier.fetch import fetch
 from verifier.pipeline import verify
 from verifier.verdict import Verdict
@@ -156,7 +156,7 @@ class TrustStore:
                 list_problems[agency] = "status_unavailable"
                 continue
             try:
-                token = self.home.status_path(agency).read_text("ascii", errors="replace").strip()
+                token = token_from_bytes(self.home.status_path(agency).read_bytes())
                 fresh = open_status_list(token, registry.registry, agency, now)
             except (OSError, PermitError) as exc:
                 reason = exc.reason if isinstance(exc, PermitError) else "status_unavailable"
@@ -196,7 +196,7 @@ class TrustStore:
                 self._last_pull[f"status:{agency.id}"] = now
                 try:
                     raw = self.fetcher(agency.status_url, MAX_STATUS_TOKEN_LENGTH, self.fetch_timeout)
-                    token = raw.decode("ascii", errors="replace").strip()
+                    token = token_from_bytes(raw)
                     if held is None or token != held.token:
                         self.home.install_status_list(token, snapshot.registry.registry, agency.id, now)
                 except ConflictError:

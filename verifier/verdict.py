@@ -35,6 +35,7 @@ _STATUS_OF_REASON: dict[str, str] = {
     "registry_rollback": "status_unknown",
     "registry_unavailable": "status_unknown",
 }
+_STATUS_SET = frozenset(STATUSES)
 STATUS_PRIORITY = ("invalid", "revoked", "suspended", "superseded", "expired", "not_yet_valid", "status_unknown")
 
 
@@ -67,8 +68,8 @@ class Verdict:
     permit_type: PermitType | None = None
 
     def __post_init__(self) -> None:
-        assert self.status in STATUSES, self.status
-        assert all(reason in VERDICT_REASONS for reason in self.reasons), self.reasons
+        if self.status not in _STATUS_SET or not VERDICT_REASONS.issuperset(self.reasons):
+            raise ValueError(f"not a verdict: {self.status} {self.reasons}")
 
     @property
     def valid(self) -> bool:

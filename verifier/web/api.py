@@ -16,7 +16,7 @@ from keys.errors import ConflictError, DocumentError, InputError, NotFoundError,
 from keys.text import is_identifier
 from keys.trust import MAX_BUNDLE_BYTES
 from permits.qr import token_from_input
-from permits.status_list import MAX_STATUS_TOKEN_LENGTH
+from permits.status_list import MAX_STATUS_TOKEN_LENGTH, token_from_bytes
 from permits.token import MAX_TOKEN_LENGTH
 from verifier.state import TrustStore
 from verifier.verdict import iso
@@ -158,8 +158,8 @@ def status_list(agency: str) -> Response:
 def put_status_list(agency: str) -> Response:
     raw = _body(MAX_STATUS_TOKEN_LENGTH + 2, STATUS_MEDIA_TYPES)
     try:
-        token = raw.decode("ascii").strip()
-    except UnicodeDecodeError:
+        token = token_from_bytes(raw)
+    except DocumentError:
         raise ApiError(400, "malformed_token", "a status list is ASCII") from None
     try:
         held = _store().put_status(_agency(agency), token)

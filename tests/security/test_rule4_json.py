@@ -1,0 +1,337 @@
+"""Rule 4, JSON: UTF-8 without BOM; no duplicate members; no NaN, Infinity or numbers outside
+the exactly-representable range; time claims are JSON integers and identifiers JSON strings.
+The same strict reader guards permits, status lists, the registry and API request bodies.
+
+Every document here carries a genuine signature (agency key or root threshold), so the JSON
+is the only thing that can be wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import NOW, City
+from flask.testing import FlaskClient
+from forge import permit_header, sign_raw
+from hostile import (
+    assert_refused,
+    assert_valid,
+    claims_token,
+    copy_city,
+    empty_list_payload,
+    genuine,
+    header_token,
+    open_list,
+    open_registry,
+    registry_content,
+    registry_refused,
+    root_signed_bundle,
+    status_header,
+    status_refused,
+)
+
+from keys.encoding import dumps_canonical
+from permits.model import Permit
+
+JSON = "application/json"
+
+
+@pytest.fixture(scope="module")
+def city(city_template: Path, tmp_path_factory: pytest.TempPathFactory) -> City:
+    """One city for the whole module: its tests forge and verify, and change nothing shared."""
+    return copy_city(city_template, tmp_path_factory.mktemp("rule4_json"))
+
+
+def canonical(permit: Permit) -> str:
+    return dumps_canonical(permit.to_claims()).decode()
+
+
+def with_member(json_text: str, after: str, member: str) -> str:
+    """Insert `member` right after the first occurrence of `after` (an opening brace)."""
+    assert json_text.count(after) >= 1
+    return json_text.replace(after, after + member + ",", 1)
+
+
+def time_claim_replaced(permit: Permit, claim: str, literal: str) -> bytes:
+    text = canonical(permit)
+    value = f'"{claim}":{permit.to_claims()[claim]}'
+    assert text.count(value) == 1
+    return text.replace(value, f'"{claim}":{literal}').encode()
+
+
+# --- duplicate members ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("after", "member"),
+    [
+        ("{", '"iss":"hcm-skhdt"'),  # the claims start with "exp"; "iss" comes again later
+        ("{", '"exp":4102444800'),
+        ("{", '"ptype":"construction"'),
+        ("{", '"sub":"0399999999"'),
+        ('"permit":{', '"name":"Công ty TNHH Giả Mạo"'),
+        ('"permit":{', '"no":"GP-0000"'),
+    ],
+    ids=["iss", "exp", "ptype", "sub", "permit.name", "permit.no"],
+)
+def test_second_json_member_overriding_a_claim_is_refused(city: City, after: str, member: str) -> None:
+    permit = genuine(city)
+    assert_valid(city.verify(claims_token(city, canonical(permit).encode())))
+    doubled = with_member(canonical(permit), after, member)
+    assert_refused(city.verify(claims_token(city, doubled.encode())), "malformed_token")
+
+
+def test_the_whole_permit_object_given_twice_is_refused(city: City) -> None:
+    permit = genuine(city)
+    forged = with_member(canonical(permit), "{", '"permit":{"name":"Công ty TNHH Giả Mạo","no":"GP-0000"}')
+    assert_refused(city.verify(claims_token(city, forged.encode())), "malformed_token")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        '{{"alg":"none","alg":"{alg}","kid":"{kid}","typ":"permit+jwt","zip":"DEFv1"}}',
+        '{{"alg":"{alg}","alg":"HS256","kid":"{kid}","typ":"permit+jwt","zip":"DEFv1"}}',
+        '{{"alg":"{alg}","kid":"../other","kid":"{kid}","typ":"permit+jwt","zip":"DEFv1"}}',
+        '{{"alg":"{alg}","kid":"{kid}","typ":"statuslist+jwt","typ":"permit+jwt","zip":"DEFv1"}}',
+        '{{"alg":"{alg}","kid":"{kid}","typ":"permit+jwt","zip":"DEFv1","zip":"DEF"}}',
+        '{{"alg":"{alg}","kid":"{kid}","typ":"permit+jwt","zip":"DEFv1","zip":"DEFv1"}}',
+    ],
+    ids=["alg none then real", "alg real then HS256", "kid", "typ", "zip other", "zip same value twice"],
+)
+def test_second_json_member_in_the_header_is_refused(city: City, template: str) -> None:
+    permit = genuine(city)
+    signer = city.signers["hcm-syt"]
+    header = template.format(alg=signer.alg, kid=signer.kid).encode()
+    assert_refused(city.verify(header_token(city, header, permit)), "malformed_token")
+
+
+# --- numbers --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf", "exp"])
+@pytest.mark.parametrize(
+    "literal",
+    ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", str(2**53), str(2**63), str(10**30), str(-(2**53)), "1" * 5000],
+    ids=["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "2^53", "2^63", "10^30", "-2^53", "5000 digits"],
+)
+def test_nan_and_huge_numbers_in_time_claims_are_refused(city: City, claim: str, literal: str) -> None:
+    permit = genuine(city)
+    assert_refused(city.verify(claims_token(city, time_claim_replaced(permit, claim, literal))), "malformed_token")
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf", "exp", "st", "ver"])
+@pytest.mark.parametrize(
+    ("literal", "reason"),
+    [
+        ('"{value}"', "bad_claim"),  # expiry as string
+        ("true", "bad_claim"),  # expiry as bool (a Python int subclass)
+        ("false", "bad_claim"),
+        ("null", "bad_claim"),
+        ("[{value}]", "bad_claim"),
+        ('{{"$numberLong":"{value}"}}', "bad_claim"),
+        ("{value}.0", "malformed_token"),  # expiry as float: the strict reader refuses fractions
+        ("{value}.5", "malformed_token"),
+        ("{value}e0", "malformed_token"),
+    ],
+    ids=["string", "true", "false", "null", "array", "object", "float .0", "float .5", "exponent"],
+)
+def test_time_and_counter_claims_that_are_not_json_integers_are_refused(city: City, claim: str, literal: str, reason: str) -> None:
+    permit = genuine(city)
+    value = permit.to_claims()[claim]
+    forged = time_claim_replaced(permit, claim, literal.format(value=value))
+    assert_refused(city.verify(claims_token(city, forged)), reason)
+
+
+def test_negative_time_claim_is_refused(city: City) -> None:
+    permit = genuine(city)
+    assert_refused(city.verify(claims_token(city, time_claim_replaced(permit, "nbf", "-1"))), "bad_claim")
+
+
+@pytest.mark.parametrize("claim", ["iss", "jti", "sub", "ptype"])
+@pytest.mark.parametrize("value", [12345, ["hcm-syt"], {"id": "hcm-syt"}, None, True], ids=["int", "list", "object", "null", "true"])
+def test_identifiers_that_are_not_json_strings_are_refused(city: City, claim: str, value: object) -> None:
+    permit = genuine(city)
+    claims: dict[str, Any] = permit.to_claims()
+    claims[claim] = value
+    assert_refused(city.verify(claims_token(city, dumps_canonical(claims))), "bad_claim")
+
+
+def test_holder_code_as_a_number_is_refused_so_its_leading_zero_cannot_be_lost(city: City) -> None:
+    permit = genuine(city)  # sub "0312345678"
+    text = canonical(permit).replace('"sub":"0312345678"', '"sub":312345678')
+    assert_refused(city.verify(claims_token(city, text.encode())), "bad_claim")
+
+
+# --- encodings ------------------------------------------------------------------------------
+
+ENCODINGS = {
+    "utf-8 with BOM": lambda text: b"\xef\xbb\xbf" + text.encode(),
+    "utf-16": lambda text: text.encode("utf-16"),
+    "utf-16-le without BOM": lambda text: text.encode("utf-16-le"),
+    "utf-16-be": lambda text: text.encode("utf-16-be"),
+    "utf-32": lambda text: text.encode("utf-32"),
+    "latin-1 text": lambda text: text.replace("Công ty", "Caf\u00e9").encode("latin-1", errors="replace"),
+    "windows-1258": lambda text: text.encode("cp1258", errors="replace"),
+    "overlong comma": lambda text: text.encode().replace(b",", b"\xc0\xac", 1),
+    "overlong quote": lambda text: text.encode().replace(b'"no"', b'"no\xc0\xa2', 1),
+    "cesu-8 surrogates": lambda text: text.encode().replace("Công".encode(), b"C\xed\xa0\xbd\xed\xb8\x80ng", 1),
+    "escaped lone high surrogate": lambda text: text.replace("Công", "C\\ud83dng", 1).encode(),
+    "escaped lone low surrogate": lambda text: text.replace("Công", "C\\ude00ng", 1).encode(),
+    "escaped surrogates reversed": lambda text: text.replace("Công", "C\\ude00\\ud83dng", 1).encode(),
+}
+
+
+@pytest.mark.parametrize("encode", ENCODINGS.values(), ids=ENCODINGS.keys())
+def test_claims_not_in_plain_utf8_are_refused(city: City, encode: Any) -> None:
+    permit = genuine(city)
+    raw = encode(canonical(permit))
+    assert raw != canonical(permit).encode()
+    assert_refused(city.verify(claims_token(city, raw)), "malformed_token")
+
+
+@pytest.mark.parametrize("encode", [ENCODINGS["utf-8 with BOM"], ENCODINGS["utf-16"]], ids=["BOM", "utf-16"])
+def test_header_not_in_plain_utf8_is_refused(city: City, encode: Any) -> None:
+    permit = genuine(city)
+    header = json.dumps(permit_header(city.signers["hcm-syt"]))
+    assert_refused(city.verify(header_token(city, encode(header), permit)), "malformed_token")
+
+
+def test_deeply_nested_claims_are_refused_without_crashing_the_verifier(city: City) -> None:
+    permit = genuine(city)
+    nested = with_member(canonical(permit), '"permit":{', '"act":' + "[" * 3000 + "]" * 3000)
+    assert_refused(city.verify(claims_token(city, nested.encode())), "malformed_token")
+
+
+# --- status lists ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ('{{"alg":"{alg}","exp":{exp},"iat":{iat},"iss":"hcm-syt","iss":"hcm-sct","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "malformed_token"),
+        ('{{"alg":"{alg}","exp":{exp},"exp":99999999999,"iat":{iat},"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "malformed_token"),
+        ('{{"alg":"{alg}","exp":NaN,"iat":{iat},"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "malformed_token"),
+        ('{{"alg":"{alg}","exp":{exp},"iat":{iat}.0,"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "malformed_token"),
+        ('{{"alg":"{alg}","exp":1e400,"iat":{iat},"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "malformed_token"),
+        ('{{"alg":"{alg}","exp":{exp},"iat":true,"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "bad_claim"),
+        ('{{"alg":"{alg}","exp":"{exp}","iat":{iat},"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "bad_claim"),
+        ('{{"alg":"{alg}","exp":{exp},"iat":{iat},"iss":"hcm-syt","kid":"{kid}","size":"131072","typ":"statuslist+jwt"}}', "bad_claim"),
+        ('\ufeff{{"alg":"{alg}","exp":{exp},"iat":{iat},"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "malformed_token"),
+    ],
+    ids=["iss twice", "exp twice", "exp NaN", "iat float", "exp 1e400", "iat true", "exp string", "size string", "BOM"],
+)
+def test_status_list_header_that_is_not_strict_json_is_refused(city: City, header: str, reason: str) -> None:
+    signer = city.signers["hcm-syt"]
+    raw = header.format(alg=signer.alg, kid=signer.kid, iat=NOW, exp=NOW + 86400).encode()
+    status_refused(city, sign_raw(raw, empty_list_payload(), signer), "hcm-syt", reason)
+    # The control: the same list with a plain header opens.
+    assert open_list(city, sign_raw(status_header(signer, "hcm-syt"), empty_list_payload(), signer), "hcm-syt").size == 131072
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+
+def registry_text(city: City) -> str:
+    return dumps_canonical(registry_content(city)).decode()
+
+
+def test_the_registry_text_resigned_unchanged_opens(city: City) -> None:
+    assert open_registry(city, root_signed_bundle(city, registry_text(city).encode())).registry == city.registry
+
+
+@pytest.mark.parametrize(
+    ("respell", "because"),
+    [
+        (lambda t: t.replace('"version":1', '"version":1,"version":99', 1), "duplicate member"),
+        (lambda t: t.replace('"agencies":{', '"agencies":{"hcm-syt":{},', 1), "duplicate member"),
+        (lambda t: t.replace('"types":["food-safety"]', '"types":["food-safety"],"types":["construction","food-safety"]', 1), "duplicate member"),
+        (lambda t: t.replace('"version":1', '"version":1.0', 1), "fractional"),
+        (lambda t: t.replace('"version":1', '"version":true', 1), "version must be an integer"),
+        (lambda t: t.replace('"version":1', '"version":"1"', 1), "version must be an integer"),
+        (lambda t: t.replace('"version":1', f'"version":{2**53}', 1), "out of range"),
+        (lambda t: t.replace('"valid_from":', '"valid_from":NaN,"x":', 1), "NaN"),
+        (lambda t: t.replace('"valid_from":', '"valid_from":"', 1), "not JSON"),  # an unterminated string
+        (lambda t: t.replace('"expires_at":', '"expires_at":1e400,"x":', 1), "fractional"),
+    ],
+    ids=["version twice", "agency twice", "types twice", "version float", "version bool", "version string",
+         "version 2^53", "valid_from NaN", "broken string", "expires_at 1e400"],
+)
+def test_registry_that_is_not_strict_json_is_refused_despite_genuine_root_signatures(city: City, respell: Any, because: str) -> None:
+    text = registry_text(city)
+    assert '"version":1,' in text or '"version":1}' in text
+    respelled = respell(text)
+    assert respelled != text
+    registry_refused(city, root_signed_bundle(city, respelled.encode()), because=because)
+
+
+@pytest.mark.parametrize("encode", [ENCODINGS["utf-8 with BOM"], ENCODINGS["utf-16"], ENCODINGS["utf-32"]], ids=["BOM", "utf-16", "utf-32"])
+def test_registry_payload_not_in_plain_utf8_is_refused(city: City, encode: Any) -> None:
+    registry_refused(city, root_signed_bundle(city, encode(registry_text(city))), because="not strict JSON")
+
+
+def test_registry_with_an_escaped_lone_surrogate_is_refused(city: City) -> None:
+    text = registry_text(city).replace("Sở Y tế", "S\\udc00 Y tế", 1)
+    registry_refused(city, root_signed_bundle(city, text.encode()), because="lone surrogate")
+
+
+# --- API request bodies -------------------------------------------------------------------
+
+
+def error_of(response: Any) -> tuple[int, str]:
+    body = response.get_json()
+    assert response.mimetype == JSON
+    assert set(body) == {"error"} and set(body["error"]) == {"status", "reason", "message"}
+    assert body["error"]["status"] == response.status_code
+    return response.status_code, body["error"]["reason"]
+
+
+API_BODIES = {
+    "token twice, genuine last": lambda g: f'{{"token": "forged", "token": "{g}"}}'.encode(),
+    "token twice, genuine first": lambda g: f'{{"token": "{g}", "token": "forged"}}'.encode(),
+    "token twice, same value": lambda g: f'{{"token": "{g}", "token": "{g}"}}'.encode(),
+    "token Infinity": lambda g: b'{"token": Infinity}',
+    "token -Infinity": lambda g: b'{"token": -Infinity}',
+    "token 1e400": lambda g: b'{"token": 1e400}',
+    "token 2^53 + 1": lambda g: b'{"token": 9007199254740993}',
+    "escaped lone surrogate": lambda g: b'{"token": "\\ud800"}',
+    "utf-8 with BOM": lambda g: b"\xef\xbb\xbf" + json.dumps({"token": g}).encode(),
+    "utf-16 with BOM": lambda g: json.dumps({"token": g}).encode("utf-16"),
+    "utf-16-le": lambda g: json.dumps({"token": g}).encode("utf-16-le"),
+    "utf-16-be": lambda g: json.dumps({"token": g}).encode("utf-16-be"),
+    "utf-32": lambda g: json.dumps({"token": g}).encode("utf-32"),
+    "overlong quote": lambda g: b'{"token\xc0\xa2: "x"}',
+    "trailing garbage": lambda g: json.dumps({"token": g}).encode() + b"x",
+    "two documents": lambda g: json.dumps({"token": g}).encode() * 2,
+}
+
+
+@pytest.mark.parametrize("body", API_BODIES.values(), ids=API_BODIES.keys())
+def test_api_verify_body_that_is_not_strict_json_is_refused(city: City, client: FlaskClient, body: Any) -> None:
+    token = city.issue().token
+    client.application.extensions["permit_store"].reload()
+    assert client.post("/api/v1/verify", json={"token": token}).get_json()["status"] == "valid"
+    assert error_of(client.post("/api/v1/verify", data=body(token), content_type=JSON)) == (400, "bad_json")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        lambda g: f'{{"tokens": ["forged"], "tokens": ["{g}"]}}'.encode(),
+        lambda g: f'{{"tokens": ["{g}", NaN]}}'.encode(),
+        lambda g: json.dumps({"tokens": [g]}).encode("utf-16"),
+    ],
+    ids=["tokens twice", "NaN item", "utf-16"],
+)
+def test_api_batch_body_that_is_not_strict_json_is_refused(city: City, client: FlaskClient, body: Any) -> None:
+    token = city.issue().token
+    assert error_of(client.post("/api/v1/verify/batch", data=body(token), content_type=JSON)) == (400, "bad_json")
+
+
+@pytest.mark.parametrize("encode", [lambda raw: b"\xef\xbb\xbf" + raw, lambda raw: raw.decode().encode("utf-16")], ids=["BOM", "utf-16"])
+def test_api_registry_put_of_the_genuine_bundle_respelled_is_refused(city: City, client: FlaskClient, encode: Any) -> None:
+    raw = city.home.file("registry.json").read_bytes()
+    response = client.put("/api/v1/registry", data=encode(raw), content_type=JSON)
+    assert error_of(response) == (422, "registry_invalid")
