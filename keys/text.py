@@ -23,7 +23,7 @@ _DEFAULT_IGNORABLE = re.compile(
 
 # Identifiers (agency ids, permit type codes, registry id): lower-case ASCII, so that two ids
 # that look the same are the same.
-_IDENTIFIER = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
+IDENTIFIER = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
 
 
 def is_canonical_text(value: str, max_len: int) -> bool:
@@ -44,7 +44,7 @@ def is_canonical_text(value: str, max_len: int) -> bool:
 
 
 def is_identifier(value: str) -> bool:
-    return _IDENTIFIER.fullmatch(value) is not None
+    return IDENTIFIER.fullmatch(value) is not None
 
 
 def normalise_text(value: str, field: str, max_len: int) -> str:

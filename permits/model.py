@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from keys import fields
+from keys.encoding import MAX_SAFE_INT
 from keys.fields import FieldError
+from keys.text import IDENTIFIER
 
 PERMIT_ID_MAX = 32
 NUMBER_MAX = 64
@@ -58,14 +60,25 @@ class Permit:
     version: int = 1
 
     def __post_init__(self) -> None:
-        # Verification builds a Permit for every token, so this is the one place claims are
-        # checked, once each.
-        fields.identifier(self.agency, "iss")
-        fields.identifier(self.type, "ptype")
+        # Every verification builds a Permit, so this is the one place claims are checked,
+        # once each, with as few calls as the checks allow.
+        if type(self.agency) is not str or not IDENTIFIER.fullmatch(self.agency):
+            raise FieldError("bad", "iss must be a lower-case identifier")
+        if type(self.type) is not str or not IDENTIFIER.fullmatch(self.type):
+            raise FieldError("bad", "ptype must be a lower-case identifier")
         if type(self.id) is not str or not _PERMIT_ID.fullmatch(self.id):
             raise FieldError("bad", "jti must be 4-32 upper-case letters or digits")
         if type(self.holder_id) is not str or not _HOLDER_ID.fullmatch(self.holder_id):
             raise FieldError("bad", "sub must be a registration code (letters, digits, '.', '/', '-')")
+        times = (self.issued_at, self.valid_from, self.valid_until)
+        if not all(type(t) is int and 0 <= t <= MAX_SAFE_INT for t in times):
+            raise FieldError("bad", "iat, nbf and exp must be integers (seconds since the epoch)")
+        if not (type(self.status_index) is int and 0 <= self.status_index <= MAX_STATUS_INDEX):
+            raise FieldError("bad", f"st must be an integer in [0, {MAX_STATUS_INDEX}]")
+        if not (type(self.version) is int and 1 <= self.version <= MAX_VERSION):
+            raise FieldError("bad", f"ver must be an integer in [1, {MAX_VERSION}]")
+        if self.valid_until <= self.valid_from:
+            raise FieldError("bad", "the permit must end after it starts")
         if len(self.activities) > ACTIVITIES_MAX or len(self.conditions) > CONDITIONS_MAX:
             raise FieldError("bad", "too many activities or conditions")
         texts: list[tuple[object, str, int]] = [(self.number, "permit number", NUMBER_MAX), (self.holder_name, "holder name", NAME_MAX)]
@@ -74,13 +87,6 @@ class Permit:
         texts += [(item, "activity", ITEM_MAX) for item in self.activities]
         texts += [(item, "condition", ITEM_MAX) for item in self.conditions]
         fields.texts(texts)
-        fields.integer(self.issued_at, "iat")
-        fields.integer(self.valid_from, "nbf")
-        fields.integer(self.valid_until, "exp")
-        fields.integer(self.status_index, "st", 0, MAX_STATUS_INDEX)
-        fields.integer(self.version, "ver", 1, MAX_VERSION)
-        if self.valid_until <= self.valid_from:
-            raise FieldError("bad", "the permit must end after it starts")
 
     @property
     def lifetime(self) -> int:

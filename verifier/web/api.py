@@ -10,6 +10,7 @@ import hashlib
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from keys.encoding import loads_strict
 from keys.errors import ConflictError, DocumentError, InputError, NotFoundError, PermitError
@@ -20,11 +21,12 @@ from permits.status_list import MAX_STATUS_TOKEN_LENGTH, token_from_bytes
 from permits.token import MAX_TOKEN_LENGTH
 from verifier.state import TrustStore
 from verifier.verdict import iso
+from verifier.web import fastpath
 from verifier.web.openapi import openapi_document
 
 blueprint = Blueprint("api", __name__)
 
-VERIFY_BODY_MAX = 8 * 1024
+VERIFY_BODY_MAX = fastpath.BODY_MAX
 STATUS_MEDIA_TYPES = ("application/statuslist+jwt", "application/jwt")
 
 
@@ -45,8 +47,18 @@ def _body(limit: int, media_types: tuple[str, ...]) -> bytes:
     charset = request.mimetype_params.get("charset")
     if charset is not None and charset.lower() not in ("utf-8", "utf8"):
         raise ApiError(415, "unsupported_media_type", "the body must be UTF-8")
-    request.max_content_length = limit
-    return request.get_data(cache=False)
+    # One byte more than allowed is read, so a chunked body (no Content-Length) that is too long
+    # is refused rather than cut; a declared length over the limit is refused before reading.
+    request.max_content_length = limit + 1
+    try:
+        data = request.get_data(cache=False)
+    except HTTPException:
+        raise
+    except Exception:  # the transport failed mid-body (bad chunking, a closed connection)
+        raise ApiError(400, "bad_body", "the request body could not be read") from None
+    if len(data) > limit:
+        raise ApiError(413, "body_too_large", f"the body is larger than {limit} bytes")
+    return data
 
 
 def _json_object(limit: int, allowed: frozenset[str]) -> dict[str, Any]:

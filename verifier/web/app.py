@@ -28,6 +28,7 @@ from keys.errors import NotFoundError, PermitError
 from permits.home import Home
 from verifier.state import TrustStore
 from verifier.web import api, page
+from verifier.web.fastpath import VerifyFastPath
 
 DEFAULTS: dict[str, Any] = {
     "HOME": None,
@@ -85,10 +86,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         store.start()
         app.before_request(store.start)
 
+    # Werkzeug would answer "//v" with a redirect to an absolute URL built from the Host header.
+    app.url_map.merge_slashes = False
+    app.url_map.redirect_defaults = False
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(page.blueprint)
     _register_error_handlers(app)
-    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = Hardening(VerifyFastPath(store, app.wsgi_app, bool(app.config["BACKGROUND_REFRESH"])))  # type: ignore[method-assign]
     return app
 
 
@@ -98,18 +102,23 @@ SECURITY_HEADERS = [
     ("Referrer-Policy", "no-referrer"),
     ("X-Frame-Options", "DENY"),
 ]
+CACHE_AND_SECURITY_HEADERS = [*SECURITY_HEADERS, ("Cache-Control", "no-store")]
 
 
-class SecurityHeaders:
-    """Adds the security headers to every response, and `Cache-Control: no-store` where a view
-    set no caching policy. Done at the WSGI layer: whatever answers (a view, an error handler,
-    the static files) passes here, and appending tuples costs far less than Werkzeug's header
-    objects on the hot path."""
+class Hardening:
+    """At the WSGI layer, so that whatever answers (a view, an error handler, the static files)
+    passes here: the security headers on every response, `Cache-Control: no-store` where a view
+    set no caching policy (appending tuples costs far less than Werkzeug's header objects on the
+    hot path), and an empty path read as "/" (Werkzeug would otherwise redirect it to an absolute
+    URL built from the Host header, and Flask sends routing redirects past error handlers)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("PATH_INFO"):
+            environ["PATH_INFO"] = "/"
+
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             present = {name.lower() for name, _ in headers}
             headers.extend(header for header in SECURITY_HEADERS if header[0].lower() not in present)
