@@ -783,7 +783,7 @@ def verify_cmd(ctx: click.Context, token_or_url: str | None, qr_image: Path | No
 @cli.command("serve")
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address and port to listen on.")
 @click.option("--workers", default=2, show_default=True, help="Worker processes (one per core).")
-@click.option("--threads", default=4, show_default=True, help="Threads per worker.")
+@click.option("--threads", default=2, show_default=True, help="Threads per worker (CPU-bound: more costs throughput; see bench/RESULTS.md).")
 @click.option("--access-log", default="-", show_default=True, help="Access log file ('-' for standard output).")
 @click.option("--base-url", help="The verifier's public URL (default: the home's base_url).")
 @click.option("--registry-url", help="Pull the registry bundle from this URL.")
@@ -830,7 +830,7 @@ def demo_cmd(directory: Path, and_serve: bool, bind: str) -> None:
         for label, url in urls:
             click.echo(f"  {label:<9} {url}")
         click.echo("Stop it with Ctrl-C.\n")
-        serve({"HOME": str(directory), "BASE_URL": base_url}, bind, 2, 4, "-")
+        serve({"HOME": str(directory), "BASE_URL": base_url}, bind, 2, 2, "-")
 
 
 def main() -> None:

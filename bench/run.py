@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from bench.servers import rss_mib, server, wrk
+from bench.servers import PINNED, rss_mib, server, wrk
 from bench.stats import Series, machine, ratios
 from bench.world import build
 from keys.jws import parse_compact
@@ -81,20 +81,21 @@ def bench_verify(world_home: Path, tokens: list[str], repetitions: int) -> None:
 
 
 def bench_http(small: Path, small_tokens: Path, large: Path | None, large_tokens: Path | None, seconds: int,
-               repetitions: int, workers: int, threads: int, worker_class: str) -> None:
+               repetitions: int, workers: int, threads: int, worker_class: str, pin: bool) -> None:
     ours, bare = Series("ours", "req/s"), Series("bare Flask", "req/s")
     ours_p99, bare_p99 = Series("ours p99", "ms", lower_is_better=True), Series("bare p99", "ms", lower_is_better=True)
     connections = 16
     for _ in range(repetitions):
         for app, rps, p99 in (("ours", ours, ours_p99), ("bare", bare, bare_p99)):
-            with server(app, small, workers, threads, worker_class) as (url, _):
-                wrk(url, small_tokens, 2, connections)  # warm-up
-                result = wrk(url, small_tokens, seconds, connections)
+            with server(app, small, workers, threads, worker_class, pin) as (url, _):
+                wrk(url, small_tokens, 2, connections, pin=pin)  # warm-up
+                result = wrk(url, small_tokens, seconds, connections, pin=pin)
                 assert result.errors == 0 and result.non_2xx == 0, result
                 rps.add(result.requests_per_second)
                 p99.add(result.p99_ms)
     rate, latency = ratios(ours, bare), ratios(ours_p99, bare_p99)
-    settings = f"{workers} {worker_class} workers × {threads} thread(s), wrk 1 thread, {connections} connections"
+    pinning = "server on core 0, wrk on core 1" if pin and PINNED else "wrk beside it on the same cores"
+    settings = f"{workers} {worker_class} worker(s) × {threads} thread(s), wrk 1 thread, {connections} connections, {pinning}"
     record(f"POST /api/v1/verify under gunicorn, distinct valid tokens ({settings})", fmt(ours), fmt(bare),
            fmt_ratio(rate), "≥ 80 % of the bare endpoint's requests/s", rate.median >= 0.80)
     record("… its p99 latency", fmt(ours_p99, 1), fmt(bare_p99, 1), f"{latency.median:.2f}× (min {latency.low:.2f}, max {latency.high:.2f})",
@@ -104,12 +105,12 @@ def bench_http(small: Path, small_tokens: Path, large: Path | None, large_tokens
     big, big_p99, small_again = Series("large registry", "req/s"), Series("large p99", "ms", True), Series("small registry", "req/s")
     worker_memory = Series("worker RSS", "MiB", lower_is_better=True)
     for _ in range(repetitions):
-        with server("ours", small, workers, threads, worker_class) as (url, _):
-            wrk(url, small_tokens, 2, connections)
-            small_again.add(wrk(url, small_tokens, seconds, connections).requests_per_second)
-        with server("ours", large, workers, threads, worker_class) as (url, pids):
-            wrk(url, large_tokens, 2, connections)
-            result = wrk(url, large_tokens, seconds, connections)
+        with server("ours", small, workers, threads, worker_class, pin) as (url, _):
+            wrk(url, small_tokens, 2, connections, pin=pin)
+            small_again.add(wrk(url, small_tokens, seconds, connections, pin=pin).requests_per_second)
+        with server("ours", large, workers, threads, worker_class, pin) as (url, pids):
+            wrk(url, large_tokens, 2, connections, pin=pin)
+            result = wrk(url, large_tokens, seconds, connections, pin=pin)
             assert result.errors == 0 and result.non_2xx == 0, result
             big.add(result.requests_per_second)
             big_p99.add(result.p99_ms)
@@ -121,10 +122,11 @@ def bench_http(small: Path, small_tokens: Path, large: Path | None, large_tokens
            "≤ 150 MB resident", worker_memory.high * 1.048576 <= 150)
 
 
-def bench_soak(small: Path, mixed_tokens: Path, seconds: int, workers: int, threads: int, worker_class: str) -> None:
-    with server("ours", small, workers, threads, worker_class) as (url, _):
-        result = wrk(url, mixed_tokens, seconds, 256, threads=2)
-    record(f"soak: 256 connections for {seconds} s, valid, revoked and forged tokens mixed",
+def bench_soak(small: Path, mixed_tokens: Path, seconds: int) -> None:
+    # The service as `permit serve` runs it by default, on both cores, with wrk beside it.
+    with server("ours", small, 2, 2, "gthread", pin=False) as (url, _):
+        result = wrk(url, mixed_tokens, seconds, 256, threads=2, pin=False)
+    record(f"soak: 256 connections for {seconds} s, valid, revoked and forged tokens mixed (2 gthread workers × 2 threads)",
            f"{result.requests_per_second:,.0f} req/s, p99 {result.p99_ms:,.1f} ms, {result.requests:,} requests",
            "—", f"{result.errors} socket errors, {result.non_2xx} non-2xx", "zero errors, zero 5xx",
            result.errors == 0 and result.non_2xx == 0)
@@ -276,8 +278,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--pin", action="store_true", help="server on core 0, wrk on core 1 (steadier, harsher)")
     args = parser.parse_args()
     quick = args.quick
     started = datetime.datetime.now(datetime.UTC)
@@ -306,11 +309,11 @@ def main() -> None:
             large_tokens = work / "large-tokens.txt"
             large_tokens.write_text("\n".join(large.valid))
         step("2. and 3. the HTTP endpoint")
-        bench_http(small.home, small_tokens, large_home, large_tokens, 3 if quick else 10, 1 if quick else 3,
-                   args.workers, args.threads, args.worker_class)
+        bench_http(small.home, small_tokens, large_home, large_tokens, 3 if quick else 8, 1 if quick else 3,
+                   args.workers, args.threads, args.worker_class, args.pin)
 
         step("soak")
-        bench_soak(small.home, mixed, 5 if quick else 60, args.workers, args.threads, args.worker_class)
+        bench_soak(small.home, mixed, 5 if quick else 60)
 
         step("4. import")
         import_home = bench_import(work, 20_000 if quick else 1_000_000)

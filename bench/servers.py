@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,11 +27,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# On a machine of two cores the server gets the first and wrk the second, so that they do not
+# take turns on the same core and the figure measures the server.
+PINNED = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+SERVER_CPU, CLIENT_CPU = "0", "1"
+
+
+def _pinned(command: list[str], cpu: str) -> list[str]:
+    return ["taskset", "-c", cpu, *command] if PINNED else command
+
+
 @contextmanager
-def server(app: str, home: Path | None, workers: int, threads: int, worker_class: str) -> Iterator[tuple[str, list[int]]]:
+def server(app: str, home: Path | None, workers: int, threads: int, worker_class: str,
+           pin: bool = True) -> Iterator[tuple[str, list[int]]]:
     """Run bench/serve.py (our app or the bare one) until the block ends; yields (url, worker pids)."""
     port = free_port()
     command = [PYTHON, str(BENCH / "serve.py"), app, f"127.0.0.1:{port}", str(workers), str(threads), worker_class]
+    command = _pinned(command, SERVER_CPU) if pin else command
     env = {**os.environ, "PYTHONPATH": str(BENCH.parent)}
     if home is not None:
         env["PERMIT_HOME"] = str(home)
@@ -86,11 +99,12 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, tokens_file: Path, seconds: int, connections: int, threads: int = 1) -> WrkResult:
+def wrk(url: str, tokens_file: Path, seconds: int, connections: int, threads: int = 1, pin: bool = True) -> WrkResult:
     """POST /api/v1/verify with the tokens of `tokens_file` in turn."""
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
+               "-s", str(BENCH / "verify.lua"), url]
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-         "-s", str(BENCH / "verify.lua"), url],
+        _pinned(command, CLIENT_CPU) if pin else command,
         env={**os.environ, "TOKENS": str(tokens_file)}, capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
