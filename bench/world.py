@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from keys.files import write_atomic
-from keys.registry import Agency, Names, PermitType, Registry
+from keys.registry import Agency, AgencyKey, Names, PermitType, Registry
 from keys.signer import KeySigner
 from keys.trust import Root, make_bundle, sign_registry, sign_root
 from permits.model import Permit
@@ -59,18 +59,21 @@ def build(home: Path, now: int, *, agencies: int, keys_per_agency: int, list_siz
     for code, vi, en, days in TYPES:
         registry = registry.with_type(PermitType(code, Names(vi, en), days))
     signers: dict[str, KeySigner] = {}
+    members = {}
     for n in range(agencies):
         agency_id = f"hcm-a{n:04d}"
         code = TYPES[n % len(TYPES)][0]
-        registry = registry.with_agency(Agency(agency_id, Names(f"Sở số {n}", f"Department {n}"), (code,),
-                                               f"http://127.0.0.1/status/{agency_id}.jwt"))
+        keys = []
         for k in range(keys_per_agency):
             signer = _signer(rng)
             # The older keys were superseded last year; the newest one signs.
-            registry = registry.with_key(agency_id, signer.public_key(), now - 400 * DAY + k)
-            if k < keys_per_agency - 1:
-                registry = registry.with_retired_key(agency_id, signer.kid, "superseded", now - 300 * DAY)
+            retired = (now - 300 * DAY, "superseded") if k < keys_per_agency - 1 else (None, None)
+            keys.append(AgencyKey(agency_id, signer.public_key(), now - 400 * DAY + k, *retired))  # type: ignore[arg-type]
             signers[agency_id] = signer
+        members[agency_id] = Agency(agency_id, Names(f"Sở số {n}", f"Department {n}"), (code,),
+                                    f"http://127.0.0.1/status/{agency_id}.jwt", tuple(keys))
+    # Built in one go: each edit of a Registry checks the whole of it again.
+    registry = replace(registry, agencies=members)
     bundle = make_bundle([sign_root(root, [root_signer])], sign_registry(registry, [root_signer]))
     write_atomic(home / "anchor.json", json.dumps(root.to_dict()).encode())
     write_atomic(home / "registry.json", bundle)

@@ -19,8 +19,9 @@ record of which line of which file (by SHA-256) they came from. An import killed
 is imported twice, and no status index is reused, because indexes are allocated from what the
 ledger holds and only committed with their permits.
 
-Signing runs in a second process when a `signer_loader` is given, while this one reads, checks
-and writes the next batch: the signatures are half of the work.
+With a `signer_loader`, rows are checked and signed in worker processes (one per core) while
+this one reads the file and writes the ledger: signing is half of the work, checking most of
+the rest.
 """
 
 from __future__ import annotations
@@ -31,21 +32,22 @@ import hashlib
 import json
 import os
 import re
+import sqlite3
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
 from keys.errors import InputError, PermitError
-from keys.registry import Registry
+from keys.registry import PermitType, Registry
 from keys.signer import Signer
 from keys.text import normalise_text
 from permits.issuing import IssueRequest, check_authority, draft_permit
 from permits.ledger import PERMIT_ID_LENGTH, Ledger
-from permits.model import Permit
 from permits.status_list import MIN_SIZE
 from permits.token import claims_json, sign_claims
 
@@ -114,9 +116,9 @@ def scan(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), max(lines - 1, 0)
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]:
-    """(line number, fields by column, the raw row) for each data row; fields is None when the
-    row has the wrong number of cells."""
+def _rows(path: Path) -> Iterator[tuple[int, list[str] | None, list[str]]]:
+    """(line number, the cells in COLUMNS order or None when the row has the wrong number of
+    cells, the row as written) for each data row."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         try:
@@ -135,21 +137,18 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]:
             line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
-            yield line, (dict(zip(header, row, strict=True)) if len(row) == len(header) else None), _original(header, row)
+            if len(row) != len(header):
+                yield line, None, row
+                continue
+            by_name = dict(zip(header, row, strict=True))
+            ordered = [by_name.get(column, "") for column in COLUMNS]
+            yield line, ordered, ordered
 
 
-def _original(header: list[str], row: list[str]) -> list[str]:
-    """The row's cells in COLUMNS order (what the rejected-rows file holds), or as given when
-    it does not fit the header."""
-    if len(row) != len(header):
-        return row
-    cells = dict(zip(header, row, strict=True))
-    return [cells.get(column, "") for column in COLUMNS]
-
-
-def _request(fields: dict[str, str] | None, agency: str, type_code: str) -> IssueRequest:
-    if fields is None:
+def _request(cells: list[str] | None, agency: str, type_code: str) -> IssueRequest:
+    if cells is None:
         raise _RowError("bad_row", "wrong number of cells for the header")
+    fields = dict(zip(COLUMNS, cells, strict=True))
     def items(column: str) -> tuple[str, ...]:
         return tuple(part for part in (p.strip() for p in fields.get(column, "").split(LIST_SEPARATOR)) if part)
     for column in REQUIRED:
@@ -217,30 +216,51 @@ class _Allocator:
         return "".join(_ID_ALPHABET[(bits >> shift) & 31] for shift in range(0, 5 * PERMIT_ID_LENGTH, 5))
 
 
-# --- signing, possibly in a second process -------------------------------------------------------
-
-_worker_signer: Signer | None = None
-
-
-def _start_worker(loader: SignerLoader) -> None:
-    global _worker_signer
-    _worker_signer = loader()
-
-
-def _sign_all(permits: list[Permit]) -> list[str]:
-    assert _worker_signer is not None
-    return [sign_claims(claims_json(permit), _worker_signer) for permit in permits]
-
+# --- drafting and signing, in worker processes -------------------------------------------------------
 
 Reject = tuple[int, str, str, str]  # line, reason, message, the row's cells as JSON
+# line, permit id, number, holder id, holder name, status index, issued at, valid until, token
+Drafted = tuple[int, str, str, str, str, int, int, int, str]
+Job = list[tuple[int, "list[str] | None", list[str], str, int]]  # line, cells (None: misfit), row, id, status index
 
 
-@dataclass
-class _Batch:
-    drafted: list[tuple[int, Permit, list[str]]]  # line, permit, the row's cells
-    rejects: list[Reject]
-    tokens: Future[list[str]] | list[str]
-    last_line: int
+@dataclass(frozen=True)
+class _Context:
+    """What drafting a row needs; sent once to each worker process."""
+
+    agency: str
+    type_code: str
+    permit_type: PermitType
+    now: int
+
+
+def draft_and_sign(context: _Context, signer: Signer, job: Job) -> tuple[list[Drafted], list[Reject]]:
+    """Check, normalise and sign each row, as `permit issue` does one."""
+    drafted: list[Drafted] = []
+    rejects: list[Reject] = []
+    for line, cells, row, permit_id, index in job:
+        try:
+            permit = draft_permit(context.permit_type, _request(cells, context.agency, context.type_code), context.now, permit_id, index)
+        except (_RowError, PermitError) as exc:
+            rejects.append((line, str(exc.reason), exc.message, json.dumps(row, ensure_ascii=False)))
+            continue
+        token = sign_claims(claims_json(permit), signer)
+        drafted.append((line, permit.id, permit.number, permit.holder_id, permit.holder_name, permit.status_index,
+                        permit.issued_at, permit.valid_until, token))
+    return drafted, rejects
+
+
+_worker: tuple[_Context, Signer] | None = None
+
+
+def _start_worker(context: _Context, loader: SignerLoader) -> None:
+    global _worker
+    _worker = (context, loader())
+
+
+def _work(job: Job) -> tuple[list[Drafted], list[Reject]]:
+    assert _worker is not None
+    return draft_and_sign(_worker[0], _worker[1], job)
 
 
 def import_csv(
@@ -256,76 +276,75 @@ def import_csv(
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
     signer_loader: SignerLoader | None = None,
+    processes: int | None = None,
 ) -> ImportReport:
+    """Import `path` into the ledger. With a `signer_loader` (which loads the same key in another
+    process), rows are checked and signed by `processes` worker processes (default: one per
+    core) while this one reads the file and writes the ledger, in file order."""
     check_authority(registry, agency, type_code, signer, now)
     officer = normalise_text(officer, "officer", 100)
+    context = _Context(agency, type_code, registry.permit_type(type_code), now)
     source, total = scan(path)
     resume_after = ledger.import_resume_line(source)
     allocator = _Allocator(ledger)
     imported = 0
     done = 0
+    workers = 0 if signer_loader is None else (processes or os.cpu_count() or 1)
     pool = None
-    stack = ExitStack()
     if signer_loader is not None:
-        pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(signer_loader,))
+        start = partial(_start_worker, context, signer_loader)
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=start)
+    # Each batch in flight: its result (to come), its rows by line (kept here, not sent back), its last line.
+    in_flight: deque[tuple[Future[tuple[list[Drafted], list[Reject]]] | tuple[list[Drafted], list[Reject]],
+                           dict[int, list[str]], int]] = deque()
 
-    def sign(permits: list[Permit]) -> Future[list[str]] | list[str]:
-        if pool is None:
-            return [sign_claims(claims_json(permit), signer) for permit in permits]
-        return pool.submit(_sign_all, permits)
+    def submit(chunk: list[tuple[int, list[str] | None, list[str]]]) -> None:
+        job: Job = [(line, cells, row, allocator.permit_id(), allocator.index()) for line, cells, row in chunk]
+        result = pool.submit(_work, job) if pool else draft_and_sign(context, signer, job)
+        in_flight.append((result, {line: row for line, _, row in chunk}, chunk[-1][0]))
 
-    def prepare(rows: list[tuple[int, dict[str, str] | None, list[str]]]) -> _Batch:
-        drafted: list[tuple[int, Permit, list[str]]] = []
-        rejects: list[Reject] = []
-        for line, fields, raw in rows:
-            try:
-                permit = draft_permit(registry, _request(fields, agency, type_code), now, allocator.permit_id(), allocator.index())
-                drafted.append((line, permit, raw))
-            except (_RowError, PermitError) as exc:
-                rejects.append((line, str(exc.reason), exc.message, json.dumps(raw, ensure_ascii=False)))
-        return _Batch(drafted, rejects, sign([permit for _, permit, _ in drafted]), rows[-1][0])
-
-    def write(batch: _Batch) -> int:
-        tokens = batch.tokens.result() if isinstance(batch.tokens, Future) else batch.tokens
-        rows = [(permit, token, line, cells) for (line, permit, cells), token in zip(batch.drafted, tokens, strict=True)]
-        rejects = list(batch.rejects)
+    def write_oldest() -> None:
+        nonlocal imported
+        pending, rows, last_line = in_flight.popleft()
+        drafted, rejects = pending.result() if isinstance(pending, Future) else pending
         with ledger.transaction():
-            kept, more = _settle(ledger, allocator, rows, signer)
-            rejects += more
-            ledger.insert_imported(kept, signer.kid, officer, now, source, batch.last_line)
+            try:
+                # Usually nothing collides, and the batch goes in as it is.
+                ledger.insert_imported(drafted, context.type_code, signer.kid, officer, now, source, last_line)
+                kept = drafted
+            except sqlite3.IntegrityError:
+                kept, more = _settle(ledger, allocator, context, signer, drafted, rows)
+                rejects = rejects + more
+                ledger.insert_imported(kept, context.type_code, signer.kid, officer, now, source, last_line)
             ledger.insert_rejects(source, rejects)
             if allocator.size > ledger.status_list_size:
                 ledger.set_status_list_size(allocator.size)
-        return len(kept)
+        imported += len(kept)
 
     try:
-        stack.enter_context(ledger.bulk_durability())
-        pending: _Batch | None = None
-        chunk: list[tuple[int, dict[str, str] | None, list[str]]] = []
-        for row in _rows(path):
-            done += 1
-            if row[0] <= resume_after:
-                continue
-            chunk.append(row)
-            if len(chunk) >= batch_size:
-                batch = prepare(chunk)
-                chunk = []
-                if pending is not None:
-                    imported += write(pending)
-                    if progress:
-                        progress(done, total)
-                pending = batch
-        if chunk:
-            batch = prepare(chunk)
-            if pending is not None:
-                imported += write(pending)
-            pending = batch
-        if pending is not None:
-            imported += write(pending)
+        with ledger.bulk_durability():
+            chunk: list[tuple[int, list[str] | None, list[str]]] = []
+            for row in _rows(path):
+                done += 1
+                if row[0] <= resume_after:
+                    continue
+                chunk.append(row)
+                if len(chunk) >= batch_size:
+                    submit(chunk)
+                    chunk = []
+                    # Batches are committed in file order (a resumed import starts after the last
+                    # line committed); a few stay in flight so every worker has one to do.
+                    while len(in_flight) > workers:
+                        write_oldest()
+                        if progress:
+                            progress(done, total)
+            if chunk:
+                submit(chunk)
+            while in_flight:
+                write_oldest()
         if progress:
             progress(max(done, total), max(done, total))
     finally:
-        stack.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
@@ -335,27 +354,29 @@ def import_csv(
 
 
 def _settle(
-    ledger: Ledger, allocator: _Allocator, rows: list[tuple[Permit, str, int, list[str]]], signer: Signer
-) -> tuple[list[tuple[Permit, str, int]], list[Reject]]:
-    """Inside the write transaction: refuse numbers already used (in the ledger or earlier in
-    this batch), and re-sign the rare row whose id or status index another officer's permit
-    took since the batch was prepared."""
-    taken_numbers = ledger.existing("number", [row[0].number for row in rows])
-    taken_ids = ledger.existing("id", [row[0].id for row in rows])
-    taken_indexes = ledger.existing("status_index", [row[0].status_index for row in rows])
-    kept: list[tuple[Permit, str, int]] = []
+    ledger: Ledger, allocator: _Allocator, context: _Context, signer: Signer, drafted: list[Drafted],
+    rows: dict[int, list[str]],
+) -> tuple[list[Drafted], list[Reject]]:
+    """When a batch collided with the ledger: refuse numbers already used (in the ledger or
+    earlier in this batch), and draft and sign again the rare row whose id or status index
+    another officer's permit took since the batch was prepared."""
+    taken_numbers = ledger.existing("number", [row[2] for row in drafted])
+    taken_ids = ledger.existing("id", [row[1] for row in drafted])
+    taken_indexes = ledger.existing("status_index", [row[5] for row in drafted])
+    kept: list[Drafted] = []
     rejects: list[Reject] = []
     seen: set[str] = set()
-    for permit, token, line, cells in rows:
-        if permit.number in taken_numbers or permit.number in seen:
-            rejects.append((line, "duplicate_permit_number", f"permit number {permit.number!r} is already used",
-                            json.dumps(cells, ensure_ascii=False)))
+    for row in drafted:
+        line, permit_id, number = row[0], row[1], row[2]
+        if number in taken_numbers or number in seen:
+            rejects.append((line, "duplicate_permit_number", f"permit number {number!r} is already used",
+                            json.dumps(rows[line], ensure_ascii=False)))
             continue
-        seen.add(permit.number)
-        if permit.id in taken_ids or permit.status_index in taken_indexes:
-            permit = replace(permit, id=allocator.permit_id(), status_index=allocator.index())
-            token = sign_claims(claims_json(permit), signer)
-        kept.append((permit, token, line))
+        seen.add(number)
+        if permit_id in taken_ids or row[5] in taken_indexes:
+            job: Job = [(line, rows[line], rows[line], allocator.permit_id(), allocator.index())]
+            row = draft_and_sign(context, signer, job)[0][0]
+        kept.append(row)
     return kept, rejects
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from keys.errors import ConflictError, InputError
 from keys.fields import FieldError
 from keys.jws import parse_compact
-from keys.registry import Registry
+from keys.registry import PermitType, Registry
 from keys.signer import Signer
 from keys.text import normalise_text
 from permits import model
@@ -97,16 +97,15 @@ def _check_signer(registry: Registry, agency_id: str, signer: Signer, now: int) 
         raise InputError(f"key {signer.kid} of {agency_id} is retired and can no longer issue", reason="key_retired")
 
 
-def _check_validity(registry: Registry, type_code: str, valid_from: date, valid_until: date, now: int) -> None:
+def _check_validity(permit_type: PermitType, valid_from: date, valid_until: date, now: int) -> None:
     if valid_until < valid_from:
         raise InputError(f"valid-until {valid_until} is before valid-from {valid_from}", reason="bad_dates")
     if valid_until < city_date(now):
         raise InputError(f"valid-until {valid_until} is already in the past", reason="bad_dates")
-    max_days = registry.permit_type(type_code).max_days
     days = (valid_until - valid_from).days + 1
-    if days > max_days:
+    if days > permit_type.max_days:
         raise InputError(
-            f"{days} days of validity; a {type_code} permit may be valid for at most {max_days} days",
+            f"{days} days of validity; a {permit_type.code} permit may be valid for at most {permit_type.max_days} days",
             reason="validity_too_long",
         )
 
@@ -135,12 +134,12 @@ def check_authority(registry: Registry, agency_id: str, type_code: str, signer: 
     _check_signer(registry, agency.id, signer, now)
 
 
-def draft_permit(registry: Registry, request: IssueRequest, now: int, permit_id: str, status_index: int) -> Permit:
+def draft_permit(permit_type: PermitType, request: IssueRequest, now: int, permit_id: str, status_index: int) -> Permit:
     """The permit `request` asks for, every field checked and normalised (NFC, trimmed,
     bounded), dates turned into whole days in Ho Chi Minh City. The agency's authority is
     checked separately (`check_authority`), once per command rather than once per row."""
     valid_from = request.valid_from or city_date(now)
-    _check_validity(registry, request.type, valid_from, request.valid_until, now)
+    _check_validity(permit_type, valid_from, request.valid_until, now)
     holder_id = request.holder_id.strip()
     if not _HOLDER_ID.fullmatch(holder_id):
         raise InputError("holder id must be a registration code (letters, digits, '.', '/', '-')", reason="bad_holder_id")
@@ -169,14 +168,15 @@ def issue(
     check_authority(registry, request.agency, request.type, signer, now)
     officer = _officer(officer)
     # Checked before the transaction, with placeholders for what the ledger allocates.
-    draft_permit(registry, request, now, "0000", 0)
+    permit_type = registry.permit_type(request.type)
+    draft_permit(permit_type, request, now, "0000", 0)
     with ledger.transaction():
         permit_id = ledger.new_permit_id()
         if request.number is not None:
             number = normalise_text(request.number, "permit number", model.NUMBER_MAX)
             if ledger.number_taken(number):
                 raise ConflictError(f"permit number {number!r} is already used", reason="duplicate_permit_number")
-        permit = draft_permit(registry, request, now, permit_id, ledger.allocate_status_index())
+        permit = draft_permit(permit_type, request, now, permit_id, ledger.allocate_status_index())
         token = _signed(permit, signer)
         ledger.insert_permit(permit, now)
         ledger.insert_version(permit, token, signer.kid)
@@ -193,7 +193,7 @@ def _new_version(
     _check_signer(registry, current.agency, signer, now)
     valid_until = changes.valid_until
     if valid_until is not None:
-        _check_validity(registry, current.type, city_date(current.valid_from), valid_until, now)
+        _check_validity(registry.permit_type(current.type), city_date(current.valid_from), valid_until, now)
     updates: dict[str, Any] = {}
     if changes.holder_name is not None:
         updates["holder_name"] = normalise_text(changes.holder_name, "holder name", model.NAME_MAX)
