@@ -476,10 +476,10 @@ class ProgressBar:
 @click.argument("csv_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--agency", required=True)
 @click.option("--type", "type_code", required=True, help="Permit type of every row.")
-@click.option("--batch-size", default=1000, show_default=True, help="Rows per transaction.")
+@click.option("--batch-size", type=int, default=None, help="Rows per transaction (one commit each) [default: 5000].")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, batch_size: int, as_json: bool) -> None:
+def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, batch_size: int | None, as_json: bool) -> None:
     """Import existing (paper) permits from a CSV file as signed e-permits.
 
     Columns: number, holder_id, holder_name, valid_until (required), holder_address,
@@ -492,8 +492,9 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
     from functools import partial
 
     from keys.keyfile import load_signer
-    from permits.importing import import_csv
+    from permits.importing import BATCH_SIZE, import_csv
 
+    batch_size = BATCH_SIZE if batch_size is None else batch_size
     if not 1 <= batch_size <= 100_000:
         raise InputError("--batch-size must be between 1 and 100000", reason="bad_batch_size")
     home = home_of(ctx)

@@ -117,6 +117,16 @@ class PatientThreadWorker(_JsonErrorPages, ThreadWorker):  # type: ignore[misc]
     The request then goes to gunicorn's own parser exactly as it came.
     """
 
+    def accept(self, listener: Any) -> None:
+        # Every worker polls the same listening socket and the first one awake takes the
+        # connection, so a burst of new keep-alive connections (a gateway opening its pool) can
+        # all land on one worker while the other idles: half the throughput, measured. A worker
+        # that already holds a connection per thread lets a moment pass before it accepts, so a
+        # less busy worker takes the connection; if none does, this one still does.
+        if self.nr_conns >= self.cfg.threads:
+            time.sleep(ACCEPT_YIELD_SECONDS)
+        super().accept(listener)
+
     def handle(self, conn: Any) -> Any:
         if not _arrived(conn):
             started = getattr(conn, "arrival_started", None)
@@ -155,6 +165,7 @@ def _arrived(conn: Any) -> bool:
     return bool(end + 4 + declared > PEEK_BYTES or len(data) >= end + 4 + declared)
 
 
+ACCEPT_YIELD_SECONDS = 0.002
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,12})[ \t]*(?=\r\n|$)", re.IGNORECASE)
 _EXPECT_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue", re.IGNORECASE)
 _TRANSFER_ENCODING = re.compile(rb"\r\ntransfer-encoding:", re.IGNORECASE)
