@@ -61,13 +61,40 @@ def server(app: str, home: Path | None, workers: int, threads: int, worker_class
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{app} server did not start")
             time.sleep(0.3)
-        yield url, _children(process.pid)
+        workers = _children(process.pid)
+        _settle(workers)
+        yield url, workers
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return total
+
+
+def _settle(workers: list[int], timeout: float = 120) -> None:
+    """Wait until every worker has finished loading: the first one to answer /healthz may be
+    ready while another still reads a large registry, and would be measured doing so."""
+    deadline = time.monotonic() + timeout
+    before = _cpu_seconds(workers)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = _cpu_seconds(workers)
+        if after - before < 0.05:
+            return
+        before = after
+    raise RuntimeError("the server's workers did not settle")
 
 
 def _children(pid: int) -> list[int]:
