@@ -367,6 +367,8 @@ def _settle(
     taken_numbers = ledger.existing("number", [row[2] for row in drafted])
     taken_ids = ledger.existing("id", [row[1] for row in drafted])
     taken_indexes = ledger.existing("status_index", [row[5] for row in drafted])
+    for index in taken_indexes:
+        allocator.mark(index)  # so that no later batch is handed it either
     kept: list[Drafted] = []
     rejects: list[Reject] = []
     seen: set[str] = set()

@@ -209,3 +209,42 @@ def test_an_import_killed_with_sigkill_finishes_on_the_next_run(city: City, tmp_
     missing = {f"K-{i:05d}" for i in range(total) if i not in bad} - {
         r[0] for r in sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT number FROM permits")}
     assert missing == set()
+
+
+def test_a_permit_issued_meanwhile_keeps_its_id_and_status_index(city: City, tmp_path: Path) -> None:
+    """Another officer's permit is committed between the moment a batch was drafted and the
+    moment it is written, with the very id and status index the batch's first row was given:
+    that row is drafted and signed again under fresh ones; nothing is lost or shared."""
+    ledger = city.home.ledger("hcm-syt", create=True)
+    original = ledger.insert_imported
+    taken: dict[str, object] = {}
+
+    def officer_commits_first(rows: list[tuple[object, ...]], *args: object) -> None:
+        if not taken:
+            _, permit_id, _, _, _, index, issued_at, valid_until, token = rows[0]  # (its token: any will do)
+            taken.update(id=permit_id, index=index)
+            ledger.db.conn.execute(
+                "INSERT INTO permits (id, number, type, holder_id, holder_name, state, current_version, created_at)"
+                " VALUES (?, 'OTHER-1', 'food-safety', '0399999999', 'Hộ kinh doanh Khác', 'active', 1, ?)", (permit_id, NOW))
+            ledger.db.conn.execute(
+                "INSERT INTO versions (permit_id, version, status_index, status, kid, issued_at, valid_until, token)"
+                " VALUES (?, 1, ?, 0, 'other', ?, ?, ?)", (permit_id, index, issued_at, valid_until, token))
+        original(rows, *args)  # type: ignore[arg-type]
+
+    ledger.insert_imported = officer_commits_first  # type: ignore[method-assign]
+    try:
+        report = import_csv(ledger, city.registry, city.signers["hcm-syt"], write_csv(tmp_path / "old.csv", [row(f"D-{i}") for i in range(4)]),
+                            "hcm-syt", "food-safety", "officer", NOW, batch_size=10)
+    finally:
+        ledger.close()
+    assert (report.imported, report.rejected) == (4, 0)
+    ledger = city.home.ledger("hcm-syt")
+    # The other officer's permit is untouched.
+    assert ledger.db.conn.execute("SELECT p.number, v.status_index, v.kid FROM permits p JOIN versions v ON v.permit_id = p.id"
+                                  " WHERE p.id = ?", (taken["id"],)).fetchall() == [("OTHER-1", taken["index"], "other")]
+    imported = [ledger.get(permit_id) for (permit_id,) in ledger.db.conn.execute("SELECT id FROM permits WHERE number LIKE 'D-%'")]
+    assert sorted(r.permit.number for r in imported) == ["D-0", "D-1", "D-2", "D-3"]
+    assert taken["id"] not in {r.permit.id for r in imported}
+    assert taken["index"] not in {r.permit.status_index for r in imported}
+    city.publish_status("hcm-syt")
+    assert {verify(r.token, city.registry, city.lists, NOW).status for r in imported} == {"valid"}
