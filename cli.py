@@ -3,18 +3,25 @@
 Every library error is caught in one place (PermitGroup.invoke) and printed as one line with
 its reason code; exit status 0 success, 1 "not valid" (verify), 2 usage or input error,
 3 an internal error (with the traceback only when PERMIT_DEBUG=1).
+
+Messages and help are written in English and shown in Vietnamese with `--lang vi` (anywhere on
+the command line), PERMIT_LANG=vi or a Vietnamese locale (permits/i18n.py, gettext).
 """
 
 from __future__ import annotations
 
 import getpass
+import gettext
+import inspect
 import json
 import os
 import sqlite3
 import sys
 import time
 import traceback
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,9 +33,20 @@ from keys.registry import RETIRED_REASONS, Registry
 from keys.trust import MAX_BUNDLE_BYTES
 from permits import issuing, operator, publishing, qr
 from permits.home import Home, Passphrase
+from permits.i18n import (
+    DOMAIN,
+    LANGUAGES,
+    LOCALE_DIR,
+    N_,
+    _,
+    current_language,
+    language,
+    language_from_environment,
+    ngettext,
+)
 from permits.ledger import Ledger, PermitRecord
 from verifier.offline import verify_in_home
-from verifier.reasons import REASON_TEXT, STATUS_TEXT
+from verifier.reasons import REASON_TEXT, STATUS_TEXT, error_sentence
 from verifier.scan import read_qr
 from verifier.verdict import Verdict, iso
 
@@ -46,11 +64,113 @@ class CommandFailed(click.ClickException):
         self.reason = reason
 
     def format_message(self) -> str:
-        return f"[{self.reason}] {self.message}"
+        # In Vietnamese: the sentence for the reason code, then the English detail (it names
+        # the permit, file or value concerned).
+        sentence = error_sentence(self.reason, current_language()) if current_language() != "en" else None
+        return f"[{self.reason}] {sentence} ({self.message})" if sentence else f"[{self.reason}] {self.message}"
 
 
-class PermitGroup(click.Group):
+# --- language --------------------------------------------------------------------------------
+
+
+def split_language(args: Sequence[str]) -> tuple[str, list[str]]:
+    """Take `--lang X` / `--lang=X` out of the arguments (before any `--`), so it works
+    anywhere on the command line; without it, the environment decides."""
+    lang, rest, i = None, [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg == "--lang" and i + 1 < len(args):
+            lang, i = args[i + 1], i + 2
+            continue
+        if arg.startswith("--lang="):
+            lang, i = arg.partition("=")[2], i + 1
+            continue
+        rest.append(arg)
+        i += 1
+    if lang is not None and lang not in LANGUAGES:
+        raise CommandFailed("bad_language", f"--lang must be one of {', '.join(LANGUAGES)}, not {lang!r}")
+    return lang or language_from_environment(), rest
+
+
+@contextmanager
+def click_speaks(lang: str) -> Iterator[None]:
+    """click's own messages ("Usage:", "Missing option …") come from gettext's default domain
+    and the LANGUAGE variable: point both at our catalogue for this run, then put them back."""
+    previous_domain, previous = gettext.textdomain(), os.environ.get("LANGUAGE")
+    gettext.bindtextdomain(DOMAIN, str(LOCALE_DIR))
+    gettext.textdomain(DOMAIN)
+    os.environ["LANGUAGE"] = lang
+    try:
+        yield
+    finally:
+        gettext.textdomain(previous_domain)
+        if previous is None:
+            os.environ.pop("LANGUAGE", None)
+        else:
+            os.environ["LANGUAGE"] = previous
+
+
+class TranslatedHelp:
+    """A command whose help is shown in the language of this run: its English help (the
+    docstring) is the catalogue's message id."""
+
+    help: str | None
+
+    @contextmanager
+    def _help_translated(self) -> Iterator[None]:
+        english = self.help
+        self.help = _(inspect.cleandoc(english)) if english else english
+        try:
+            yield
+        finally:
+            self.help = english
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with self._help_translated():
+            super().format_help_text(ctx, formatter)  # type: ignore[misc]
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        with self._help_translated():
+            return super().get_short_help_str(limit)  # type: ignore[misc, no-any-return]
+
+
+class TranslatedCommand(TranslatedHelp, click.Command):
+    pass
+
+
+class TranslatedGroup(TranslatedHelp, click.Group):
+    command_class = TranslatedCommand
+    group_class = type  # subgroups are of the same class
+
+
+class TranslatedOption(click.Option):
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        english = self.help
+        self.help = _(english) if english else english
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.help = english
+
+
+def option(*decls: str, **attrs: Any) -> Callable[[Any], Any]:
+    return click.option(*decls, cls=TranslatedOption, **attrs)
+
+
+class PermitGroup(TranslatedGroup):
     """Turns every expected failure into one line and an exit status, never a traceback."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **extra: Any) -> Any:
+        try:
+            lang, remaining = split_language(sys.argv[1:] if args is None else list(args))
+        except CommandFailed as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        with language(lang), click_speaks(lang):
+            return super().main(remaining, *rest, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -59,6 +179,11 @@ class PermitGroup(click.Group):
             raise CommandFailed(exc.reason, exc.message) from None
         except sqlite3.DatabaseError as exc:
             raise CommandFailed("ledger_corrupt", f"the ledger database cannot be used: {exc}") from None
+        except BrokenPipeError:
+            # The reader went away (`permit list | head`): nothing to report, and nothing more to
+            # write; point stdout at /dev/null so that Python's own flush at exit stays quiet too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
         except OSError as exc:
             raise CommandFailed("io_error", f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -66,8 +191,73 @@ class PermitGroup(click.Group):
         except Exception as exc:  # a bug: say so in one line; the traceback on request
             if os.environ.get("PERMIT_DEBUG") == "1":
                 traceback.print_exc()
-            click.echo(f"Error: [internal] {type(exc).__name__}: {exc} (set PERMIT_DEBUG=1 for details)", err=True)
+            click.echo(_("Error: [internal] {kind}: {detail} (set PERMIT_DEBUG=1 for details)").format(
+                kind=type(exc).__name__, detail=exc), err=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+# --- the terminal ----------------------------------------------------------------------------
+
+
+def paint(text: str, **style: Any) -> str:
+    """Colour for a terminal: click.echo drops it when the output is not one; NO_COLOR drops it always."""
+    return text if os.environ.get("NO_COLOR") else click.style(text, **style)
+
+
+STATE_COLOUR = {"active": "green", "suspended": "yellow", "revoked": "red"}
+STATE_LABEL = {"active": N_("active"), "suspended": N_("suspended"), "revoked": N_("revoked")}
+
+
+def width(text: str) -> int:
+    """Columns a text takes on a terminal: combining marks none, wide (CJK) characters two."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], colour: Callable[[int, int], str | None] | None = None) -> list[str]:
+    """Aligned columns under a bold header; `colour(row, column)` colours a cell (after padding,
+    so escape codes never upset the alignment)."""
+    widths = [max(width(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+
+    def pad(i: int, cell: str) -> str:
+        return cell if i == len(widths) - 1 else cell + " " * (widths[i] - width(cell))
+
+    out = ["  ".join(paint(pad(i, cell), bold=True) for i, cell in enumerate(headers)).rstrip()]
+    for n, row in enumerate(rows):
+        cells = [pad(i, cell) for i, cell in enumerate(row)]
+        out.append("  ".join(paint(cell, fg=fg) if (fg := colour and colour(n, i)) else cell for i, cell in enumerate(cells)).rstrip())
+    return out
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr: percentage, count, rate and time left. On a terminal
+    it redraws in place; otherwise (a log) it writes a line every few seconds and at the end.
+    Work that ends within `delay` seconds shows nothing: only long work needs a bar."""
+
+    def __init__(self, label: str, unit: str, delay: float = 0.0, rate: bool = True) -> None:
+        self.label = label
+        self.unit = unit
+        self.delay = delay
+        self.show_rate = rate
+        self.started = time.monotonic()
+        self.interactive = sys.stderr.isatty()
+        self.last_shown = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        clock = time.monotonic()
+        elapsed = max(clock - self.started, 1e-6)
+        if elapsed < self.delay or (done < total and clock - self.last_shown < (0.2 if self.interactive else 5)):
+            return
+        self.last_shown = clock
+        share = done / total if total else 1
+        line = _("{label} [{bar}] {share} {done}/{total} {unit}").format(
+            label=self.label, bar=f"{'#' * int(share * 30):<30}", share=f"{share:6.1%}", done=f"{done:,}", total=f"{total:,}", unit=self.unit)
+        if self.show_rate:
+            rate = done / elapsed
+            left = int((total - done) / rate) if rate else 0
+            line += "  " + _("{rate} {unit}/s  ETA {eta}").format(rate=f"{rate:,.0f}", unit=self.unit, eta=f"{left // 60}:{left % 60:02d}")
+        click.echo(("\r" + line) if self.interactive else line, err=True, nl=not self.interactive)
+        if self.interactive and done >= total:
+            click.echo("", err=True)
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -99,7 +289,7 @@ def passphrases(confirm: bool = False) -> Passphrase:
         if "value" not in asked:
             if not sys.stdin.isatty():
                 raise InputError("set PERMIT_PASSPHRASE, or run in a terminal to be asked", reason="passphrase_required")
-            asked["value"] = click.prompt(f"Passphrase for {what}", hide_input=True, confirmation_prompt=confirm).encode()
+            asked["value"] = click.prompt(_("Passphrase for {what}").format(what=what), hide_input=True, confirmation_prompt=confirm).encode()
         return asked["value"]
 
     return get
@@ -157,27 +347,41 @@ def record_dict(home: Home, record: PermitRecord) -> dict[str, Any]:
     }
 
 
+def labelled(rows: Sequence[tuple[str, str]]) -> None:
+    """`  Label     value` lines, the values aligned whatever the labels' language."""
+    column = max((width(label) for label, _value in rows), default=0) + 1
+    for label, value in rows:
+        click.echo(f"  {label}{' ' * (column - width(label))}{value}")
+
+
+def state_label(state: str) -> str:
+    return paint(_(STATE_LABEL.get(state, state)), fg=STATE_COLOUR.get(state))
+
+
 def print_record(data: dict[str, Any]) -> None:
-    click.echo(f"Permit {data['id']}  (number {data['number']}, version {data['version']}, {data['state']})")
-    click.echo(f"  Type      {data['type']}  issued by {data['agency']}")
-    click.echo(f"  Holder    {data['holder']['name']} ({data['holder']['id']})")
+    click.echo(_("Permit {id}  (number {number}, version {version}, {state})").format(
+        id=paint(data["id"], bold=True), number=data["number"], version=data["version"], state=state_label(data["state"])))
+    rows = [(_("Type"), _("{type}  issued by {agency}").format(type=data["type"], agency=data["agency"])),
+            (_("Holder"), f"{data['holder']['name']} ({data['holder']['id']})")]
     if data["holder"]["address"]:
-        click.echo(f"  Address   {data['holder']['address']}")
-    for item in data["activities"]:
-        click.echo(f"  Activity  {item}")
-    for item in data["conditions"]:
-        click.echo(f"  Condition {item}")
-    click.echo(f"  Valid     {data['valid_from']} to {data['valid_until']}")
-    click.echo(f"  URL       {data['url']}")
+        rows.append((_("Address"), data["holder"]["address"]))
+    rows += [(_("Activity"), item) for item in data["activities"]]
+    rows += [(_("Condition"), item) for item in data["conditions"]]
+    rows.append((_("Valid"), _("{first} to {last}").format(first=data["valid_from"], last=data["valid_until"])))
+    rows.append((_("URL"), data["url"]))
+    labelled(rows)
 
 
 # --- the command tree -----------------------------------------------------------------------
 
 
 @click.group(cls=PermitGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", envvar="PERMIT_HOME", type=click.Path(file_okay=False), help="Permit home directory (or PERMIT_HOME).")
-@click.option("--officer", envvar="PERMIT_OFFICER", help="Name recorded in the ledger's event log (or PERMIT_OFFICER; default: login name).")
-@click.version_option(package_name="hcm-permits")
+# Declared for --help only: PermitGroup.main takes --lang out wherever it is (see split_language).
+@option("--lang", type=click.Choice(LANGUAGES), expose_value=False,
+        help="Language of messages and help: vi or en (or PERMIT_LANG, or the locale). Anywhere on the command line.")
+@option("--home", envvar="PERMIT_HOME", type=click.Path(file_okay=False), help="Permit home directory (or PERMIT_HOME).")
+@option("--officer", envvar="PERMIT_OFFICER", help="Name recorded in the ledger's event log (or PERMIT_OFFICER; default: login name).")
+@click.version_option(package_name="hcm-permits", cls=TranslatedOption)
 def cli(home: str | None, officer: str | None) -> None:
     """Issue, manage and verify electronic permits signed by city agencies.
 
@@ -194,13 +398,14 @@ def registry() -> None:
 
 
 @registry.command("init")
-@click.option("--id", "registry_id", required=True, help="Registry id, e.g. hcm.")
-@click.option("--name", required=True, help="Name of the city or authority.")
-@click.option("--roots", default=1, show_default=True, help="Number of root keys to create.")
-@click.option("--threshold", default=1, show_default=True, help="Root signatures needed to publish.")
-@click.option("--base-url", help="Public URL of the verifier, printed in QR codes.")
+@option("--id", "registry_id", required=True, help="Registry id, e.g. hcm.")
+@option("--name", required=True, help="Name of the city or authority.")
+@option("--roots", default=1, show_default=True, help="Number of root keys to create.")
+@option("--threshold", default=1, show_default=True, help="Root signatures needed to publish.")
+@option("--base-url", help="Public URL of the verifier, printed in QR codes.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def registry_init(ctx: click.Context, registry_id: str, name: str, roots: int, threshold: int, base_url: str | None) -> None:
+def registry_init(ctx: click.Context, registry_id: str, name: str, roots: int, threshold: int, base_url: str | None, as_json: bool) -> None:
     """Create the root keys, the trust anchor and an empty registry draft.
 
     Example: permit registry init --id hcm --name "TP. Hồ Chí Minh" --roots 3 --threshold 2
@@ -209,48 +414,57 @@ def registry_init(ctx: click.Context, registry_id: str, name: str, roots: int, t
     root = operator.init_registry(home, registry_id, name, roots, threshold, passphrases(confirm=True)("the root keys"), now())
     if base_url:
         home.set_config(base_url=base_url)
-    click.echo(f"Registry {registry_id} initialised: {roots} root key(s), threshold {threshold}.")
-    click.echo(f"Trust anchor for verifiers: {home.file('anchor.json')} (root keys {', '.join(sorted(root.keys))})")
+    data = {"registry": registry_id, "roots": sorted(root.keys), "threshold": threshold, "anchor": str(home.file("anchor.json"))}
+    emit(data, as_json, lambda: (
+        click.echo(_("Registry {id} initialised: {roots} root key(s), threshold {threshold}.").format(id=registry_id, roots=roots, threshold=threshold)),
+        click.echo(_("Trust anchor for verifiers: {file} (root keys {keys})").format(file=data["anchor"], keys=", ".join(data["roots"])))))
 
 
 @registry.command("add-type")
 @click.argument("code")
-@click.option("--name-vi", required=True, help="Vietnamese name.")
-@click.option("--name-en", required=True, help="English name.")
-@click.option("--max-days", default=1826, show_default=True, help="Longest validity allowed, in days.")
+@option("--name-vi", required=True, help="Vietnamese name.")
+@option("--name-en", required=True, help="English name.")
+@option("--max-days", default=1826, show_default=True, help="Longest validity allowed, in days.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def registry_add_type(ctx: click.Context, code: str, name_vi: str, name_en: str, max_days: int) -> None:
+def registry_add_type(ctx: click.Context, code: str, name_vi: str, name_en: str, max_days: int, as_json: bool) -> None:
     """Add a permit type to the draft.
 
     Example: permit registry add-type food-safety --name-vi "Giấy chứng nhận…" --name-en "Food safety certificate" --max-days 1095
     """
     operator.add_type(home_of(ctx), code, name_vi, name_en, max_days)
-    click.echo(f"Permit type {code} added to the draft; publish to make it effective.")
+    emit({"type": code, "name": {"vi": name_vi, "en": name_en}, "max_days": max_days, "draft": True}, as_json,
+         lambda: click.echo(_("Permit type {code} added to the draft; publish to make it effective.").format(code=code)))
 
 
 @registry.command("add-agency")
 @click.argument("agency_id")
-@click.option("--name-vi", required=True, help="Vietnamese name.")
-@click.option("--name-en", required=True, help="English name.")
-@click.option("--type", "types", multiple=True, required=True, help="Permit type it may issue (repeat).")
-@click.option("--status-url", help="Where its status list is published (default: the verifier's /api/v1/status/ID).")
+@option("--name-vi", required=True, help="Vietnamese name.")
+@option("--name-en", required=True, help="English name.")
+@option("--type", "types", multiple=True, required=True, help="Permit type it may issue (repeat).")
+@option("--status-url", help="Where its status list is published (default: the verifier's /api/v1/status/ID).")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def registry_add_agency(ctx: click.Context, agency_id: str, name_vi: str, name_en: str, types: tuple[str, ...], status_url: str | None) -> None:
+def registry_add_agency(ctx: click.Context, agency_id: str, name_vi: str, name_en: str, types: tuple[str, ...], status_url: str | None,
+                        as_json: bool) -> None:
     """Add an agency and the permit types it may issue to the draft.
 
     Example: permit registry add-agency hcm-syt --name-vi "Sở Y tế" --name-en "Department of Health" --type food-safety
     """
     operator.add_agency(home_of(ctx), agency_id, name_vi, name_en, list(types), status_url)
-    click.echo(f"Agency {agency_id} added to the draft; add its key, then publish.")
+    emit({"agency": agency_id, "name": {"vi": name_vi, "en": name_en}, "types": list(types), "status_url": status_url, "draft": True},
+         as_json, lambda: click.echo(_("Agency {agency} added to the draft; add its key, then publish.").format(agency=agency_id)))
 
 
 @registry.command("add-key")
 @click.argument("agency_id")
-@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="Public JWK file handed over by the agency.")
-@click.option("--alg", type=click.Choice(["EdDSA", "ES256"]), help="Algorithm (default EdDSA, or the JWK's alg).")
-@click.option("--valid-from", type=DATE, help="First day the key may sign (default: now).")
+@option("--public-key", type=click.Path(dir_okay=False, path_type=Path), help="Public JWK file handed over by the agency.")
+@option("--alg", type=click.Choice(["EdDSA", "ES256"]), help="Algorithm (default EdDSA, or the JWK's alg).")
+@option("--valid-from", type=DATE, help="First day the key may sign (default: now).")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def registry_add_key(ctx: click.Context, agency_id: str, public_key: Path | None, alg: str | None, valid_from: datetime | None) -> None:
+def registry_add_key(ctx: click.Context, agency_id: str, public_key: Path | None, alg: str | None, valid_from: datetime | None,
+                     as_json: bool) -> None:
     """Register a signing key of an agency: generated here, or from its public JWK file.
 
     Example: permit registry add-key hcm-syt --public-key hcm-syt.jwk.json
@@ -260,29 +474,33 @@ def registry_add_key(ctx: click.Context, agency_id: str, public_key: Path | None
     if public_key is not None:
         key = operator.read_public_key_file(public_key, alg)  # type: ignore[arg-type]
     else:
-        key = home.generate_key(agency_id, passphrases(confirm=True)(f"the new key of {agency_id}"), alg or "EdDSA").public_key()  # type: ignore[arg-type]
+        key = home.generate_key(agency_id, passphrases(confirm=True)(_("the new key of {agency}").format(agency=agency_id)), alg or "EdDSA").public_key()  # type: ignore[arg-type]
     start = issuing.start_of_day(valid_from.date()) if valid_from else now()
     operator.add_key(home, agency_id, key, start)
-    click.echo(f"Key {key.kid} ({key.alg}) of {agency_id} added to the draft; publish to make it effective.")
+    emit({"agency": agency_id, "kid": key.kid, "alg": key.alg, "valid_from": iso(start), "draft": True}, as_json, lambda: click.echo(
+        _("Key {kid} ({alg}) of {agency} added to the draft; publish to make it effective.").format(kid=key.kid, alg=key.alg, agency=agency_id)))
 
 
 @registry.command("retire-key")
 @click.argument("agency_id")
 @click.argument("kid")
-@click.option("--reason", type=click.Choice(RETIRED_REASONS), required=True, help="superseded: earlier permits stay valid; compromised: none are.")
+@option("--reason", type=click.Choice(RETIRED_REASONS), required=True, help="superseded: earlier permits stay valid; compromised: none are.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def registry_retire_key(ctx: click.Context, agency_id: str, kid: str, reason: str) -> None:
+def registry_retire_key(ctx: click.Context, agency_id: str, kid: str, reason: str, as_json: bool) -> None:
     """Retire an agency key in the draft.
 
     Example: permit registry retire-key hcm-syt 3q2Xs9AbCdEf --reason superseded
     """
-    operator.retire_key(home_of(ctx), agency_id, kid, reason, now())  # type: ignore[arg-type]
-    click.echo(f"Key {kid} of {agency_id} retired as {reason} in the draft; publish to make it effective.")
+    at = now()
+    operator.retire_key(home_of(ctx), agency_id, kid, reason, at)  # type: ignore[arg-type]
+    emit({"agency": agency_id, "kid": kid, "reason": reason, "retired_at": iso(at), "draft": True}, as_json, lambda: click.echo(
+        _("Key {kid} of {agency} retired as {reason} in the draft; publish to make it effective.").format(kid=kid, agency=agency_id, reason=reason)))
 
 
 @registry.command("publish")
-@click.option("--valid-days", default=30, show_default=True, help="Days until verifiers must have a newer version.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@option("--valid-days", default=30, show_default=True, help="Days until verifiers must have a newer version.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def registry_publish(ctx: click.Context, valid_days: int, as_json: bool) -> None:
     """Sign the draft with the root keys as a new version and write registry.json.
@@ -293,23 +511,27 @@ def registry_publish(ctx: click.Context, valid_days: int, as_json: bool) -> None
     trusted = operator.publish(home, passphrases(), now(), valid_days * 86_400)
     reg = trusted.registry
     data = {"version": reg.version, "expires_at": iso(reg.expires_at), "file": str(home.file("registry.json")), "digest": trusted.digest}
-    emit(data, as_json, lambda: click.echo(f"Published registry version {reg.version}, valid until {iso(reg.expires_at)}: {data['file']}"))
+    emit(data, as_json, lambda: click.echo(_("Published registry version {version}, valid until {expires}: {file}").format(
+        version=reg.version, expires=iso(reg.expires_at), file=data["file"])))
 
 
 def _registry_summary(reg: Registry) -> None:
-    click.echo(f"Registry {reg.id} \"{reg.name}\" version {reg.version}, expires {iso(reg.expires_at)}")
+    click.echo(_('Registry {id} "{name}" version {version}, expires {expires}').format(
+        id=reg.id, name=reg.name, version=reg.version, expires=iso(reg.expires_at)))
     for code, ptype in sorted(reg.types.items()):
-        click.echo(f"  type {code}: {ptype.name.vi} / {ptype.name.en} (max {ptype.max_days} days)")
+        click.echo("  " + _("type {code}: {vi} / {en} (max {days} days)").format(code=code, vi=ptype.name.vi, en=ptype.name.en, days=ptype.max_days))
     for agency in reg.agencies.values():
-        click.echo(f"  agency {agency.id}: {agency.name.vi} / {agency.name.en}; may issue {', '.join(agency.types)}")
+        click.echo("  " + _("agency {id}: {vi} / {en}; may issue {types}").format(
+            id=agency.id, vi=agency.name.vi, en=agency.name.en, types=", ".join(agency.types)))
         for key in agency.keys:
-            state = f"retired {key.retired_reason} at {iso(key.retired_at)}" if key.retired_at else "active"
-            click.echo(f"    key {key.kid} {key.alg} from {iso(key.valid_from)}: {state}")
+            state = (paint(_("retired {reason} at {at}").format(reason=key.retired_reason, at=iso(key.retired_at)), fg="red")
+                     if key.retired_at else paint(_("active"), fg="green"))
+            click.echo("    " + _("key {kid} {alg} from {start}: {state}").format(kid=key.kid, alg=key.alg, start=iso(key.valid_from), state=state))
 
 
 @registry.command("show")
-@click.option("--draft", is_flag=True, help="Show the operator's unpublished draft.")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@option("--draft", is_flag=True, help="Show the operator's unpublished draft.")
+@option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
 def registry_show(ctx: click.Context, draft: bool, as_json: bool) -> None:
     """Show the published registry (checked against the trust anchor) or the draft.
@@ -323,10 +545,11 @@ def registry_show(ctx: click.Context, draft: bool, as_json: bool) -> None:
 
 @registry.command("install")
 @click.argument("source")
-@click.option("--anchor", "anchor_file", type=click.Path(dir_okay=False, path_type=Path),
+@option("--anchor", "anchor_file", type=click.Path(dir_okay=False, path_type=Path),
               help="The operator's anchor.json, the first time (this home then trusts it).")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def registry_install(ctx: click.Context, source: str, anchor_file: Path | None) -> None:
+def registry_install(ctx: click.Context, source: str, anchor_file: Path | None, as_json: bool) -> None:
     """Accept a published registry (a file or a URL) after checking it against the trust anchor.
 
     This is how an agency's home, or a verifier's, picks up a new registry version.
@@ -346,13 +569,16 @@ def registry_install(ctx: click.Context, source: str, anchor_file: Path | None) 
         except OSError as exc:
             raise InputError(f"cannot read {source}: {exc.strerror}", reason="bad_registry_file") from None
     trusted = home.install_registry(raw, now())
-    click.echo(f"Registry version {trusted.registry.version} installed (valid until {iso(trusted.registry.expires_at)}).")
+    reg = trusted.registry
+    emit({"version": reg.version, "expires_at": iso(reg.expires_at), "digest": trusted.digest}, as_json, lambda: click.echo(
+        _("Registry version {version} installed (valid until {expires}).").format(version=reg.version, expires=iso(reg.expires_at))))
 
 
 @registry.command("push")
 @click.argument("url")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def registry_push(ctx: click.Context, url: str) -> None:
+def registry_push(ctx: click.Context, url: str, as_json: bool) -> None:
     """Send this home's registry to a verifier (PUT /api/v1/registry); it checks it itself.
 
     Example: permit registry push https://xacminh.example
@@ -362,14 +588,16 @@ def registry_push(ctx: click.Context, url: str) -> None:
     home = home_of(ctx)
     version = home.trusted_registry(now()).registry.version
     answer = push(url, "registry", home.file("registry.json").read_bytes(), "application/json", "registry_not_newer")
-    click.echo(f"Registry version {version} {'accepted by' if answer else 'already held by'} {url}")
+    message = _("Registry version {version} accepted by {url}") if answer else _("Registry version {version} already held by {url}")
+    emit({"version": version, "url": url, "accepted": bool(answer)}, as_json, lambda: click.echo(message.format(version=version, url=url)))
 
 
 @registry.command("rotate-root")
-@click.option("--roots", default=3, show_default=True, help="Number of new root keys.")
-@click.option("--threshold", default=2, show_default=True, help="Signatures the new root needs.")
+@option("--roots", default=3, show_default=True, help="Number of new root keys.")
+@option("--threshold", default=2, show_default=True, help="Signatures the new root needs.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def registry_rotate_root(ctx: click.Context, roots: int, threshold: int) -> None:
+def registry_rotate_root(ctx: click.Context, roots: int, threshold: int, as_json: bool) -> None:
     """Replace the root keys: the new root is signed by the old threshold and the new one.
 
     Verifiers anchored on the old root follow the chain; publish afterwards.
@@ -377,7 +605,9 @@ def registry_rotate_root(ctx: click.Context, roots: int, threshold: int) -> None
     Example: permit registry rotate-root --roots 3 --threshold 2 && permit registry publish
     """
     root = operator.rotate_root(home_of(ctx), passphrases(confirm=True), roots, threshold)
-    click.echo(f"Root version {root.version}: {roots} new key(s), threshold {threshold}. Publish the registry to sign with them.")
+    emit({"root_version": root.version, "roots": sorted(root.keys), "threshold": threshold}, as_json, lambda: click.echo(
+        _("Root version {version}: {roots} new key(s), threshold {threshold}. Publish the registry to sign with them.").format(
+            version=root.version, roots=roots, threshold=threshold)))
 
 
 @cli.group()
@@ -389,35 +619,39 @@ def keys() -> None:
 
 
 @keys.command("generate")
-@click.option("--agency", required=True, help="Agency the key is for.")
-@click.option("--alg", type=click.Choice(["EdDSA", "ES256"]), default="EdDSA", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the public JWK here, to hand over.")
+@option("--agency", required=True, help="Agency the key is for.")
+@option("--alg", type=click.Choice(["EdDSA", "ES256"]), default="EdDSA", show_default=True, help="Signature algorithm.")
+@option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the public JWK here, to hand over.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def keys_generate(ctx: click.Context, agency: str, alg: str, out: Path | None) -> None:
+def keys_generate(ctx: click.Context, agency: str, alg: str, out: Path | None, as_json: bool) -> None:
     """Generate a key pair in this home; only the public key is ever handed over.
 
     Example: permit keys generate --agency hcm-syt --out hcm-syt.jwk.json
     """
     home = home_of(ctx, create=True)
-    signer = home.generate_key(agency, passphrases(confirm=True)(f"the new key of {agency}"), alg)  # type: ignore[arg-type]
+    signer = home.generate_key(agency, passphrases(confirm=True)(_("the new key of {agency}").format(agency=agency)), alg)  # type: ignore[arg-type]
     if out is not None:
         out.write_text(json.dumps(signer.public_key().handover_jwk(), indent=2) + "\n")
-    click.echo(f"Key {signer.kid} ({alg}) for {agency}: private key {home.private_key_path(agency, signer.kid)}")
-    click.echo(f"Public key to hand to the registry operator: {out or home.public_key_path(signer.kid)}")
+    data = {"agency": agency, "kid": signer.kid, "alg": alg, "private_key": str(home.private_key_path(agency, signer.kid)),
+            "public_key": str(out or home.public_key_path(signer.kid))}
+    emit(data, as_json, lambda: (
+        click.echo(_("Key {kid} ({alg}) for {agency}: private key {file}").format(kid=signer.kid, alg=alg, agency=agency, file=data["private_key"])),
+        click.echo(_("Public key to hand to the registry operator: {file}").format(file=data["public_key"]))))
 
 
 @cli.command("issue")
-@click.option("--agency", required=True, help="Issuing agency id.")
-@click.option("--type", "type_code", required=True, help="Permit type code.")
-@click.option("--holder-id", required=True, help="Holder's business or household-business registration code.")
-@click.option("--holder-name", required=True, help="Holder's name as on the permit.")
-@click.option("--holder-address", help="Holder's address.")
-@click.option("--activity", "activities", multiple=True, help="Permitted activity (repeat).")
-@click.option("--condition", "conditions", multiple=True, help="Condition attached (repeat).")
-@click.option("--number", help="Permit number as printed (default: the permit id).")
-@click.option("--valid-from", type=DATE, help="First day of validity (default: today).")
-@click.option("--valid-until", type=DATE, required=True, help="Last day of validity.")
-@click.option("--json", "as_json", is_flag=True, help="Print the permit (with its token and URL) as JSON.")
+@option("--agency", required=True, help="Issuing agency id.")
+@option("--type", "type_code", required=True, help="Permit type code.")
+@option("--holder-id", required=True, help="Holder's business or household-business registration code.")
+@option("--holder-name", required=True, help="Holder's name as on the permit.")
+@option("--holder-address", help="Holder's address.")
+@option("--activity", "activities", multiple=True, help="Permitted activity (repeat).")
+@option("--condition", "conditions", multiple=True, help="Condition attached (repeat).")
+@option("--number", help="Permit number as printed (default: the permit id).")
+@option("--valid-from", type=DATE, help="First day of validity (default: today).")
+@option("--valid-until", type=DATE, required=True, help="Last day of validity.")
+@option("--json", "as_json", is_flag=True, help="Print the permit (with its token and URL) as JSON.")
 @click.pass_context
 def issue_cmd(ctx: click.Context, agency: str, type_code: str, holder_id: str, holder_name: str, holder_address: str | None,
               activities: tuple[str, ...], conditions: tuple[str, ...], number: str | None,
@@ -444,40 +678,15 @@ def issue_cmd(ctx: click.Context, agency: str, type_code: str, holder_id: str, h
         publishing.publish_status_list(home, reg, agency, signer, at)
     data = record_dict(home, record)
     data["qr_version"] = qr.qr_version(data["url"])
-    emit(data, as_json, lambda: (click.echo("Issued."), print_record(data)))
-
-
-class ProgressBar:
-    """A one-line progress bar on stderr: percentage, rows, rate and time left."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.started = time.monotonic()
-        self.interactive = sys.stderr.isatty()
-        self.last_shown = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        if done < total and time.monotonic() - self.last_shown < (0.2 if self.interactive else 5):
-            return
-        self.last_shown = time.monotonic()
-        rate = done / elapsed
-        left = (total - done) / rate if rate else 0
-        share = done / total if total else 1
-        bar = "#" * int(share * 30)
-        line = (f"{self.label} [{bar:<30}] {share:6.1%} {done:,}/{total:,} rows  {rate:,.0f} rows/s  "
-                f"ETA {int(left) // 60}:{int(left) % 60:02d}")
-        click.echo(("\r" + line) if self.interactive else line, err=True, nl=not self.interactive)
-        if self.interactive and done >= total:
-            click.echo("", err=True)
+    emit(data, as_json, lambda: (click.echo(paint(_("Issued."), fg="green")), print_record(data)))
 
 
 @cli.command("import")
 @click.argument("csv_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--agency", required=True)
-@click.option("--type", "type_code", required=True, help="Permit type of every row.")
-@click.option("--batch-size", type=int, default=None, help="Rows per transaction (one commit each) [default: 5000].")
-@click.option("--json", "as_json", is_flag=True)
+@option("--agency", required=True, help="Agency id.")
+@option("--type", "type_code", required=True, help="Permit type of every row.")
+@option("--batch-size", type=int, default=None, help="Rows per transaction (one commit each) [default: 5000].")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, batch_size: int | None, as_json: bool) -> None:
     """Import existing (paper) permits from a CSV file as signed e-permits.
@@ -503,30 +712,31 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
     secret = passphrases()
     signer = home.agency_signer(reg, agency, secret, at)
     # The signing process loads the same key file itself: a key object cannot cross processes.
-    loader = partial(load_signer, home.private_key_path(agency, signer.kid), secret(f"key {signer.kid} of {agency}"))
+    loader = partial(load_signer, home.private_key_path(agency, signer.kid), secret(_("key {kid} of {agency}").format(kid=signer.kid, agency=agency)))
     with home.ledger(agency, create=True) as ledger:
         report = import_csv(ledger, reg, signer, csv_file, agency, type_code, officer_of(ctx), at,
-                            batch_size=batch_size, progress=ProgressBar("Importing"), signer_loader=loader)
+                            batch_size=batch_size, progress=ProgressBar(_("Importing"), _("rows")), signer_loader=loader)
     publishing.publish_status_list(home, reg, agency, signer, at)
     data = {"rows": report.rows, "imported": report.imported, "already_imported": report.total_imported - report.imported,
             "rejected": report.rejected, "rejected_file": str(report.rejected_file) if report.rejected_file else None,
             "resumed_after_line": report.resumed_after, "source_sha256": report.source}
     def human() -> None:
-        resumed = f" (resumed after line {report.resumed_after})" if report.resumed_after else ""
-        click.echo(f"Imported {report.imported:,} permit(s){resumed}; {report.total_imported:,} from this file in all; "
-                   f"{report.rejected:,} row(s) rejected.")
+        resumed = _(" (resumed after line {line})").format(line=report.resumed_after) if report.resumed_after else ""
+        click.echo(_("Imported {imported} permit(s){resumed}; {total} from this file in all; {rejected} row(s) rejected.").format(
+            imported=f"{report.imported:,}", resumed=resumed, total=f"{report.total_imported:,}",
+            rejected=paint(f"{report.rejected:,}", fg="red" if report.rejected else None)))
         if report.rejected_file:
-            click.echo(f"Rejected rows, with line and reason, to fix and import again: {report.rejected_file}")
-        click.echo(f"Status list of {agency} published.")
+            click.echo(_("Rejected rows, with line and reason, to fix and import again: {file}").format(file=report.rejected_file))
+        click.echo(_("Status list of {agency} published.").format(agency=agency))
     emit(data, as_json, human)
 
 
 @cli.command("list")
-@click.option("--agency", help="Only this agency's ledger.")
-@click.option("--state", type=click.Choice(["active", "suspended", "revoked"]))
-@click.option("--type", "type_code", help="Only this permit type.")
-@click.option("--limit", default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@option("--agency", help="Only this agency's ledger.")
+@option("--state", type=click.Choice(["active", "suspended", "revoked"]), help="Only permits in this state.")
+@option("--type", "type_code", help="Only this permit type.")
+@option("--limit", default=100, show_default=True, help="At most this many permits per ledger.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def list_cmd(ctx: click.Context, agency: str | None, state: str | None, type_code: str | None, limit: int, as_json: bool) -> None:
     """List permits in this home's ledgers, newest first.
@@ -542,16 +752,21 @@ def list_cmd(ctx: click.Context, agency: str | None, state: str | None, type_cod
         with home.ledger(name) as ledger:
             rows += [record_dict(home, r) for r in ledger.find(state, type_code, limit)]
     def human() -> None:
-        for row in rows:
-            click.echo(f"{row['id']}  {row['agency']:<10} {row['type']:<22} {row['state']:<9} v{row['version']}  {row['holder']['name']}")
-        click.echo(f"{len(rows)} permit(s)")
+        if rows:
+            headers = [_("ID"), _("Agency"), _("Type"), _("State"), _("Ver."), _("Valid until"), _("Holder")]
+            cells = [[row["id"], row["agency"], row["type"], _(STATE_LABEL[row["state"]]), str(row["version"]), row["valid_until"],
+                      row["holder"]["name"]] for row in rows]
+            state_column = 3
+            for line in table(headers, cells, lambda n, i: STATE_COLOUR[rows[n]["state"]] if i == state_column else None):
+                click.echo(line)
+        click.echo(ngettext("{n} permit", "{n} permits", len(rows)).format(n=len(rows)))
     emit(rows, as_json, human)
 
 
 @cli.command("show")
 @click.argument("permit_id")
-@click.option("--agency", help="Agency whose ledger holds it (if several could).")
-@click.option("--json", "as_json", is_flag=True)
+@option("--agency", help="Agency whose ledger holds it (if several could).")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def show_cmd(ctx: click.Context, permit_id: str, agency: str | None, as_json: bool) -> None:
     """Show a permit, its current token and URL, and its event history.
@@ -567,21 +782,23 @@ def show_cmd(ctx: click.Context, permit_id: str, agency: str | None, as_json: bo
         ]
     def human() -> None:
         print_record(data)
-        for e in data["events"]:
-            click.echo(f"  {e['at']}  {e['kind']:<10} v{e['version']} by {e['officer']}" + (f": {e['reason']}" if e["reason"] else ""))
+        click.echo(_("History:"))
+        cells = [[e["at"], e["kind"], f"v{e['version']}", e["officer"], e["reason"] or ""] for e in data["events"]]
+        for line in table([_("At"), _("Event"), _("Ver."), _("Officer"), _("Reason")], cells):
+            click.echo("  " + line)
     emit(data, as_json, human)
 
 
 @cli.command("amend")
 @click.argument("permit_id")
-@click.option("--agency", help="Agency whose ledger holds it.")
-@click.option("--holder-name")
-@click.option("--holder-address")
-@click.option("--activity", "activities", multiple=True, help="Replace the activities (repeat).")
-@click.option("--condition", "conditions", multiple=True, help="Replace the conditions (repeat).")
-@click.option("--valid-until", type=DATE)
-@click.option("--reason", required=True, help="Why it is amended (kept in the ledger).")
-@click.option("--json", "as_json", is_flag=True)
+@option("--agency", help="Agency whose ledger holds it.")
+@option("--holder-name", help="New holder name.")
+@option("--holder-address", help="New holder address.")
+@option("--activity", "activities", multiple=True, help="Replace the activities (repeat).")
+@option("--condition", "conditions", multiple=True, help="Replace the conditions (repeat).")
+@option("--valid-until", type=DATE, help="New last day of validity.")
+@option("--reason", required=True, help="Why it is amended (kept in the ledger).")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def amend_cmd(ctx: click.Context, permit_id: str, agency: str | None, holder_name: str | None, holder_address: str | None,
               activities: tuple[str, ...], conditions: tuple[str, ...], valid_until: datetime | None, reason: str, as_json: bool) -> None:
@@ -601,31 +818,40 @@ def amend_cmd(ctx: click.Context, permit_id: str, agency: str | None, holder_nam
         signer = home.agency_signer(reg, current.agency, passphrases(), at)
         record = issuing.amend(ledger, reg, signer, permit_id, changes, officer_of(ctx), at, reason)
     data = record_dict(home, record)
-    emit(data, as_json, lambda: (click.echo(f"Amended: version {record.permit.version} issued, version {record.permit.version - 1} superseded."), print_record(data), click.echo("Publish the status list: permit status publish --agency " + record.permit.agency)))
+    emit(data, as_json, lambda: (
+        click.echo(_("Amended: version {new} issued, version {old} superseded.").format(new=record.permit.version, old=record.permit.version - 1)),
+        print_record(data),
+        click.echo(_("Publish the status list: {command}").format(command=f"permit status publish --agency {record.permit.agency}"))))
 
 
-def _status_command(kind: str, verb: str, example: str, reason_required: bool) -> click.Command:
-    @click.command(verb)
+def _status_command(kind: str, verb: str, help_text: str, reason_required: bool) -> click.Command:
+    @click.command(verb, cls=TranslatedCommand)
     @click.argument("permit_id")
-    @click.option("--agency", help="Agency whose ledger holds it.")
-    @click.option("--reason", required=reason_required, help="Why (kept in the ledger).")
-    @click.option("--json", "as_json", is_flag=True)
+    @option("--agency", help="Agency whose ledger holds it.")
+    @option("--reason", required=reason_required, help="Why (kept in the ledger).")
+    @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     @click.pass_context
     def command(ctx: click.Context, permit_id: str, agency: str | None, reason: str | None, as_json: bool) -> None:
         home = home_of(ctx)
         with locate(home, permit_id, agency) as ledger:
             record = issuing.change_status(ledger, permit_id, kind, officer_of(ctx), now(), reason)
         data = record_dict(home, record)
-        emit(data, as_json, lambda: click.echo(
-            f"Permit {permit_id} is now {record.state}. Publish the status list: permit status publish --agency {record.permit.agency}"))
+        emit(data, as_json, lambda: click.echo(_("Permit {id} is now {state}. Publish the status list: {command}").format(
+            id=permit_id, state=state_label(record.state), command=f"permit status publish --agency {record.permit.agency}")))
 
-    command.help = f"{verb.capitalize()} a permit (recorded in the ledger's event log).\n\nExample: {example}"
+    command.help = help_text
     return command
 
 
-cli.add_command(_status_command("suspended", "suspend", 'permit suspend 7KQ2M9XD --reason "inspection pending"', True))
-cli.add_command(_status_command("reinstated", "reinstate", 'permit reinstate 7KQ2M9XD --reason "inspection passed"', False))
-cli.add_command(_status_command("revoked", "revoke", 'permit revoke 7KQ2M9XD --reason "business closed"', True))
+cli.add_command(_status_command("suspended", "suspend", N_("""Suspend a permit (recorded in the ledger's event log).
+
+Example: permit suspend 7KQ2M9XD --reason 'inspection pending'"""), True))
+cli.add_command(_status_command("reinstated", "reinstate", N_("""Reinstate a suspended permit (recorded in the ledger's event log).
+
+Example: permit reinstate 7KQ2M9XD --reason 'inspection passed'"""), False))
+cli.add_command(_status_command("revoked", "revoke", N_("""Revoke a permit (recorded in the ledger's event log).
+
+Example: permit revoke 7KQ2M9XD --reason 'business closed'"""), True))
 
 
 @cli.group()
@@ -637,9 +863,9 @@ def status() -> None:
 
 
 @status.command("publish")
-@click.option("--agency", required=True)
-@click.option("--ttl-hours", default=48, show_default=True, help="Hours until verifiers must fetch a newer list.")
-@click.option("--json", "as_json", is_flag=True)
+@option("--agency", required=True, help="Agency id.")
+@option("--ttl-hours", default=48, show_default=True, help="Hours until verifiers must fetch a newer list.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def status_publish(ctx: click.Context, agency: str, ttl_hours: int, as_json: bool) -> None:
     """Sign the agency's status list from its ledger and write it to status/AGENCY.jwt.
@@ -652,18 +878,21 @@ def status_publish(ctx: click.Context, agency: str, ttl_hours: int, as_json: boo
     at = now()
     reg = home.trusted_registry(at).registry
     signer = home.agency_signer(reg, agency, passphrases(), at)
-    status_list = publishing.publish_status_list(home, reg, agency, signer, at, ttl_hours * 3600)
+    status_list = publishing.publish_status_list(home, reg, agency, signer, at, ttl_hours * 3600,
+                                                 progress=ProgressBar(_("Publishing"), _("steps"), delay=1.0, rate=False))
     data = {"agency": agency, "size": status_list.size, "issued_at": iso(status_list.issued_at),
             "expires_at": iso(status_list.expires_at), "bytes": len(status_list.token), "file": str(home.status_path(agency))}
     emit(data, as_json, lambda: click.echo(
-        f"Status list of {agency} published: {data['size']} entries, {data['bytes']} bytes, valid until {data['expires_at']}: {data['file']}"))
+        _("Status list of {agency} published: {size} entries, {bytes} bytes, valid until {expires}: {file}").format(
+            agency=agency, size=data["size"], bytes=data["bytes"], expires=data["expires_at"], file=data["file"])))
 
 
 @status.command("push")
 @click.argument("url")
-@click.option("--agency", required=True)
+@option("--agency", required=True, help="Agency id.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def status_push(ctx: click.Context, url: str, agency: str) -> None:
+def status_push(ctx: click.Context, url: str, agency: str, as_json: bool) -> None:
     """Send the agency's current status list to a verifier (PUT /api/v1/status/AGENCY).
 
     Example: permit status push https://xacminh.example --agency hcm-syt
@@ -675,14 +904,15 @@ def status_push(ctx: click.Context, url: str, agency: str) -> None:
     if not path.exists():
         raise NotFoundError(f"no status list of {agency} here; run: permit status publish --agency {agency}", reason="status_unavailable")
     answer = push(url, f"status/{agency}", path.read_bytes(), "application/statuslist+jwt", "status_not_newer")
-    click.echo(f"Status list of {agency} {'accepted by' if answer else 'already held by'} {url}")
+    message = _("Status list of {agency} accepted by {url}") if answer else _("Status list of {agency} already held by {url}")
+    emit({"agency": agency, "url": url, "accepted": bool(answer)}, as_json, lambda: click.echo(message.format(agency=agency, url=url)))
 
 
 @cli.command("reissue")
-@click.option("--agency", required=True)
-@click.option("--key", "old_kid", required=True, help="The kid of the key whose permits are re-issued.")
-@click.option("--reason", default="signing key replaced", show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@option("--agency", required=True, help="Agency id.")
+@option("--key", "old_kid", required=True, help="The kid of the key whose permits are re-issued.")
+@option("--reason", default="signing key replaced", show_default=True, help="Recorded in the ledger for each permit.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def reissue_cmd(ctx: click.Context, agency: str, old_kid: str, reason: str, as_json: bool) -> None:
     """Re-issue, under the agency's current key, every permit signed by KEY (after a compromise).
@@ -696,12 +926,14 @@ def reissue_cmd(ctx: click.Context, agency: str, old_kid: str, reason: str, as_j
     reg = home.trusted_registry(at).registry
     signer = home.agency_signer(reg, agency, passphrases(), at)
     with home.ledger(agency) as ledger:
-        records = issuing.reissue_signed_by(ledger, reg, signer, old_kid, officer_of(ctx), at, reason)
+        records = issuing.reissue_signed_by(ledger, reg, signer, old_kid, officer_of(ctx), at, reason,
+                                            progress=ProgressBar(_("Re-issuing"), _("permits"), delay=1.0))
     publishing.publish_status_list(home, reg, agency, signer, at)
     data = {"agency": agency, "old_key": old_kid, "new_key": signer.kid, "count": len(records),
             "permits": [record_dict(home, r) for r in records]}
     def human() -> None:
-        click.echo(f"Re-issued {len(records)} permit(s) of {agency} under key {signer.kid}; status list published.")
+        click.echo(_("Re-issued {count} permit(s) of {agency} under key {kid}; status list published.").format(
+            count=len(records), agency=agency, kid=signer.kid))
         for row in data["permits"]:
             click.echo(f"  {row['id']} v{row['version']}  {row['holder']['name']}  {row['url']}")
     emit(data, as_json, human)
@@ -709,10 +941,11 @@ def reissue_cmd(ctx: click.Context, agency: str, old_kid: str, reason: str, as_j
 
 @cli.command("qr")
 @click.argument("permit_id")
-@click.option("--agency", help="Agency whose ledger holds it.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output file, .png or .svg.")
+@option("--agency", help="Agency whose ledger holds it.")
+@option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output file, .png or .svg.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def qr_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path) -> None:
+def qr_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path, as_json: bool) -> None:
     """Write the QR code of a permit's current version (PNG or SVG).
 
     Example: permit qr 7KQ2M9XD --out permit.png
@@ -725,43 +958,45 @@ def qr_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path) ->
     if out.suffix.lower() not in writers:
         raise InputError("--out must end in .png or .svg", reason="bad_output")
     version = writers[out.suffix.lower()](url, out)
-    click.echo(f"QR code (version {version}, error correction M) written to {out}")
-    click.echo(url)
+    emit({"id": permit_id, "file": str(out), "qr_version": version, "error_correction": "M", "url": url}, as_json, lambda: (
+        click.echo(_("QR code (version {version}, error correction M) written to {file}").format(version=version, file=out)),
+        click.echo(url)))
 
 
-def _print_verdict(verdict: Verdict, lang: str) -> None:
+def _print_verdict(verdict: Verdict) -> None:
+    lang = current_language()
     d = verdict.to_dict()
     mark = "✔" if verdict.valid else "✘"
-    click.echo(f"{mark} {STATUS_TEXT[verdict.status][lang]} ({verdict.status})")
+    click.echo(paint(f"{mark} {STATUS_TEXT[verdict.status][lang]}", fg="green" if verdict.valid else "red", bold=True) + f" ({verdict.status})")
     for reason in verdict.reasons:
         click.echo(f"  - {REASON_TEXT[reason][lang]} [{reason}]")
+    rows = []
     permit = d.get("permit")
     if permit:
         type_name = permit["type"].get("name", {}).get(lang, permit["type"]["code"])
-        click.echo(f"  Permit    {type_name}: {permit['number']} (id {permit['id']}, version {permit['version']})")
-        click.echo(f"  Holder    {permit['holder']['name']} ({permit['holder']['id']})")
+        rows.append((_("Permit"), _("{type}: {number} (id {id}, version {version})").format(
+            type=type_name, number=permit["number"], id=permit["id"], version=permit["version"])))
+        rows.append((_("Holder"), f"{permit['holder']['name']} ({permit['holder']['id']})"))
         if "address" in permit["holder"]:
-            click.echo(f"  Address   {permit['holder']['address']}")
-        for item in permit["activities"]:
-            click.echo(f"  Activity  {item}")
-        for item in permit["conditions"]:
-            click.echo(f"  Condition {item}")
+            rows.append((_("Address"), permit["holder"]["address"]))
+        rows += [(_("Activity"), item) for item in permit["activities"]]
+        rows += [(_("Condition"), item) for item in permit["conditions"]]
     if verdict.permit is not None:
         first = issuing.city_date(verdict.permit.valid_from)
         last = issuing.city_date(verdict.permit.valid_until - 1)
-        click.echo(f"  Valid     {first} to {last} (Ho Chi Minh City time)")
+        rows.append((_("Valid"), _("{first} to {last} (Ho Chi Minh City time)").format(first=first, last=last)))
     if "issuer" in d:
-        click.echo(f"  Issuer    {d['issuer']['name'][lang]} ({d['issuer']['id']})")
-    click.echo(f"  Checked   {d['checked_at']} against registry version {d['registry_version']}")
+        rows.append((_("Issuer"), f"{d['issuer']['name'][lang]} ({d['issuer']['id']})"))
+    rows.append((_("Checked"), _("{at} against registry version {version}").format(at=d["checked_at"], version=d["registry_version"])))
+    labelled(rows)
 
 
 @cli.command("verify")
 @click.argument("token_or_url", required=False)
-@click.option("--qr", "qr_image", type=click.Path(dir_okay=False, path_type=Path), help="Read the token from a QR code image.")
-@click.option("--lang", type=click.Choice(["en", "vi"]), default="en", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@option("--qr", "qr_image", type=click.Path(dir_okay=False, path_type=Path), help="Read the token from a QR code image.")
+@option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @click.pass_context
-def verify_cmd(ctx: click.Context, token_or_url: str | None, qr_image: Path | None, lang: str, as_json: bool) -> None:
+def verify_cmd(ctx: click.Context, token_or_url: str | None, qr_image: Path | None, as_json: bool) -> None:
     """Verify a permit offline with this home's registry and status lists.
 
     Exit status: 0 valid, 1 not valid, 2 usage or input error.
@@ -769,27 +1004,27 @@ def verify_cmd(ctx: click.Context, token_or_url: str | None, qr_image: Path | No
     Example: permit verify "http://127.0.0.1:8000/v#1234…" --json
     """
     if (token_or_url is None) == (qr_image is None):
-        raise click.UsageError("give a token or URL, or --qr IMAGE (one of them)")
+        raise click.UsageError(_("give a token or URL, or --qr IMAGE (one of them)"))
     text = read_qr(qr_image) if qr_image is not None else str(token_or_url)
     try:
         token = qr.token_from_input(text)
     except ValueError:
         token = text  # not a valid QR number: let the pipeline say malformed_token
     verdict = verify_in_home(home_of(ctx), token, now())
-    emit(verdict.to_dict(), as_json, lambda: _print_verdict(verdict, lang))
+    emit(verdict.to_dict(), as_json, lambda: _print_verdict(verdict))
     if not verdict.valid:
         ctx.exit(EXIT_NOT_VALID)
 
 
 @cli.command("serve")
-@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address and port to listen on.")
-@click.option("--workers", default=2, show_default=True, help="Worker processes (one per core).")
-@click.option("--threads", default=2, show_default=True, help="Threads per worker (CPU-bound: more costs throughput; see bench/RESULTS.md).")
-@click.option("--access-log", default="-", show_default=True, help="Access log file ('-' for standard output).")
-@click.option("--base-url", help="The verifier's public URL (default: the home's base_url).")
-@click.option("--registry-url", help="Pull the registry bundle from this URL.")
-@click.option("--status-pull/--no-status-pull", default=False, help="Pull status lists from the URLs the registry gives.")
-@click.option("--refresh-interval", default=300, show_default=True, help="Seconds between pulls.")
+@option("--bind", default="127.0.0.1:8000", show_default=True, help="Address and port to listen on.")
+@option("--workers", default=2, show_default=True, help="Worker processes (one per core).")
+@option("--threads", default=2, show_default=True, help="Threads per worker (CPU-bound: more costs throughput; see bench/RESULTS.md).")
+@option("--access-log", default="-", show_default=True, help="Access log file ('-' for standard output).")
+@option("--base-url", help="The verifier's public URL (default: the home's base_url).")
+@option("--registry-url", help="Pull the registry bundle from this URL.")
+@option("--status-pull/--no-status-pull", default=False, help="Pull status lists from the URLs the registry gives.")
+@option("--refresh-interval", default=300, show_default=True, help="Seconds between pulls.")
 @click.pass_context
 def serve_cmd(ctx: click.Context, bind: str, workers: int, threads: int, access_log: str, base_url: str | None,
               registry_url: str | None, status_pull: bool, refresh_interval: int) -> None:
@@ -806,15 +1041,15 @@ def serve_cmd(ctx: click.Context, bind: str, workers: int, threads: int, access_
     home.anchor()  # fail here, in one line, rather than in every worker
     config = {"HOME": str(home.path), "BASE_URL": base_url or home.base_url, "REGISTRY_URL": registry_url,
               "STATUS_PULL": status_pull, "REFRESH_INTERVAL": refresh_interval}
-    click.echo(f"Verifier for {home.path} on http://{bind} (page: {config['BASE_URL']}/v)")
+    click.echo(_("Verifier for {home} on http://{bind} (page: {page})").format(home=home.path, bind=bind, page=f"{config['BASE_URL']}/v"))
     serve(config, bind, workers, threads, access_log)
 
 
 @cli.command("demo")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-home"), show_default=True,
+@option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-home"), show_default=True,
               help="Where to build the demo (replaced if it holds a previous demo).")
-@click.option("--serve/--no-serve", "and_serve", default=False, help="Then run the verifier on 127.0.0.1:8000.")
-@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@option("--serve/--no-serve", "and_serve", default=False, help="Then run the verifier on 127.0.0.1:8000.")
+@option("--bind", default="127.0.0.1:8000", show_default=True, help="Address and port of the verifier.")
 def demo_cmd(directory: Path, and_serve: bool, bind: str) -> None:
     """Build a demo registry for Ho Chi Minh City, issue sample permits and verify them.
 
@@ -827,10 +1062,10 @@ def demo_cmd(directory: Path, and_serve: bool, bind: str) -> None:
     if and_serve:
         from verifier.web.serve import serve
 
-        click.echo(f"\nThe verifier is starting on {base_url}. Open a permit's page:")
+        click.echo("\n" + _("The verifier is starting on {url}. Open a permit's page:").format(url=base_url))
         for label, url in urls:
             click.echo(f"  {label:<9} {url}")
-        click.echo("Stop it with Ctrl-C.\n")
+        click.echo(_("Stop it with Ctrl-C.") + "\n")
         serve({"HOME": str(directory), "BASE_URL": base_url}, bind, 2, 2, "-")
 
 

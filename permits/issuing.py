@@ -10,7 +10,7 @@ ledger does not hold, and a faulty signer never produces a permit at all.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -247,14 +247,21 @@ def reissue(
 
 
 def reissue_signed_by(
-    ledger: Ledger, registry: Registry, signer: Signer, old_kid: str, officer: str, now: int, reason: str | None = None
+    ledger: Ledger, registry: Registry, signer: Signer, old_kid: str, officer: str, now: int, reason: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[PermitRecord]:
     """Re-issue, under `signer`, every permit whose current version `old_kid` signed (after
     that key was compromised). One transaction per permit, so an interrupted run simply
-    continues where it stopped when run again."""
+    continues where it stopped when run again. `progress(done, total)` after each permit."""
     if signer.kid == old_kid:
         raise InputError("re-issue under a new key, not the one being replaced", reason="same_key")
-    return [reissue(ledger, registry, signer, permit_id, officer, now, reason) for permit_id in ledger.current_ids_signed_by(old_kid)]
+    affected = ledger.current_ids_signed_by(old_kid)
+    records = []
+    for permit_id in affected:
+        records.append(reissue(ledger, registry, signer, permit_id, officer, now, reason))
+        if progress is not None:
+            progress(len(records), len(affected))
+    return records
 
 
 # Status changes: (states it may come from, state it goes to, status bit of the current version).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from keys.errors import DocumentError
 from keys.registry import Registry
 from keys.signer import Signer
@@ -12,10 +14,13 @@ DEFAULT_STATUS_TTL = 2 * 86_400
 
 
 def publish_status_list(
-    home: Home, registry: Registry, agency: str, signer: Signer, now: int, ttl: int = DEFAULT_STATUS_TTL
+    home: Home, registry: Registry, agency: str, signer: Signer, now: int, ttl: int = DEFAULT_STATUS_TTL,
+    progress: Callable[[int, int], None] | None = None,
 ) -> StatusList:
     """Sign the current statuses of every permit version in the ledger and install the list
-    in the home (where `permit status push` and a verifier's file source find it)."""
+    in the home (where `permit status push` and a verifier's file source find it).
+    `progress(done, 3)` after each step: reading the ledger, compressing and signing, installing."""
+    report = progress or (lambda done, total: None)
     # Each list must be newer than the last (verifiers refuse anything else), even when an
     # officer revokes and republishes within the same second.
     try:
@@ -25,7 +30,12 @@ def publish_status_list(
     issued_at = max(now, held.issued_at + 1) if held is not None else now
     ledger = home.ledger(agency, create=True)  # an agency that has issued nothing has an empty list
     try:
-        token = build_status_list(agency, ledger.status_list_size, ledger.status_entries(), signer, issued_at, issued_at + ttl)
+        entries = ledger.status_entries()
+        report(1, 3)
+        token = build_status_list(agency, ledger.status_list_size, entries, signer, issued_at, issued_at + ttl)
+        report(2, 3)
     finally:
         ledger.close()
-    return home.install_status_list(token, registry, agency, now)
+    installed = home.install_status_list(token, registry, agency, now)
+    report(3, 3)
+    return installed

@@ -16,6 +16,7 @@ from keys.errors import ConflictError
 from keys.jws import split_compact
 from permits import issuing, operator, publishing, qr
 from permits.home import Home
+from permits.i18n import _
 from permits.issuing import CITY_TZ, IssueRequest
 from verifier.offline import verify_in_home
 from verifier.reasons import STATUS_TEXT
@@ -115,9 +116,9 @@ def run_demo(directory: Path, say: Callable[[str], None], base_url: str | None =
     now = int(time.time())
     history_start = _timestamp(date(2023, 1, 2))
 
-    say(f"Building the demo in {directory}/")
+    say(_("Building the demo in {directory}/").format(directory=directory))
     root = operator.init_registry(home, "hcm", "Thành phố Hồ Chí Minh", 3, 2, passphrase, now)
-    say(f"  trust anchor: {len(root.keys)} root keys, {root.threshold} signatures needed")
+    say("  " + _("trust anchor: {keys} root keys, {threshold} signatures needed").format(keys=len(root.keys), threshold=root.threshold))
     for code, vi, en, days in TYPES:
         operator.add_type(home, code, vi, en, days)
     signers = {}
@@ -126,9 +127,10 @@ def run_demo(directory: Path, say: Callable[[str], None], base_url: str | None =
         signers[agency_id] = home.generate_key(agency_id, passphrase)
         # Keys registered from 2023 on, so the demo can show a permit issued then, since expired.
         operator.add_key(home, agency_id, signers[agency_id].public_key(), history_start)
-        say(f"  agency {agency_id} ({en}): key {signers[agency_id].kid}, may issue {', '.join(types)}")
+        say("  " + _("agency {agency} ({name}): key {kid}, may issue {types}").format(agency=agency_id, name=en, kid=signers[agency_id].kid, types=", ".join(types)))
     registry = operator.publish(home, secret, now).registry
-    say(f"  registry version {registry.version} published, valid until {time.strftime('%Y-%m-%d', time.gmtime(registry.expires_at))}")
+    say("  " + _("registry version {version} published, valid until {expires}").format(
+        version=registry.version, expires=time.strftime("%Y-%m-%d", time.gmtime(registry.expires_at))))
 
     qr_dir = directory / "qr"
     qr_dir.mkdir()
@@ -144,21 +146,22 @@ def run_demo(directory: Path, say: Callable[[str], None], base_url: str | None =
         png, svg = qr_dir / f"{record.permit.id}.png", qr_dir / f"{record.permit.id}.svg"
         version = qr.write_png(url, png)
         qr.write_svg(url, svg)
-        say(f"  issued {record.permit.id} {record.permit.type:<22} to {record.permit.holder_name}: QR version {version} ({png.name}, {svg.name})")
+        say("  " + _("issued {id} {type} to {holder}: QR version {version} ({png}, {svg})").format(
+            id=record.permit.id, type=f"{record.permit.type:<22}", holder=record.permit.holder_name, version=version, png=png.name, svg=svg.name))
         cases.append((sample.label, url))
     forged_source = next(url for label, url in cases if label == "valid")
     cases.append(("forged", f"{home.base_url}/v#{_tampered(qr.token_from_input(forged_source))}"))
 
-    for agency_id, *_ in AGENCIES:
+    for agency_id, *_rest in AGENCIES:
         publishing.publish_status_list(home, registry, agency_id, signers[agency_id], now)
-    say("  status lists published for every agency")
+    say("  " + _("status lists published for every agency"))
 
-    say("\nVerifying, offline, with the published registry and status lists:")
+    say("\n" + _("Verifying, offline, with the published registry and status lists:"))
     for label, url in cases:
         verdict = verify_in_home(home, qr.token_from_input(url), int(time.time()))
         shown = STATUS_TEXT[verdict.status]
-        holder = verdict.permit.holder_name if verdict.permit else "(content not shown: not genuine)"
-        reasons = ", ".join(verdict.reasons) or "all checks passed"
+        holder = verdict.permit.holder_name if verdict.permit else _("(content not shown: not genuine)")
+        reasons = ", ".join(verdict.reasons) or _("all checks passed")
         say(f"  {label:<9} → {shown['en']} / {shown['vi']}  [{reasons}]  {holder}")
-    say(f"\nHome: {directory}/ (PERMIT_HOME={directory} permit list)")
+    say("\n" + _("Home: {directory}/ (PERMIT_HOME={directory} permit list)").format(directory=directory))
     return cases

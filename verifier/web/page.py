@@ -11,51 +11,40 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template
 
+from permits.i18n import N_, both
 from verifier.reasons import REASON_TEXT, STATUS_TEXT
 
 blueprint = Blueprint("page", __name__, static_folder="static", static_url_path="/static", template_folder="templates")
 
-UI_TEXT: dict[str, dict[str, str]] = {
-    "title": {"vi": "Kiểm tra giấy phép điện tử", "en": "Check an electronic permit"},
-    "intro": {
-        "vi": "Quét mã QR trên giấy phép bằng camera điện thoại, hoặc dán mã vào ô dưới đây.",
-        "en": "Scan the QR code on the permit with your phone camera, or paste the code below.",
-    },
-    "checking": {"vi": "Đang kiểm tra…", "en": "Checking…"},
-    "paste_label": {"vi": "Mã giấy phép hoặc đường dẫn từ mã QR", "en": "Permit code or the link from the QR code"},
-    "check": {"vi": "Kiểm tra", "en": "Check"},
-    "switch": {"vi": "English", "en": "Tiếng Việt"},
-    "type": {"vi": "Loại giấy phép", "en": "Permit type"},
-    "number": {"vi": "Số giấy phép", "en": "Permit number"},
-    "holder": {"vi": "Được cấp cho", "en": "Issued to"},
-    "holder_id": {"vi": "Mã số", "en": "Registration code"},
-    "address": {"vi": "Địa chỉ", "en": "Address"},
-    "activities": {"vi": "Hoạt động được phép", "en": "Permitted activities"},
-    "conditions": {"vi": "Điều kiện", "en": "Conditions"},
-    "validity": {"vi": "Thời hạn hiệu lực", "en": "Valid"},
-    "validity_to": {"vi": "đến hết ngày", "en": "to the end of"},
-    "issuer": {"vi": "Cơ quan cấp", "en": "Issued by"},
-    "version": {"vi": "Phiên bản", "en": "Version"},
-    "checked_at": {"vi": "Kiểm tra lúc", "en": "Checked at"},
-    "registry_version": {"vi": "theo danh sách cơ quan phiên bản", "en": "against trusted-agency list version"},
-    "no_permit": {
-        "vi": "Không hiển thị nội dung vì không xác định được đây là giấy phép thật.",
-        "en": "No content is shown because this could not be confirmed as a genuine permit.",
-    },
-    "network": {
-        "vi": "Không kết nối được máy chủ kiểm tra. Hãy thử lại.",
-        "en": "Could not reach the verification server. Please try again.",
-    },
-    "bad_input": {"vi": "Không đọc được mã đã nhập.", "en": "The code entered could not be read."},
-    "privacy": {
-        "vi": "Mã giấy phép chỉ được gửi để kiểm tra và không được lưu lại.",
-        "en": "The permit code is sent only to be checked and is not stored.",
-    },
-    "noscript": {
-        "vi": "Trang này cần JavaScript để đọc mã trong đường dẫn.",
-        "en": "This page needs JavaScript to read the code in the link.",
-    },
+# The page's own words, in English; the catalogue gives the Vietnamese (permits/i18n.py).
+UI_SENTENCE: dict[str, str] = {
+    "title": N_("Check an electronic permit"),
+    "intro": N_("Scan the QR code on the permit with your phone camera, or paste the code below."),
+    "checking": N_("Checking…"),
+    "paste_label": N_("Permit code or the link from the QR code"),
+    "check": N_("Check"),
+    "type": N_("Permit type"),
+    "number": N_("Permit number"),
+    "holder": N_("Issued to"),
+    "holder_id": N_("Registration code"),
+    "address": N_("Address"),
+    "activities": N_("Permitted activities"),
+    "conditions": N_("Conditions"),
+    "validity": N_("Valid"),
+    "validity_to": N_("to the end of"),
+    "issuer": N_("Issued by"),
+    "version": N_("Version"),
+    "checked_at": N_("Checked at"),
+    "registry_version": N_("against trusted-agency list version"),
+    "no_permit": N_("No content is shown because this could not be confirmed as a genuine permit."),
+    "network": N_("Could not reach the verification server. Please try again."),
+    "bad_input": N_("The code entered could not be read."),
+    "privacy": N_("The permit code is sent only to be checked and is not stored."),
+    "noscript": N_("This page needs JavaScript to read the code in the link."),
 }
+UI_TEXT: dict[str, dict[str, str]] = {key: both(text) for key, text in UI_SENTENCE.items()}
+# The language switch names the other language in that language: not a translation.
+UI_TEXT["switch"] = {"vi": "English", "en": "Tiếng Việt"}
 
 
 def _texts() -> dict[str, Any]:
