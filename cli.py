@@ -29,9 +29,10 @@ from typing import Any
 import click
 
 from keys.errors import InputError, NotFoundError, PermitError
+from keys.files import write_atomic
 from keys.registry import RETIRED_REASONS, Registry
 from keys.trust import MAX_BUNDLE_BYTES
-from permits import issuing, operator, publishing, qr
+from permits import issuing, operator, pdf, printing, publishing, qr
 from permits.home import Home, Passphrase
 from permits.i18n import (
     DOMAIN,
@@ -961,6 +962,42 @@ def qr_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path, as
     emit({"id": permit_id, "file": str(out), "qr_version": version, "error_correction": "M", "url": url}, as_json, lambda: (
         click.echo(_("QR code (version {version}, error correction M) written to {file}").format(version=version, file=out)),
         click.echo(url)))
+
+
+@cli.command("print")
+@click.argument("permit_id")
+@option("--agency", help="Agency whose ledger holds it.")
+@option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output file: .pdf (printed by headless Chromium) or .html.")
+@option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.pass_context
+def print_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path, as_json: bool) -> None:
+    """Write a permit in force as an A4 document to print or send: PDF or HTML, with its QR code.
+
+    Example: permit print 7KQ2M9XD --out permit.pdf
+    """
+    kind = out.suffix.lower()
+    if kind not in (".pdf", ".html"):
+        raise InputError("--out must end in .pdf or .html", reason="bad_output")
+    if kind == ".pdf":
+        pdf.require_chromium()  # before any work, in one line
+    home = home_of(ctx)
+    with locate(home, permit_id, agency) as ledger:
+        record = ledger.get(permit_id)
+    at = now()
+    printed = printing.render(record, home.trusted_registry(at).registry, home.base_url, at)
+    if kind == ".pdf":
+        pdf.write_pdf(printed.html, out)
+    else:
+        write_atomic(out, printed.html.encode())
+    data = {"id": record.permit.id, "version": record.permit.version, "file": str(out), "url": printed.url,
+            "qr_version": printed.qr_version, "qr_size_mm": printed.qr_size_mm, "qr_module_mm": printed.qr_module_mm}
+
+    def human() -> None:
+        click.echo(_("Permit {id} (version {version}) written to {file}").format(**data))
+        click.echo(_("QR code version {qr_version}, printed {qr_size_mm:g} × {qr_size_mm:g} mm "
+                     "({qr_module_mm:g} mm modules)").format(**data))
+    emit(data, as_json, human)
 
 
 def _print_verdict(verdict: Verdict) -> None:

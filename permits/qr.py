@@ -86,8 +86,22 @@ def write_png(url: str, path: Path) -> int:
     return int(code.version)
 
 
+def svg(url: str, symbol_mm: float | None = None) -> tuple[str, int]:
+    """The QR code as SVG markup (4-module quiet zone included) and its version. `symbol_mm`
+    fixes the printed width of the symbol itself, quiet zone excluded; by default a module is
+    0.8 mm."""
+    code = _make(url)
+    image = code.make_image(image_factory=qrcode.image.svg.SvgPathImage)
+    if symbol_mm is not None:
+        modules = int(code.modules_count)
+        side = f"{symbol_mm * (modules + 2 * code.border) / modules:.4f}mm"
+        image.get_image().set("width", side)
+        image.get_image().set("height", side)
+    return str(image.to_string(encoding="unicode")), int(code.version)
+
+
 def write_svg(url: str, path: Path) -> int:
     """Write the QR code as SVG (vector, for print); return its version."""
-    code = _make(url)
-    code.make_image(image_factory=qrcode.image.svg.SvgPathImage).save(str(path))
-    return int(code.version)
+    markup, version = svg(url)
+    path.write_bytes(b"<?xml version='1.0' encoding='UTF-8'?>\n" + markup.encode())
+    return version
