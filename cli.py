@@ -25,7 +25,9 @@ from keys.errors import InputError, NotFoundError, PermitError
 from keys.registry import RETIRED_REASONS, Registry
 from keys.trust import MAX_BUNDLE_BYTES
 from permits import issuing, operator, publishing, qr
+from permits.backup import Manifest, backup_home, restore_home
 from permits.home import Home, Passphrase
+from permits.i18n import _
 from permits.ledger import Ledger, PermitRecord
 from verifier.offline import verify_in_home
 from verifier.reasons import REASON_TEXT, STATUS_TEXT
@@ -808,6 +810,55 @@ def serve_cmd(ctx: click.Context, bind: str, workers: int, threads: int, access_
               "STATUS_PULL": status_pull, "REFRESH_INTERVAL": refresh_interval}
     click.echo(f"Verifier for {home.path} on http://{bind} (page: {config['BASE_URL']}/v)")
     serve(config, bind, workers, threads, access_log)
+
+
+@cli.command("backup")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The backup file to write (a tar file, mode 0600).")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest's summary as JSON.")
+@click.pass_context
+def backup_cmd(ctx: click.Context, out: Path, as_json: bool) -> None:
+    """Back up this home while it is in use: every ledger as one consistent snapshot, the
+    registry and trust files, status lists, operator files and the encrypted private keys.
+
+    Example: permit backup --out /srv/backup/hcm-2026-11-22.tar
+    """
+    manifest = backup_home(home_of(ctx), out, now())
+    emit(_backup_summary(manifest, out), as_json, lambda: _print_backup(_("Backup written: {file}").format(file=out), manifest))
+
+
+@cli.command("restore")
+@click.argument("backup_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Restore even over ledgers holding events the backup lacks, or another trust anchor.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was restored as JSON.")
+@click.pass_context
+def restore_cmd(ctx: click.Context, backup_file: Path, force: bool, as_json: bool) -> None:
+    """Restore a backup into this home (or a new one) once every file in it checks out.
+
+    Refused when a ledger here holds permits the backup lacks, unless --force.
+
+    Example: permit --home ./hcm-restored restore /srv/backup/hcm-2026-11-22.tar
+    """
+    home = home_of(ctx, create=True)
+    manifest = restore_home(home, backup_file, now(), force)
+    headline = _("Restored {file} into {home}").format(file=backup_file, home=home.path)
+    emit({**_backup_summary(manifest, backup_file), "home": str(home.path), "forced": force}, as_json,
+         lambda: _print_backup(headline, manifest))
+
+
+def _backup_summary(manifest: Manifest, file: Path) -> dict[str, Any]:
+    data = manifest.to_dict()
+    return {"file": str(file), "created_at": data["created_at"], "registry_version": data["registry_version"],
+            "files": len(data["files"]), "ledgers": data["ledgers"]}
+
+
+def _print_backup(headline: str, manifest: Manifest) -> None:
+    data = manifest.to_dict()
+    click.echo(headline)
+    for agency, facts in data["ledgers"].items():
+        click.echo(_("  {agency}: {permits} permit(s), {events} event(s), last event {seq}").format(
+            agency=agency, permits=facts["permits"], events=facts["events"], seq=facts["last_event_seq"]))
+    click.echo(_("{files} file(s), registry version {version}, taken at {time}").format(
+        files=len(data["files"]), version=data["registry_version"] or "-", time=data["created_at"]))
 
 
 @cli.command("demo")
