@@ -33,6 +33,7 @@ from keys.files import write_atomic
 from keys.registry import RETIRED_REASONS, Registry
 from keys.trust import MAX_BUNDLE_BYTES
 from permits import issuing, operator, pdf, printing, publishing, qr
+from permits.backup import Manifest, backup_home, restore_home
 from permits.home import Home, Passphrase
 from permits.i18n import (
     DOMAIN,
@@ -547,7 +548,7 @@ def registry_show(ctx: click.Context, draft: bool, as_json: bool) -> None:
 @registry.command("install")
 @click.argument("source")
 @option("--anchor", "anchor_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The operator's anchor.json, the first time (this home then trusts it).")
+        help="The operator's anchor.json, the first time (this home then trusts it).")
 @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def registry_install(ctx: click.Context, source: str, anchor_file: Path | None, as_json: bool) -> None:
@@ -968,7 +969,7 @@ def qr_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path, as
 @click.argument("permit_id")
 @option("--agency", help="Agency whose ledger holds it.")
 @option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Output file: .pdf (printed by headless Chromium) or .html.")
+        help="Output file: .pdf (printed by headless Chromium) or .html.")
 @option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @click.pass_context
 def print_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path, as_json: bool) -> None:
@@ -1082,9 +1083,58 @@ def serve_cmd(ctx: click.Context, bind: str, workers: int, threads: int, access_
     serve(config, bind, workers, threads, access_log)
 
 
+@cli.command("backup")
+@option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The backup file to write (a tar file, mode 0600).")
+@option("--json", "as_json", is_flag=True, help="Print the manifest's summary as JSON.")
+@click.pass_context
+def backup_cmd(ctx: click.Context, out: Path, as_json: bool) -> None:
+    """Back up this home while it is in use: every ledger as one consistent snapshot, the
+    registry and trust files, status lists, operator files and the encrypted private keys.
+
+    Example: permit backup --out /srv/backup/hcm-2026-11-22.tar
+    """
+    manifest = backup_home(home_of(ctx), out, now())
+    emit(_backup_summary(manifest, out), as_json, lambda: _print_backup(_("Backup written: {file}").format(file=out), manifest))
+
+
+@cli.command("restore")
+@click.argument("backup_file", type=click.Path(dir_okay=False, path_type=Path))
+@option("--force", is_flag=True, help="Restore even over ledgers holding events the backup lacks, or another trust anchor.")
+@option("--json", "as_json", is_flag=True, help="Print what was restored as JSON.")
+@click.pass_context
+def restore_cmd(ctx: click.Context, backup_file: Path, force: bool, as_json: bool) -> None:
+    """Restore a backup into this home (or a new one) once every file in it checks out.
+
+    Refused when a ledger here holds permits the backup lacks, unless --force.
+
+    Example: permit --home ./hcm-restored restore /srv/backup/hcm-2026-11-22.tar
+    """
+    home = home_of(ctx, create=True)
+    manifest = restore_home(home, backup_file, now(), force)
+    headline = _("Restored {file} into {home}").format(file=backup_file, home=home.path)
+    emit({**_backup_summary(manifest, backup_file), "home": str(home.path), "forced": force}, as_json,
+         lambda: _print_backup(headline, manifest))
+
+
+def _backup_summary(manifest: Manifest, file: Path) -> dict[str, Any]:
+    data = manifest.to_dict()
+    return {"file": str(file), "created_at": data["created_at"], "registry_version": data["registry_version"],
+            "files": len(data["files"]), "ledgers": data["ledgers"]}
+
+
+def _print_backup(headline: str, manifest: Manifest) -> None:
+    data = manifest.to_dict()
+    click.echo(headline)
+    for agency, facts in data["ledgers"].items():
+        click.echo(_("  {agency}: {permits} permit(s), {events} event(s), last event {seq}").format(
+            agency=agency, permits=facts["permits"], events=facts["events"], seq=facts["last_event_seq"]))
+    click.echo(_("{files} file(s), registry version {version}, taken at {time}").format(
+        files=len(data["files"]), version=data["registry_version"] or "-", time=data["created_at"]))
+
+
 @cli.command("demo")
 @option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-home"), show_default=True,
-              help="Where to build the demo (replaced if it holds a previous demo).")
+        help="Where to build the demo (replaced if it holds a previous demo).")
 @option("--serve/--no-serve", "and_serve", default=False, help="Then run the verifier on 127.0.0.1:8000.")
 @option("--bind", default="127.0.0.1:8000", show_default=True, help="Address and port of the verifier.")
 def demo_cmd(directory: Path, and_serve: bool, bind: str) -> None:
