@@ -765,11 +765,11 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...], flag: str
 
 
 # DESIGN.md, "The contract others build on": scripts and other agencies rely on these names.
-# `print`, `backup` and `restore` belong to the issue about officers' day-to-day work, not yet filed.
 CONTRACT_COMMANDS = [
     "registry init", "registry add-type", "registry add-agency", "registry add-key", "registry retire-key",
     "registry publish", "registry show", "registry push", "keys generate", "issue", "list", "show",
     "amend", "suspend", "reinstate", "revoke", "status publish", "status push", "qr", "verify", "serve", "demo",
+    "print", "backup", "restore",
 ]
 
 

@@ -1,17 +1,23 @@
-"""The documentation is tested: every command is in the README, every reason has a sentence."""
+"""The documentation is tested: every command is in docs/, every reason has a sentence, every
+link to a local file resolves."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
 
 import click
+import pytest
 
 from cli import cli
 from keys.errors import VERDICT_REASONS
 from verifier.reasons import REASON_TEXT, STATUS_TEXT
 from verifier.verdict import STATUSES
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+ROOT = Path(__file__).parent.parent
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+DOCS_TEXT = "\n".join(path.read_text(encoding="utf-8") for path in DOCS)
 
 
 def command_paths(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -24,8 +30,10 @@ def command_paths(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> lis
     return paths
 
 
-def test_every_command_appears_in_the_readme() -> None:
-    missing = [" ".join(path) for path in command_paths() if f"`permit {' '.join(path)}`" not in README]
+def test_every_command_appears_in_the_docs() -> None:
+    commands = set(command_paths())
+    assert {("print",), ("backup",), ("restore",)} <= commands
+    missing = sorted(" ".join(path) for path in commands if f"`permit {' '.join(path)}`" not in DOCS_TEXT)
     assert missing == []
 
 
@@ -34,3 +42,34 @@ def test_every_reason_and_status_has_a_sentence_in_both_languages() -> None:
     assert set(STATUS_TEXT) == set(STATUSES)
     for text in (*REASON_TEXT.values(), *STATUS_TEXT.values()):
         assert set(text) == {"vi", "en"} and all(text.values())
+
+
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
+FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = heading.strip().lower()
+    text = "".join(c for c in text if c in " -_" or unicodedata.category(c)[0] in "LMN")
+    return text.replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    text = FENCE.sub("", path.read_text(encoding="utf-8"))
+    return {anchor(m.group(1)) for m in re.finditer(r"^#{1,6} (.+)$", text, re.MULTILINE)}
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", *DOCS], ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_local_link_resolves(page: Path) -> None:
+    broken = []
+    for target in LINK.findall(FENCE.sub("", page.read_text(encoding="utf-8"))):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:: not ours to check
+        path, _, fragment = target.partition("#")
+        file = (page.parent / path).resolve() if path else page
+        if not file.exists():
+            broken.append(target)
+        elif fragment and file.suffix == ".md" and fragment not in anchors(file):
+            broken.append(target)
+    assert broken == []

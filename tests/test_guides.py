@@ -1,0 +1,286 @@
+"""The integrator guide is tested: its curl and Python examples run against a real verifier
+(`permit serve`, gunicorn on 127.0.0.1) and must print what the guide says they print, and its
+tables name every status, every verdict reason and every error reason the code has.
+
+How docs/integrator.md marks an example: an HTML comment (invisible once rendered),
+
+    <!-- run: TOKEN=revoked -->
+
+then the example (a ```sh or ```python block), then its output (```json, compared as JSON
+values, or ```text, compared line by line). Every sh and python block of the guide must be
+marked, so no example escapes the test. The comment names the permit the example was run with
+(`valid`, `revoked`, `forged`, `valid-qr-url`) and any other variable the guide tells
+integrators to set; VERIFIER, the verifier's base URL, is always set. Only what changes by
+nature from run to run is normalised before comparing: times and dates, ages in seconds,
+permit ids, ETags.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import DAY, City, Served, passphrase, start_server
+from forge import claims_of, compress
+
+from keys.encoding import b64url_encode, dumps_canonical
+from keys.errors import VERDICT_REASONS
+from permits import issuing, operator, publishing, qr
+from permits.home import Home
+from verifier.reasons import REASON_TEXT, STATUS_TEXT
+from verifier.verdict import STATUSES, status_for
+from verifier.web import api, app, serve
+
+ROOT = Path(__file__).parent.parent
+GUIDE = ROOT / "docs" / "integrator.md"
+
+# --- reading the guide --------------------------------------------------------------------------
+
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+MARKER = re.compile(r"<!-- run(?::([^>]*))? -->")
+RUNNABLE = {"sh": "sh", "bash": "sh", "python": "python"}
+
+
+@dataclass(frozen=True)
+class Example:
+    line: int
+    language: str  # sh or python
+    code: str
+    variables: dict[str, str]  # name in the guide → what the test sets it to
+    output_language: str  # json or text
+    output: str
+
+    @property
+    def id(self) -> str:
+        return f"line{self.line}-{self.language}-" + "-".join(self.variables.values())
+
+
+def examples(text: str) -> list[Example]:
+    blocks = [(m.start(), m.group(1), m.group(2)) for m in FENCE.finditer(text)]
+    found = []
+    for marker in MARKER.finditer(text):
+        following = [b for b in blocks if b[0] > marker.end()]
+        assert len(following) >= 2, f"the example marked at offset {marker.start()} has no code and output blocks"
+        (start, language, code), (_, output_language, output) = following[:2]
+        assert language in RUNNABLE, f"a run marker must precede a sh or python block, not {language!r}"
+        assert output_language in ("json", "text"), f"the output of an example is a json or text block, not {output_language!r}"
+        variables = dict(pair.split("=", 1) for pair in (marker.group(1) or "").split())
+        found.append(Example(text.count("\n", 0, start) + 1, RUNNABLE[language], code, variables, output_language, output))
+    return found
+
+
+GUIDE_TEXT = GUIDE.read_text(encoding="utf-8")
+EXAMPLES = examples(GUIDE_TEXT)
+
+
+def test_every_example_of_the_guide_is_run() -> None:
+    code_blocks = [m for m in FENCE.finditer(GUIDE_TEXT) if m.group(1) in RUNNABLE]
+    run = {example.line for example in EXAMPLES}
+    unmarked = [GUIDE_TEXT.count("\n", 0, m.start()) + 1 for m in code_blocks]
+    assert sorted(set(unmarked) - run) == [], "sh/python blocks without a <!-- run --> marker at these lines"
+
+
+def test_the_python_examples_need_only_the_standard_library() -> None:
+    for example in EXAMPLES:
+        if example.language == "python":
+            imported = set()
+            for node in ast.walk(ast.parse(example.code)):
+                if isinstance(node, ast.Import):
+                    imported |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    imported.add(node.module.split(".")[0])
+            assert imported <= sys.stdlib_module_names, (example.line, imported - sys.stdlib_module_names)
+
+
+def test_the_examples_cover_a_valid_a_revoked_and_a_forged_permit_and_errors() -> None:
+    tokens = {example.variables.get("TOKEN") for example in EXAMPLES}
+    assert {"valid", "revoked", "forged"} <= tokens
+    assert {e.language for e in EXAMPLES} == {"sh", "python"}
+    assert any('"error"' in e.output for e in EXAMPLES)
+    for status in ("valid", "revoked", "invalid"):
+        assert any(f'"status": "{status}"' in e.output for e in EXAMPLES), status
+
+
+# --- comparing outputs --------------------------------------------------------------------------
+
+_VARYING_TEXT = [
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"), "<time>"),
+    (re.compile(r"\b\d{4}-\d\d-\d\d\b"), "<date>"),
+    (re.compile(r"\b1\d{9}\b"), "<unix-time>"),
+    (re.compile(r'"[0-9a-f]{32}"'), '"<etag>"'),
+]
+
+
+def normal_text(text: str) -> str:
+    for pattern, replacement in _VARYING_TEXT:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def normal_json(value: Any, key: str = "", parent: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: normal_json(v, k, key) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normal_json(v, key, parent) for v in value]
+    if key == "age_seconds" and isinstance(value, int):
+        return "<seconds>"
+    if key == "id" and parent in ("permit", "superseded_by"):
+        return "<permit id>"
+    if isinstance(value, str):
+        return normal_text(value)
+    return value
+
+
+def json_values(text: str) -> list[Any]:
+    decoder, values, at = json.JSONDecoder(), [], 0
+    text = text.strip()
+    while at < len(text):
+        value, at = decoder.raw_decode(text, at)
+        values.append(value)
+        while at < len(text) and text[at].isspace():
+            at += 1
+    return values
+
+
+# --- the verifier the examples talk to ----------------------------------------------------------
+
+
+@dataclass
+class Verifier:
+    url: str
+    variables: dict[str, str]  # marker value → what the variable is set to
+
+
+def forged_from(token: str, record: Any) -> str:
+    """The token with its holder's name changed and the original signature kept: what someone
+    who edits a genuine permit produces."""
+    header, _, signature = token.split(".")
+    claims = claims_of(record.permit, permit_name="Công ty TNHH Giả Mạo")
+    return f"{header}.{b64url_encode(compress(dumps_canonical(claims)))}.{signature}"
+
+
+@pytest.fixture(scope="module")
+def verifier(city_template: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real `permit serve` over a city published on the real clock, holding a valid, a
+    revoked and a suspended permit of the Department of Health."""
+    base = tmp_path_factory.mktemp("guide")
+    path = base / "hcm"
+    shutil.copytree(city_template, path)
+    home = Home(path)
+    now = int(time.time())
+    trusted = operator.publish(home, passphrase, now, 30 * DAY)
+    signers = {a: home.agency_signer(trusted.registry, a, passphrase, now) for a in trusted.registry.agencies}
+    city = City(home, trusted, signers)
+    until = date.today() + timedelta(days=730)
+    valid = city.issue(at=now, number="123/2026/GCN-ATTP", holder_name="Công ty TNHH Thực phẩm Sạch Sài Gòn",
+                       holder_address="12 Lê Lợi, Phường Sài Gòn, TP. Hồ Chí Minh", activities=("Sản xuất bánh mì",),
+                       valid_until=until)
+    revoked = city.issue(at=now, number="077/2025/GCN-ATTP", holder_id="0318765432", holder_name="Hộ kinh doanh Quán Ăn Bốn Mùa",
+                         holder_address="9 Đinh Tiên Hoàng, Phường Tân Định, TP. Hồ Chí Minh", activities=("Kinh doanh dịch vụ ăn uống",),
+                         valid_until=until)
+    with home.ledger("hcm-syt") as ledger:
+        issuing.change_status(ledger, revoked.permit.id, "revoked", "tran.thi.b", now, "cơ sở ngừng hoạt động")
+    city.publish_all(at=now)
+    # A newer list of the same agency, made in a copy of the home: what the agency would push.
+    elsewhere = Home(shutil.copytree(path, base / "agency"))
+    newer = publishing.publish_status_list(elsewhere, trusted.registry, "hcm-syt", signers["hcm-syt"], now + 1, 2 * DAY)
+    assert newer.issued_at == now + 1
+    log = base / "access.log"
+    url, process = start_server(path, log)
+    served = Served(city, url, log, process)
+    yield Verifier(url, {
+        "TOKEN=valid": valid.token,
+        "TOKEN=valid-qr-url": qr.permit_url(url, valid.token),
+        "TOKEN=revoked": revoked.token,
+        "TOKEN=forged": forged_from(valid.token, valid),
+        "STATUS_FILE=newer-status-list": str(elsewhere.status_path("hcm-syt")),
+    })
+    served.stop()
+
+
+def run(example: Example, verifier: Verifier, cwd: Path) -> str:
+    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8",
+           "VERIFIER": verifier.url}
+    for name, what in example.variables.items():
+        env[name] = verifier.variables[f"{name}={what}"]
+    if example.language == "sh":
+        command = ["bash", "-c", "set -euo pipefail\n" + example.code]
+    else:
+        command = [sys.executable, "-c", example.code]
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, encoding="utf-8", timeout=60)
+    assert done.returncode == 0, f"the example at line {example.line} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
+def test_the_example_prints_what_the_guide_says(example: Example, verifier: Verifier, tmp_path: Path) -> None:
+    actual = run(example, verifier, tmp_path)
+    if example.output_language == "json":
+        got = [normal_json(v) for v in json_values(actual)]
+        assert got == [normal_json(v) for v in json_values(example.output)], (
+            f"docs/integrator.md line {example.line} prints:\n"
+            + "\n".join(json.dumps(v, ensure_ascii=False, indent=2) for v in json_values(actual)))
+    else:
+        got_lines = [normal_text(line.rstrip()) for line in actual.strip().splitlines()]
+        assert got_lines == [normal_text(line.rstrip()) for line in example.output.strip().splitlines()], (
+            f"docs/integrator.md line {example.line} prints:\n{actual}")
+
+
+# --- the tables ---------------------------------------------------------------------------------
+
+
+def section(title: str) -> str:
+    start = GUIDE_TEXT.index(f"\n## {title}\n")
+    end = GUIDE_TEXT.find("\n## ", start + 1)
+    return GUIDE_TEXT[start : end if end > 0 else None]
+
+
+def rows(text: str) -> list[list[str]]:
+    """The cells of every table row whose first cell is a `code`."""
+    found = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and re.fullmatch(r"`[a-z_0-9]+`", cells[0]):
+            found.append(cells)
+    return found
+
+
+def test_the_reason_table_lists_every_verdict_reason_with_its_status_and_sentence() -> None:
+    table = {cells[0].strip("`"): cells for cells in rows(section("Reason codes"))}
+    assert sorted(set(table)) == sorted(VERDICT_REASONS), "add the missing codes to docs/integrator.md, Reason codes"
+    for code, (_, status, sentence) in table.items():
+        assert status == f"`{status_for((code,))}`", code
+        assert sentence == REASON_TEXT[code]["en"], code
+
+
+def test_the_status_table_lists_every_status_in_both_languages() -> None:
+    table = {cells[0].strip("`"): cells for cells in rows(section("Statuses"))}
+    assert sorted(table) == sorted(STATUSES)
+    for status, cells in table.items():
+        assert STATUS_TEXT[status]["vi"] in cells[1] and STATUS_TEXT[status]["en"] in cells[1], status
+
+
+def error_reasons() -> set[str]:
+    """Every reason an API error can carry, read from the code that raises them."""
+    reasons = set(re.findall(r'ApiError\(\d{3}, "([a-z_]+)"', Path(api.__file__).read_text()))
+    reasons |= set(app._HTTP_REASONS.values()) | {"internal_error", "http_error"}
+    reasons |= {reason for _, reason in serve._PARSER_STATUS.values()}
+    reasons |= set(re.findall(r'reason="([a-z_]+)"', (ROOT / "permits" / "home.py").read_text())) & {
+        "registry_not_newer", "status_not_newer", "status_rollback"}
+    return reasons
+
+
+def test_the_error_table_lists_every_error_reason() -> None:
+    listed = {cells[0].strip("`") for cells in rows(section("Errors"))}
+    assert sorted(error_reasons() - listed) == []
