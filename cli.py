@@ -84,7 +84,9 @@ def split_language(args: Sequence[str]) -> tuple[str, list[str]]:
         if arg == "--":
             rest += args[i:]
             break
-        if arg == "--lang" and i + 1 < len(args):
+        if arg == "--lang":
+            if i + 1 == len(args):
+                raise CommandFailed("bad_language", "--lang needs a value: vi or en")
             lang, i = args[i + 1], i + 2
             continue
         if arg.startswith("--lang="):

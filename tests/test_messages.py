@@ -161,6 +161,9 @@ def test_an_unknown_language_is_one_line_and_exit_2() -> None:
     result = run("--lang", "fr", "list")
     assert result.exit_code == 2
     assert result.stderr == "Error: [bad_language] --lang must be one of vi, en, not 'fr'\n"
+    result = run("list", "--lang")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: [bad_language] --lang needs a value: vi or en\n"
 
 
 def test_the_language_of_one_run_does_not_leak_into_the_next() -> None:
