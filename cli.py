@@ -15,6 +15,7 @@ import gettext
 import inspect
 import json
 import os
+import shutil
 import sqlite3
 import sys
 import time
@@ -1111,8 +1112,15 @@ def restore_cmd(ctx: click.Context, backup_file: Path, force: bool, as_json: boo
 
     Example: permit --home ./hcm-restored restore /srv/backup/hcm-2026-11-22.tar
     """
+    given = ctx.find_root().params.get("home")
+    existed = bool(given) and Path(given).exists()
     home = home_of(ctx, create=True)
-    manifest = restore_home(home, backup_file, now(), force)
+    try:
+        manifest = restore_home(home, backup_file, now(), force)
+    except PermitError:
+        if not existed:  # a refused restore into a new home leaves no empty home behind
+            shutil.rmtree(home.path, ignore_errors=True)
+        raise
     headline = _("Restored {file} into {home}").format(file=backup_file, home=home.path)
     emit({**_backup_summary(manifest, backup_file), "home": str(home.path), "forced": force}, as_json,
          lambda: _print_backup(headline, manifest))

@@ -530,3 +530,13 @@ def test_the_archive_is_private_and_replaced_whole(city: City, tmp_path: Path) -
         assert tar.getnames()[0] == MANIFEST
         assert {m.mode for m in tar.getmembers() if m.name.startswith("private/")} == {0o600}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hcm", "hcm.tar"]
+
+
+def test_a_refused_restore_into_a_new_home_leaves_no_directory_behind(tmp_path: Path) -> None:
+    garbage = tmp_path / "not-a-backup.tar"
+    garbage.write_bytes(b"this is not a tar file\n" * 40)
+    target = tmp_path / "new-home"
+    result = CliRunner().invoke(cli, ["--home", str(target), "restore", str(garbage)], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: [backup_unreadable] ")
+    assert not target.exists()
