@@ -12,6 +12,7 @@ officers issuing at once queue instead of failing half-way.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -139,10 +140,12 @@ class Ledger:
     @classmethod
     def create(cls, path: Path, agency: str) -> Ledger:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            cls._build(path, agency)
         ledger = cls._connect(path)
         try:
             ledger.db.enable_wal()
-            migrations.apply(ledger.db)
+            migrations.apply(ledger.db)  # an existing ledger made by an earlier version
             with ledger.transaction():
                 if ledger._meta("agency") is None:
                     ledger._set_meta("agency", agency)
@@ -151,6 +154,31 @@ class Ledger:
             raise _corrupt(path, exc) from None
         ledger.check_agency(agency)
         return ledger
+
+    @classmethod
+    def _build(cls, path: Path, agency: str) -> None:
+        """Make a new ledger beside `path` and link it into place whole, so that no other
+        process (a backup, a verifier, a second officer) ever opens a ledger half-made."""
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.new")
+        try:
+            ledger = cls._connect(tmp)
+            try:
+                ledger.db.enable_wal()
+                migrations.apply(ledger.db)
+                with ledger.transaction():
+                    ledger._set_meta("agency", agency)
+                    ledger._set_meta("status_list_size", str(MIN_SIZE))
+            finally:
+                ledger.close()  # the last connection checkpoints and removes the WAL
+            try:
+                os.link(tmp, path)  # never replaces: a ledger another process made first wins
+            except FileExistsError:
+                pass
+        except sqlite3.DatabaseError as exc:
+            raise _corrupt(path, exc) from None
+        finally:
+            for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+                leftover.unlink(missing_ok=True)
 
     @classmethod
     def open(cls, path: Path, agency: str) -> Ledger:

@@ -215,6 +215,7 @@ def test_a_backup_taken_during_an_import_restores_with_no_half_written_permit(ci
     finally:
         if importer.poll() is None:
             os.killpg(importer.pid, 9)
+            importer.communicate()  # reap it and close its pipes, even when the test failed
     assert importer.returncode == 0, err
     import_seconds = time.monotonic() - started
     assert json.loads(out)["imported"] == total

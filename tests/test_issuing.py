@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import unicodedata
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import DAY, NOW, City
@@ -13,6 +15,7 @@ from keys.algorithms import generate_private_key
 from keys.errors import ConflictError, InputError, LedgerError, NotFoundError
 from keys.signer import KeySigner
 from permits import issuing
+from permits import ledger as ledger_module
 from permits.ledger import Ledger
 from permits.status_list import MIN_SIZE
 
@@ -259,3 +262,23 @@ def test_a_ledger_of_another_agency_is_refused(city: City) -> None:
     path = city.home.ledger_path("hcm-syt")
     with pytest.raises(LedgerError):
         Ledger.open(path, "hcm-sct")
+
+
+def test_a_new_ledger_appears_whole_or_not_at_all(city: City, tmp_path: Path) -> None:
+    """Another process (a backup, a verifier) never opens a ledger that is still being made:
+    it is built beside its place and linked in once migrated and stamped with its agency."""
+    path = tmp_path / "ledgers" / "hcm-syt.db"
+    seen_while_building: list[bool] = []
+    real_apply = ledger_module.migrations.apply
+
+    def apply_and_look(db: Any) -> None:
+        real_apply(db)
+        seen_while_building.append(path.exists())
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ledger_module.migrations, "apply", apply_and_look)
+        Ledger.create(path, "hcm-syt").close()
+    assert seen_while_building[0] is False  # the migrations ran on a file not yet at its place
+    assert sorted(p.name for p in path.parent.iterdir()) == ["hcm-syt.db"]  # no leftovers
+    with Ledger.open(path, "hcm-syt") as ledger:
+        assert ledger.status_list_size > 0
