@@ -34,7 +34,7 @@ from keys.files import write_atomic
 from keys.registry import RETIRED_REASONS, Registry
 from keys.trust import MAX_BUNDLE_BYTES
 from permits import issuing, operator, pdf, printing, publishing, qr
-from permits.backup import Manifest, backup_home, restore_home
+from permits.backup import Manifest, backup_home
 from permits.home import Home, Passphrase
 from permits.i18n import (
     DOMAIN,
@@ -48,6 +48,7 @@ from permits.i18n import (
     ngettext,
 )
 from permits.ledger import Ledger, PermitRecord
+from permits.restore import RestoreReport, restore_home
 from verifier.offline import verify_in_home
 from verifier.reasons import REASON_TEXT, STATUS_TEXT, error_sentence
 from verifier.scan import read_qr
@@ -1102,13 +1103,16 @@ def backup_cmd(ctx: click.Context, out: Path, as_json: bool) -> None:
 
 @cli.command("restore")
 @click.argument("backup_file", type=click.Path(dir_okay=False, path_type=Path))
-@option("--force", is_flag=True, help="Restore even over ledgers holding events the backup lacks, or another trust anchor.")
+@option("--force", is_flag=True, help="Restore even over ledgers holding events the backup lacks, or settings that differ; "
+                                      "never over another trust anchor or a newer registry or status list.")
 @option("--json", "as_json", is_flag=True, help="Print what was restored as JSON.")
 @click.pass_context
 def restore_cmd(ctx: click.Context, backup_file: Path, force: bool, as_json: bool) -> None:
     """Restore a backup into this home (or a new one) once every file in it checks out.
 
-    Refused when a ledger here holds permits the backup lacks, unless --force.
+    The home keeps its trust anchor, and its registry and status lists where they are newer than
+    the backup's. Refused when a ledger here holds events the backup lacks, or the backup would
+    change this home's settings (its base URL), unless --force.
 
     Example: permit --home ./hcm-restored restore /srv/backup/hcm-2026-11-22.tar
     """
@@ -1116,14 +1120,28 @@ def restore_cmd(ctx: click.Context, backup_file: Path, force: bool, as_json: boo
     existed = bool(given) and Path(given).exists()
     home = home_of(ctx, create=True)
     try:
-        manifest = restore_home(home, backup_file, now(), force)
+        report = restore_home(home, backup_file, now(), force)
     except PermitError:
         if not existed:  # a refused restore into a new home leaves no empty home behind
             shutil.rmtree(home.path, ignore_errors=True)
         raise
     headline = _("Restored {file} into {home}").format(file=backup_file, home=home.path)
-    emit({**_backup_summary(manifest, backup_file), "home": str(home.path), "forced": force}, as_json,
-         lambda: _print_backup(headline, manifest))
+    data = {**_backup_summary(report.manifest, backup_file), "home": str(home.path), "forced": force,
+            "installed": list(report.installed), "kept": [{"path": k.path, "why": k.why} for k in report.kept],
+            "settings_changed": [{"name": c.name, "before": c.before, "after": c.after} for c in report.settings_changed],
+            "lost": [{"agency": x.agency, "first_event": x.first_seq, "last_event": x.last_seq, "kinds": x.kinds,
+                      "last_at": iso(x.last_at)} for x in report.lost]}
+    emit(data, as_json, lambda: _print_restore(headline, report))
+
+
+def _print_restore(headline: str, report: RestoreReport) -> None:
+    _print_backup(headline, report.manifest)
+    for kept in report.kept:
+        click.echo(_("Kept this home's {path}: {why}").format(path=kept.path, why=kept.why))
+    for change in report.settings_changed:
+        click.echo(_("Setting changed: {change}").format(change=change))
+    for lost in report.lost:
+        click.echo(_("Rolled back, as forced: {lost}").format(lost=lost))
 
 
 def _backup_summary(manifest: Manifest, file: Path) -> dict[str, Any]:

@@ -159,9 +159,13 @@ def _peek_root(document: object) -> Root:
         raise _invalid(f"root document: {exc}") from None
 
 
-def open_bundle(raw: bytes, anchor: Root, now: int, state: TrustState | None = None) -> TrustedRegistry:
+def open_bundle(
+    raw: bytes, anchor: Root, now: int, state: TrustState | None = None, *, allow_stale: bool = False
+) -> TrustedRegistry:
     """Verify a published registry bundle; raise RegistryError with reason registry_invalid,
-    registry_rollback or registry_stale. `state` is what this verifier accepted before."""
+    registry_rollback or registry_stale. `state` is what this verifier accepted before.
+    `allow_stale`: an expired registry is still genuine (a restore keeps it; the home then says
+    registry_stale until a newer one arrives)."""
     if len(raw) > MAX_BUNDLE_BYTES:
         raise _invalid("bundle is too large")
     try:
@@ -196,6 +200,6 @@ def open_bundle(raw: bytes, anchor: Root, now: int, state: TrustState | None = N
             )
     if registry.issued_at > now + ISSUED_AT_LEEWAY:
         raise _invalid("registry issued in the future")
-    if now >= registry.expires_at:
+    if now >= registry.expires_at and not allow_stale:
         raise RegistryError(f"registry version {registry.version} has expired", reason="registry_stale")
     return TrustedRegistry(registry=registry, root=root, digest=digest, bundle=raw)

@@ -1,15 +1,11 @@
-"""Backing up a home while it is in use, and restoring it only once the whole backup checks out.
+"""Backing up a home while it is in use; the backup's format, which the restore reads
+(permits/restore.py).
 
 A backup is one tar file, mode 0600 (it holds the private keys, still encrypted as they are in
 the home): `manifest.json` first, then the home's files at their relative paths. Each ledger is
 copied with SQLite's online backup API in one step, so the copy is one consistent snapshot even
 while an import commits batches; the manifest gives each file's size and SHA-256 and, per
 ledger, its schema version, permits, events and last event sequence number.
-
-A restore checks everything before it replaces anything: member names, file hashes, each
-ledger's integrity and schema, the registry against the backup's anchor, and that no ledger in
-the home holds events the backup lacks (unless forced). Then each file is renamed into place,
-ledgers last, so a failure at any check leaves the home as it was.
 """
 
 from __future__ import annotations
@@ -19,12 +15,9 @@ import io
 import json
 import os
 import re
-import shutil
 import sqlite3
 import tarfile
-import tempfile
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -34,12 +27,12 @@ from typing import Any, BinaryIO
 import sqlite_utils
 
 from keys import fields
-from keys.encoding import loads_strict
-from keys.errors import ConflictError, InputError, LedgerError, PermitError, RegistryError
+from keys.errors import InputError, LedgerError, PermitError, RegistryError
 from keys.fields import FieldError
 from keys.trust import open_bundle
 from permits.home import Home
 from permits.ledger import migrations
+from permits.staging import staging
 
 FORMAT = "hcm-permits-backup/1"
 MANIFEST = "manifest.json"
@@ -156,37 +149,36 @@ def backup_home(home: Home, out: Path, now: int) -> Manifest:
     refuses to write."""
     if not out.parent.is_dir():
         raise InputError(f"cannot write the backup: directory {out.parent} does not exist", reason="backup_failed")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        # The copy is laid out as a home, so that the home's own readers check it.
-        with _staging(out.parent, f".{out.name}.") as staging:
-            ledgers = {path.stem: _snapshot(home, path, staging) for path in sorted(home.file("ledgers").glob("*.db"))}
+        # Beside `out`, so the finished archive is renamed into place; its janitor removes it
+        # if this process is killed, half-written archive included.
+        with staging(out.parent, f".{out.name}.") as stage:
+            copy = stage.path / "home"  # laid out as a home, so that the home's own readers check it
+            ledgers = {path.stem: _snapshot(home, path, copy) for path in sorted(home.file("ledgers").glob("*.db"))}
             # The small files are read under the home's lock, so the registry and the trust
             # state that guards it come from the same moment (installing writes both under it).
             with home.lock():
                 documents = {relative: home.file(relative).read_bytes() for relative in _home_files(home)}
             for relative, data in documents.items():
-                (staging / relative).parent.mkdir(exist_ok=True)
-                (staging / relative).write_bytes(data)
-            registry_version = check_documents(Home(staging), now)
+                (copy / relative).parent.mkdir(parents=True, exist_ok=True)
+                (copy / relative).write_bytes(data)
+            registry_version = check_documents(Home(copy), now)
             paths = sorted([*documents, *(f"ledgers/{agency}.db" for agency in ledgers)])
-            manifest = Manifest(now, registry_version, tuple(FileEntry(p, *_size_and_hash(staging / p)) for p in paths), ledgers)
-            tmp.unlink(missing_ok=True)
+            manifest = Manifest(now, registry_version, tuple(FileEntry(p, *_size_and_hash(copy / p)) for p in paths), ledgers)
+            archive = stage.path / "backup.tar"
             # 0600 from the start: the archive holds the private keys (encrypted, as in the home).
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            fd = os.open(archive, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 with tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar:
                     _add(tar, MANIFEST, io.BytesIO(_manifest_bytes(manifest)), now)
                     for path in paths:
-                        with (staging / path).open("rb") as member:
+                        with (copy / path).open("rb") as member:
                             _add(tar, path, member, now)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, out)
+            os.replace(archive, out)
     except OSError as exc:
         raise InputError(f"cannot write the backup {out}: {exc.strerror or exc}", reason="backup_failed") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return manifest
 
 
@@ -212,13 +204,13 @@ def _regular(home: Home, relative: str) -> None:
                          reason="backup_unsafe_path")
 
 
-def _snapshot(home: Home, source: Path, staging: Path) -> LedgerFacts:
+def _snapshot(home: Home, source: Path, into: Path) -> LedgerFacts:
     """Copy the ledger with SQLite's online backup, every page in one step: one read
     transaction, so the copy is the ledger as of one commit, whatever other processes write
     meanwhile (WAL lets them go on)."""
     _regular(home, f"ledgers/{source.name}")
-    target = staging / "ledgers" / source.name
-    target.parent.mkdir(exist_ok=True)
+    target = into / "ledgers" / source.name
+    target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with closing(sqlite3.connect(source, timeout=30)) as live, closing(sqlite3.connect(target)) as copy:
             live.backup(copy, pages=-1)
@@ -305,200 +297,3 @@ def check_documents(view: Home, now: int) -> int | None:
             return state.registry_version if state else None
     except PermitError as exc:
         raise RegistryError(f"the registry and trust documents do not verify: {exc}", reason="registry_invalid") from None
-
-
-# --- restore --------------------------------------------------------------------------------------
-
-
-def restore_home(home: Home, archive: Path, now: int, force: bool = False) -> Manifest:
-    """Replace the home's files with the backup's once the whole backup checks out; files the
-    backup does not hold (a ledger started since, a newer key) are left alone.
-
-    Refuses, leaving the home as it was, with InputError (backup_unreadable, backup_unsafe_path,
-    backup_corrupt, backup_incompatible), RegistryError (registry_invalid) or, unless `force`,
-    ConflictError: anchor_mismatch, restore_would_lose_permits, current_ledger_unreadable.
-    ConflictError ledger_in_use when another process has a ledger open."""
-    home.path.mkdir(parents=True, exist_ok=True)
-    # In the home, so that every file is renamed into place on the same file system.
-    with _staging(home.path, ".restore-") as staging:
-        manifest = _unpack(archive, staging, now)
-        if not force:
-            _check_anchor(home, staging)
-            for agency in manifest.ledgers:
-                _check_history(home, staging, agency)
-        ledgers = [entry for entry in manifest.files if entry.path.startswith("ledgers/")]
-        others = [entry for entry in manifest.files if not entry.path.startswith("ledgers/")]
-        with _out_of_use([home.file(entry.path) for entry in ledgers]):
-            for entry in [*others, *ledgers]:
-                _install(staging / entry.path, home.file(entry.path))
-    return manifest
-
-
-@contextmanager
-def _staging(directory: Path, prefix: str) -> Iterator[Path]:
-    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=directory))  # mode 0700: keys pass through it
-    try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _unpack(archive: Path, staging: Path, now: int) -> Manifest:
-    """Extract the backup into `staging` and check all of it; the manifest once it does."""
-    try:
-        tar = tarfile.open(archive, mode="r:")
-    except FileNotFoundError:
-        raise InputError(f"backup {archive} does not exist", reason="backup_unreadable") from None
-    except (tarfile.TarError, OSError) as exc:
-        raise InputError(f"{archive} is not a readable backup (not a tar file: {exc})", reason="backup_unreadable") from None
-    with tar:
-        try:
-            members = tar.getmembers()
-            manifest = _members_and_manifest(archive, tar, members)
-            # filter="data" refuses links, devices and paths leaving `staging` a second time.
-            tar.extractall(staging, members=[m for m in members if m.name != MANIFEST], filter="data")
-        except tarfile.FilterError as exc:
-            raise InputError(f"backup {archive} holds an unsafe member: {exc}", reason="backup_unsafe_path") from None
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            raise InputError(f"backup {archive} cannot be read ({exc})", reason="backup_unreadable") from None
-    for entry in manifest.files:
-        if _size_and_hash(staging / entry.path) != (entry.size, entry.sha256):
-            raise InputError(f"{entry.path} in backup {archive} does not match its SHA-256 in the manifest",
-                             reason="backup_corrupt")
-    for agency, expected in manifest.ledgers.items():
-        try:
-            facts = ledger_facts(staging / f"ledgers/{agency}.db", agency)
-        except LedgerError as exc:
-            reason = "backup_incompatible" if exc.reason == "ledger_schema_unknown" else "backup_corrupt"
-            raise InputError(f"backup {archive}: {exc}", reason=reason) from None
-        if facts != expected:
-            raise InputError(f"backup {archive}: the ledger of {agency} does not hold what the manifest says",
-                             reason="backup_corrupt")
-    check_documents(Home(staging), now)
-    return manifest
-
-
-def _members_and_manifest(archive: Path, tar: tarfile.TarFile, members: list[tarfile.TarInfo]) -> Manifest:
-    names = [m.name for m in members]
-    for member in members:
-        if member.isdir() and member.name.rstrip("/") in DIRECTORIES:
-            continue
-        path = PurePosixPath(member.name)
-        if path.is_absolute() or ".." in path.parts or not member.isfile() or (
-                member.name != MANIFEST and not is_home_file(member.name)):
-            raise InputError(f"backup {archive} holds {member.name!r}, which is not a file of a home",
-                             reason="backup_unsafe_path")
-    if len(set(names)) != len(names):
-        raise InputError(f"backup {archive} holds a file twice", reason="backup_unsafe_path")
-    if MANIFEST not in names:
-        raise InputError(f"{archive} is not a backup: it has no {MANIFEST}", reason="backup_unreadable")
-    info = tar.getmember(MANIFEST)
-    handle = tar.extractfile(info)
-    if info.size > MAX_MANIFEST_BYTES or handle is None:
-        raise InputError(f"the manifest of backup {archive} is too large", reason="backup_corrupt")
-    try:
-        raw = loads_strict(handle.read())
-        if isinstance(raw, dict) and raw.get("format") != FORMAT:
-            raise InputError(f"backup {archive} is in format {raw.get('format')!r}; this version reads {FORMAT}",
-                             reason="backup_incompatible")
-        manifest = Manifest.from_dict(raw)
-    except (ValueError, FieldError) as exc:
-        raise InputError(f"the manifest of backup {archive} is not valid: {exc}", reason="backup_corrupt") from None
-    files = {m.name for m in members if m.isfile() and m.name != MANIFEST}
-    if files != {entry.path for entry in manifest.files}:
-        raise InputError(f"backup {archive} does not hold exactly the files its manifest lists", reason="backup_corrupt")
-    return manifest
-
-
-def _check_anchor(home: Home, staging: Path) -> None:
-    # Restoring another city's backup would silently change what this home trusts.
-    if not home.file("anchor.json").exists() or not (staging / "anchor.json").exists():
-        return
-    try:
-        same = home.anchor() == Home(staging).anchor()
-    except PermitError:
-        same = False
-    if not same:
-        raise ConflictError(
-            "the backup's trust anchor differs from this home's anchor.json; restore it into a new home, "
-            "or use --force to replace the anchor", reason="anchor_mismatch")
-
-
-def _check_history(home: Home, staging: Path, agency: str) -> None:
-    """Refuse unless the home's ledger is a prefix of the backup's: events are never deleted and
-    their sequence numbers only grow, so its last event must be in the backup, identical."""
-    current = home.ledger_path(agency)
-    if not current.exists():
-        return
-    try:
-        with closing(sqlite3.connect(current, timeout=30)) as conn:
-            last = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise ConflictError(
-            f"the ledger of {agency} in this home cannot be read ({exc}), so whether the backup lacks permits "
-            "it holds cannot be checked; use --force to replace it", reason="current_ledger_unreadable") from None
-    if last is None:
-        return
-    uri = (staging / f"ledgers/{agency}.db").resolve().as_uri() + "?mode=ro&immutable=1"
-    with closing(sqlite3.connect(uri, uri=True)) as conn:
-        same = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq = ?", (last[0],)).fetchone()
-    if same != last:
-        raise ConflictError(
-            f"the ledger of {agency} in this home has events the backup lacks (up to event {last[0]}): restoring "
-            "would lose the permits issued or changed since the backup and could reuse their status-list indexes; "
-            "use --force only if they must go", reason="restore_would_lose_permits")
-
-
-@contextmanager
-def _out_of_use(paths: list[Path]) -> Iterator[None]:
-    """Take each existing ledger out of WAL mode before it is replaced: SQLite allows that only
-    when no other connection has it open (so a running import or issue is refused, not lost), and
-    it folds and removes the -wal and -shm files that must never meet the restored database."""
-    switched: list[Path] = []
-    try:
-        for path in paths:
-            if not path.exists():
-                continue
-            try:
-                with closing(sqlite3.connect(path, isolation_level=None, timeout=5)) as conn:
-                    mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
-            except sqlite3.DatabaseError as exc:
-                if exc.sqlite_errorname not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
-                    continue  # not a database any more (a forced restore over a damaged ledger)
-                mode = "busy"
-            if mode != "delete":
-                raise ConflictError(f"ledger {path} is open in another process (an import, an officer's command); "
-                                    "let it finish, then restore", reason="ledger_in_use")
-            switched.append(path)
-        yield
-    except BaseException:
-        # Ledgers not replaced go back to WAL, as the ledger keeps them (a restored one already is).
-        for path in switched:
-            try:
-                with closing(sqlite3.connect(path, isolation_level=None, timeout=5)) as conn:
-                    conn.execute("PRAGMA journal_mode=WAL")
-            except sqlite3.DatabaseError:
-                pass
-        raise
-
-
-def _install(staged: Path, target: Path) -> None:
-    """Rename the checked file into a temporary name beside `target`, then over it."""
-    private = target.parent.name == "private"
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o755)
-    if private:
-        os.chmod(target.parent, 0o700)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    os.replace(staged, tmp)
-    os.chmod(tmp, 0o600 if private else 0o644)
-    with tmp.open("rb") as handle:
-        os.fsync(handle.fileno())
-    if target.suffix == ".db":
-        for suffix in ("-wal", "-shm", "-journal"):  # the old ledger's, which SQLite would apply to the new one
-            target.with_name(target.name + suffix).unlink(missing_ok=True)
-    os.replace(tmp, target)
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

@@ -20,10 +20,10 @@ import fcntl
 import json
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from keys.algorithms import DEFAULT_ALG, Alg, generate_private_key
 from keys.encoding import dumps_canonical, load_json_file_strict
@@ -39,6 +39,12 @@ from permits.status_list import StatusList, open_status_list, token_from_bytes
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 Passphrase = Callable[[str], bytes]
+
+
+def trust_state_document(trusted: TrustedRegistry) -> bytes:
+    """The bytes of trust-state.json after `trusted` was accepted."""
+    state = {"root": trusted.root.to_dict(), "registry_version": trusted.registry.version, "registry_digest": trusted.digest}
+    return json.dumps(state, indent=2).encode() + b"\n"
 
 
 @dataclass(frozen=True)
@@ -62,16 +68,21 @@ class Home:
     def file(self, relative: str) -> Path:
         return self.path / relative
 
+    @property
+    def lock_path(self) -> Path:
+        return self.file(".lock")
+
     @contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, handle: IO[Any] | None = None) -> Iterator[None]:
         """Serialise check-then-write on the shared documents across processes (verifier
-        workers accepting pushes, an officer publishing), so a rollback check cannot race."""
-        with open(self.file(".lock"), "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        workers accepting pushes, an officer publishing, a restore), so a rollback check cannot
+        race. `handle`: the lock file already open (a restore shares it with its janitor)."""
+        with open(self.lock_path, "a") if handle is None else nullcontext(handle) as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.flock(held, fcntl.LOCK_UN)
 
     def _read_json(self, relative: str, what: str, missing_hint: str, reason: str) -> Any:
         path = self.file(relative)
@@ -122,8 +133,7 @@ class Home:
             raise RegistryError(f"trust state {path} is damaged ({exc})") from None
 
     def _save_state(self, trusted: TrustedRegistry) -> None:
-        state = {"root": trusted.root.to_dict(), "registry_version": trusted.registry.version, "registry_digest": trusted.digest}
-        write_atomic(self.file("trust-state.json"), json.dumps(state, indent=2).encode() + b"\n")
+        write_atomic(self.file("trust-state.json"), trust_state_document(trusted))
 
     def trusted_registry(self, now: int) -> TrustedRegistry:
         """The home's registry, checked against the anchor and what was accepted before."""

@@ -126,7 +126,7 @@ ERROR_SENTENCE: dict[str, str] = {
     "validity_too_long": N_("The validity is longer than the permit type allows."),
     "weak_passphrase": N_("The passphrase is too short."),
     # backups, restores and the printed permit
-    "anchor_mismatch": N_("The backup trusts another trust anchor than this home."),
+    "anchor_mismatch": N_("The backup trusts another trust anchor than this home; a restore never changes whom a home trusts."),
     "backup_corrupt": N_("The backup is damaged: a file in it does not match its record."),
     "backup_failed": N_("The backup could not be written."),
     "backup_incompatible": N_("The backup was made by a version of this program that cannot read it."),
@@ -136,6 +136,8 @@ ERROR_SENTENCE: dict[str, str] = {
     "ledger_in_use": N_("The ledger is in use by another program; stop it first."),
     "ledger_schema_unknown": N_("The ledger was made by a version of this program that cannot read it."),
     "restore_would_lose_permits": N_("Restoring would lose permits recorded since the backup was taken."),
+    "restore_changes_settings": N_("The backup would change this home's settings, such as the address printed on permits."),
+    "home_changed_during_restore": N_("The home changed while the backup was being checked; run the restore again."),
     "pdf_failed": N_("The PDF could not be made."),
     "pdf_unavailable": N_("Making a PDF needs Chromium, which is not installed."),
     "permit_not_in_force": N_("The permit is not in force, so it is not printed."),

@@ -1,0 +1,553 @@
+"""Restoring a backup into a home: every file checked first, nothing that changes whom the home
+trusts, and all of it or none.
+
+Order of work:
+
+1. The archive's members are checked against its manifest (name, type, size) before a byte is
+   extracted; then each file is copied into a stage, exactly its declared size, and hashed.
+2. Each ledger must pass its integrity check and hold what the manifest says.
+3. Trust: the backup's anchor must be the home's own (a home without one takes the backup's, as
+   `registry install --anchor` does the first time). The backup's registry must chain from that
+   anchor by threshold signatures and, when it is newer than the registry the home holds, from
+   the root the home has reached. The backup's trust-state.json is never taken as it is: the
+   home's trust state follows from the registry it keeps. A registry or status list older than
+   the home's is a rollback: the home keeps its own, and the restore says so. No flag overrides
+   any of this.
+4. The home's settings (config.json: the base URL printed on every permit) and ledgers holding
+   events the backup lacks: shown, and replaced only with `force`.
+5. Commit: under the home's lock, the files are renamed into place as one step
+   (permits/staging.py), so that an interruption, a kill included, leaves the home as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import tarfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from keys.encoding import load_json_file_strict, loads_strict
+from keys.errors import ConflictError, DocumentError, InputError, LedgerError, PermitError, RegistryError
+from keys.fields import FieldError
+from keys.registry import Registry
+from keys.trust import Root, TrustedRegistry, follow_roots, open_bundle
+from permits.backup import DIRECTORIES, FORMAT, MANIFEST, MAX_MANIFEST_BYTES, Manifest, is_home_file, ledger_facts
+from permits.home import Home, trust_state_document
+from permits.staging import Move, Stage, staging
+from permits.status_list import open_status_list, token_from_bytes
+
+_EVENT_COLUMNS = "seq, permit_id, version, kind, officer, at, reason"
+_CHUNK = 1 << 20
+# A list signed by a key the registry now calls compromised may be genuine but is worthless:
+# it is left out rather than refusing the backup (and the ledgers in it) for it.
+_OBSOLETE_LIST = frozenset({"key_compromised"})
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A document of the backup the home did not take, and why."""
+
+    path: str
+    why: str
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    name: str
+    before: Any
+    after: Any
+
+    def __str__(self) -> str:
+        return f"{self.name}: {_shown(self.before)} → {_shown(self.after)}"
+
+
+@dataclass(frozen=True)
+class Lost:
+    """Events of a ledger in the home that the backup lacks."""
+
+    agency: str
+    first_seq: int
+    last_seq: int
+    kinds: dict[str, int]
+    last_at: int
+
+    def __str__(self) -> str:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.kinds.items()))
+        span = f"event {self.first_seq}" if self.first_seq == self.last_seq else f"events {self.first_seq}–{self.last_seq}"
+        return f"{sum(self.kinds.values())} event(s) of {self.agency} ({span}: {kinds}; the last at {_utc(self.last_at)})"
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    manifest: Manifest
+    installed: tuple[str, ...]
+    kept: tuple[Kept, ...] = ()
+    settings_changed: tuple[SettingChange, ...] = ()
+    lost: tuple[Lost, ...] = ()
+
+
+@dataclass
+class _Plan:
+    """What the checks decided: which staged files go where, what the home keeps."""
+
+    files: dict[str, Path] = field(default_factory=dict)  # relative path in the home → staged file
+    kept: list[Kept] = field(default_factory=list)
+    settings: list[SettingChange] = field(default_factory=list)
+    lost: list[Lost] = field(default_factory=list)
+    # The home's trust documents as the checks saw them, to notice a change before committing.
+    seen: dict[str, tuple[int, int, int] | None] = field(default_factory=dict)
+
+
+def restore_home(home: Home, archive: Path, now: int, force: bool = False) -> RestoreReport:
+    """Restore `archive` into `home` once every file of it checks out; files the backup does not
+    hold (a ledger started since, a newer key) are left alone.
+
+    Refuses, leaving the home as it was, with InputError (backup_unreadable, backup_unsafe_path,
+    backup_corrupt, backup_incompatible), RegistryError (registry_invalid, registry_rollback: the
+    same version as the home's but another document), DocumentError (a status list that does not
+    verify), ConflictError anchor_mismatch (never overridden), and unless `force`:
+    restore_changes_settings, restore_would_lose_permits, current_ledger_unreadable.
+    ConflictError ledger_in_use when another process has a ledger open, home_changed_during_restore
+    when a document was installed in the home meanwhile."""
+    home.path.mkdir(parents=True, exist_ok=True)
+    with open(home.lock_path, "a") as lock, staging(home.path, ".restore-", keep_open=lock) as stage:
+        manifest = _unpack(archive, stage.path / "new")
+        plan = _plan(home, Home(stage.path / "new"), stage.path, manifest, now, force)
+        with home.lock(lock):
+            _check_unchanged(home, plan)
+            _commit(home, stage, plan, force)
+    return RestoreReport(manifest, tuple(sorted(plan.files)), tuple(plan.kept), tuple(plan.settings), tuple(plan.lost))
+
+
+# --- 1. unpacking ---------------------------------------------------------------------------------
+
+
+def _unpack(archive: Path, target: Path) -> Manifest:
+    """Check the archive's members against its manifest, then copy each file into `target`."""
+    try:
+        tar = tarfile.open(archive, mode="r:")
+    except FileNotFoundError:
+        raise InputError(f"backup {archive} does not exist", reason="backup_unreadable") from None
+    except (tarfile.TarError, OSError) as exc:
+        raise InputError(f"{archive} is not a readable backup (not a tar file: {exc})", reason="backup_unreadable") from None
+    with tar:
+        try:
+            members = tar.getmembers()
+            manifest = _read_manifest(archive, tar, members)
+            files = _check_members(archive, members, manifest)
+            hashes = {entry.path: entry.sha256 for entry in manifest.files}
+            for member in files:
+                _extract(archive, tar, member, target / member.name, hashes[member.name])
+        except (tarfile.TarError, EOFError) as exc:
+            raise InputError(f"backup {archive} cannot be read ({exc})", reason="backup_unreadable") from None
+    for agency, expected in manifest.ledgers.items():
+        try:
+            facts = ledger_facts(target / f"ledgers/{agency}.db", agency)
+        except LedgerError as exc:
+            reason = "backup_incompatible" if exc.reason == "ledger_schema_unknown" else "backup_corrupt"
+            raise InputError(f"backup {archive}: {exc}", reason=reason) from None
+        if facts != expected:
+            raise InputError(f"backup {archive}: the ledger of {agency} does not hold what the manifest says",
+                             reason="backup_corrupt")
+    return manifest
+
+
+def _regular(member: tarfile.TarInfo) -> bool:
+    # isreg() counts GNU sparse members too: a sparse member of a few bytes can claim gigabytes.
+    return member.type in (tarfile.REGTYPE, tarfile.AREGTYPE) and not member.issparse()
+
+
+def _read_manifest(archive: Path, tar: tarfile.TarFile, members: list[tarfile.TarInfo]) -> Manifest:
+    found = [m for m in members if m.name == MANIFEST]
+    if not found:
+        raise InputError(f"{archive} is not a backup: it has no {MANIFEST}", reason="backup_unreadable")
+    info = found[0]
+    if len(found) > 1 or not _regular(info):
+        raise InputError(f"backup {archive} holds {MANIFEST!r} twice or not as a regular file", reason="backup_unsafe_path")
+    if info.size > MAX_MANIFEST_BYTES:
+        raise InputError(f"the manifest of backup {archive} is too large", reason="backup_corrupt")
+    handle = tar.extractfile(info)
+    assert handle is not None  # a regular member
+    try:
+        raw = loads_strict(handle.read(info.size))
+        if isinstance(raw, dict) and raw.get("format") != FORMAT:
+            raise InputError(f"backup {archive} is in format {raw.get('format')!r}; this version reads {FORMAT}",
+                             reason="backup_incompatible")
+        return Manifest.from_dict(raw)
+    except (ValueError, FieldError) as exc:
+        raise InputError(f"the manifest of backup {archive} is not valid: {exc}", reason="backup_corrupt") from None
+
+
+def _check_members(archive: Path, members: list[tarfile.TarInfo], manifest: Manifest) -> list[tarfile.TarInfo]:
+    """Every member, before anything is extracted: a file of a home's layout, a regular file
+    (no link, device or sparse member), listed in the manifest with exactly its size; and every
+    file of the manifest present once. Returns the file members."""
+    declared = {entry.path: entry.size for entry in manifest.files}
+    files: list[tarfile.TarInfo] = []
+    for member in members:
+        if member.name == MANIFEST or (member.isdir() and member.name.rstrip("/") in DIRECTORIES):
+            continue
+        path = PurePosixPath(member.name)
+        if path.is_absolute() or ".." in path.parts or not is_home_file(member.name):
+            raise InputError(f"backup {archive} holds {member.name!r}, which is not a file of a home",
+                             reason="backup_unsafe_path")
+        if not _regular(member):
+            raise InputError(f"backup {archive} holds {member.name!r} as a link, device or sparse file, "
+                             "not a regular file", reason="backup_unsafe_path")
+        if member.name not in declared:
+            raise InputError(f"backup {archive} holds {member.name!r}, which its manifest does not list",
+                             reason="backup_corrupt")
+        if member.size != declared[member.name]:
+            raise InputError(f"{member.name} in backup {archive} is {member.size} bytes; its manifest says "
+                             f"{declared[member.name]}", reason="backup_corrupt")
+        files.append(member)
+    names = [member.name for member in files]
+    if len(set(names)) != len(names):
+        raise InputError(f"backup {archive} holds a file twice", reason="backup_unsafe_path")
+    if set(names) != set(declared):
+        raise InputError(f"backup {archive} does not hold every file its manifest lists", reason="backup_corrupt")
+    return files
+
+
+def _extract(archive: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, sha256: str) -> None:
+    """Copy exactly the member's declared bytes into a new private file, hashing on the way."""
+    source = tar.extractfile(member)
+    assert source is not None  # a regular member
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    digest, left = hashlib.sha256(), member.size
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        while left:
+            chunk = source.read(min(left, _CHUNK))
+            if not chunk:
+                raise InputError(f"backup {archive} ends inside {member.name}", reason="backup_unreadable")
+            digest.update(chunk)
+            out.write(chunk)
+            left -= len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    if digest.hexdigest() != sha256:
+        raise InputError(f"{member.name} in backup {archive} does not match its SHA-256 in the manifest",
+                         reason="backup_corrupt")
+
+
+# --- 2.-4. deciding --------------------------------------------------------------------------------
+
+
+def _plan(home: Home, backup: Home, stage: Path, manifest: Manifest, now: int, force: bool) -> _Plan:
+    plan = _Plan(files={entry.path: backup.file(entry.path) for entry in manifest.files})
+    plan.files.pop("trust-state.json", None)  # never taken as it is: it follows from the registry kept
+    for relative in ("anchor.json", "registry.json", "trust-state.json", "config.json",
+                     *(p for p in plan.files if p.startswith("status/"))):
+        plan.seen[relative] = _fingerprint(home.file(relative))
+    anchor = _anchor(home, backup, plan)
+    registry = _registry(home, backup, stage, anchor, now, plan)
+    if backup.file("operator/roots.json").exists() and anchor is not None:
+        _check_root_chain(backup, anchor)
+    _status_lists(home, backup, registry, now, plan)
+    _settings(home, backup, force, plan)
+    for agency in manifest.ledgers:
+        lost = _check_history(home, backup, agency, force)
+        if lost is not None:
+            plan.lost.append(lost)
+    return plan
+
+
+def _anchor(home: Home, backup: Home, plan: _Plan) -> Root | None:
+    """The anchor the restored home trusts: its own; the backup's only for a home that has none."""
+    held = _read_anchor(home, "this home's") if home.file("anchor.json").exists() else None
+    offered = _read_anchor(backup, "the backup's") if backup.file("anchor.json").exists() else None
+    if held is None:
+        return offered
+    plan.files.pop("anchor.json", None)
+    if offered is not None and offered != held:
+        raise ConflictError(
+            "the backup's trust anchor differs from this home's anchor.json: a restore never changes whom a "
+            "home trusts; restore it into a new, empty home instead", reason="anchor_mismatch")
+    return held
+
+
+def _read_anchor(view: Home, whose: str) -> Root:
+    try:
+        return view.anchor()
+    except PermitError as exc:
+        raise RegistryError(f"{whose} trust anchor cannot be read: {exc}", reason="registry_invalid") from None
+
+
+def _registry(home: Home, backup: Home, stage: Path, anchor: Root | None, now: int, plan: _Plan) -> Registry | None:
+    """Decide between the backup's registry and the home's; return the one the home keeps."""
+    held = _held_registry(home, anchor, now)
+    if not backup.file("registry.json").exists():
+        return held.registry if held is not None else None
+    if anchor is None:
+        raise RegistryError("the backup holds a registry but no trust anchor to check it against", reason="registry_invalid")
+    raw = backup.file("registry.json").read_bytes()
+    try:
+        # Genuine: it chains from the anchor by threshold signatures.
+        offered = open_bundle(raw, anchor, now, allow_stale=True)
+    except PermitError as exc:
+        raise RegistryError(f"the backup's registry does not verify against this home's trust anchor: {exc}",
+                            reason="registry_invalid") from None
+    state = _held_state(home)
+    if state is not None:
+        if offered.registry.version < state.registry_version:
+            plan.files.pop("registry.json")
+            plan.kept.append(Kept("registry.json", f"this home holds registry version {state.registry_version}; "
+                                                   f"the backup's version {offered.registry.version} is older"))
+            # The operator's draft and root chain are what the next version is published from:
+            # older ones would publish the older registry again (a compromised key good again).
+            for relative in ("operator/draft.json", "operator/roots.json"):
+                if relative in plan.files and home.file(relative).exists():
+                    plan.files.pop(relative)
+                    plan.kept.append(Kept(relative, "it goes with the newer registry this home keeps"))
+            return held.registry if held is not None else None
+        if offered.registry.version == state.registry_version:
+            if offered.digest != state.registry_digest:
+                raise RegistryError(f"the backup's registry version {offered.registry.version} is another document than "
+                                    "the one this home trusts under that version", reason="registry_rollback")
+            plan.files.pop("registry.json")  # the same document: nothing to do
+            return offered.registry
+        try:
+            # Newer: it must also chain from the root this home has reached (a root rotation
+            # retires the old root keys, which must not sign a newer registry).
+            offered = open_bundle(raw, anchor, now, state, allow_stale=True)
+        except PermitError as exc:
+            raise RegistryError(f"the backup's registry does not follow from the root this home trusts: {exc}",
+                                reason="registry_invalid") from None
+    derived = stage / "trust-state.json"
+    derived.write_bytes(trust_state_document(offered))
+    plan.files["trust-state.json"] = derived
+    return offered.registry
+
+
+def _held_state(home: Home) -> Any:
+    try:
+        return home.trust_state()
+    except PermitError:
+        return None  # damaged: the registry's own version below is all there is to compare
+
+
+def _held_registry(home: Home, anchor: Root | None, now: int) -> TrustedRegistry | None:
+    if anchor is None or not home.file("registry.json").exists():
+        return None
+    try:
+        return open_bundle(home.file("registry.json").read_bytes(), anchor, now, _held_state(home), allow_stale=True)
+    except PermitError:
+        return None
+
+
+def _check_root_chain(backup: Home, anchor: Root) -> None:
+    """The operator's signed roots must chain from the anchor: they are what it publishes."""
+    try:
+        follow_roots(anchor, backup.root_chain())
+    except PermitError as exc:
+        raise RegistryError(f"the backup's operator/roots.json does not chain from the trust anchor: {exc}",
+                            reason="registry_invalid") from None
+
+
+def _status_lists(home: Home, backup: Home, registry: Registry | None, now: int, plan: _Plan) -> None:
+    for relative in sorted(p for p in plan.files if p.startswith("status/")):
+        agency = PurePosixPath(relative).stem
+        if registry is None:
+            raise InputError(f"the backup holds {relative} but no registry to check it against", reason="backup_corrupt")
+        if agency not in registry.agencies:
+            plan.files.pop(relative)
+            plan.kept.append(Kept(relative, f"{agency} is not in the registry this home keeps"))
+            continue
+        held = _held_list(home, registry, agency, now)
+        try:
+            offered = open_status_list(token_from_bytes(backup.status_path(agency).read_bytes()), registry, agency, now)
+        except DocumentError as exc:
+            if exc.reason not in _OBSOLETE_LIST:
+                raise DocumentError(f"the backup's status list of {agency} is refused: {exc}", reason=exc.reason) from None
+            plan.files.pop(relative)
+            plan.kept.append(Kept(relative, f"the backup's list of {agency} is signed by a key now declared "
+                                            "compromised: no verifier would take it, so it is not restored"))
+            continue
+        if held is not None and offered.issued_at <= held.issued_at:
+            plan.files.pop(relative)
+            if offered.token != held.token:
+                plan.kept.append(Kept(relative, f"this home holds a list of {agency} issued at {_utc(held.issued_at)}; "
+                                                f"the backup's, issued at {_utc(offered.issued_at)}, is not newer"))
+
+
+def _held_list(home: Home, registry: Registry, agency: str, now: int) -> Any:
+    try:
+        return home.status_list(registry, agency, now)
+    except (PermitError, OSError):
+        return None
+
+
+def _settings(home: Home, backup: Home, force: bool, plan: _Plan) -> None:
+    """Settings decide what every later permit prints (the base URL above all): a change is shown
+    and needs `force`. A new, empty home simply takes the backup's."""
+    if "config.json" not in plan.files or _is_empty(home):
+        return
+    before = _config(home)
+    after = _config(backup)
+    changes = [SettingChange(name, before.get(name), after.get(name))
+               for name in sorted(before.keys() | after.keys()) if before.get(name) != after.get(name)]
+    if not changes:
+        plan.files.pop("config.json")
+        return
+    if not force:
+        raise ConflictError("the backup would change this home's settings: " + "; ".join(map(str, changes)) +
+                            "; check them, then use --force to accept", reason="restore_changes_settings")
+    plan.settings.extend(changes)
+
+
+def _config(view: Home) -> dict[str, Any]:
+    path = view.file("config.json")
+    if not path.exists():
+        return {}
+    value = load_json_file_strict(path.read_bytes(), f"settings file {path}")
+    if not isinstance(value, dict):
+        raise InputError(f"settings file {path} must hold a JSON object", reason="bad_config")
+    return value
+
+
+def _is_empty(home: Home) -> bool:
+    """No file of a home's layout in it: a new home (a directory just made for the restore)."""
+    for item in home.path.iterdir():
+        if is_home_file(item.name) or (item.is_dir() and item.name in DIRECTORIES and any(
+                is_home_file(f"{item.name}/{child.name}") for child in item.iterdir())):
+            return False
+    return True
+
+
+def _check_history(home: Home, backup: Home, agency: str, force: bool) -> Lost | None:
+    """Refuse unless the home's ledger is a prefix of the backup's: events are never deleted and
+    their sequence numbers only grow, so its last event must be in the backup, identical.
+    Returns what is lost when `force` lets the restore go on."""
+    current = home.ledger_path(agency)
+    if not current.exists():
+        return None
+    backup_uri = backup.ledger_path(agency).resolve().as_uri() + "?mode=ro&immutable=1"
+    try:
+        with closing(sqlite3.connect(current, timeout=30)) as conn:
+            last = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+            if last is None:
+                return None
+            with closing(sqlite3.connect(backup_uri, uri=True)) as copy:
+                same = copy.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq = ?", (last[0],)).fetchone()
+                if same == last:
+                    return None
+                # The newest event both hold alike: everything after it in the home is lost.
+                common = 0
+                for row in conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC"):
+                    if copy.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq = ?", (row[0],)).fetchone() == row:
+                        common = row[0]
+                        break
+            rows = conn.execute("SELECT seq, kind, at FROM events WHERE seq > ? ORDER BY seq", (common,)).fetchall()
+    except sqlite3.DatabaseError as exc:
+        if force:
+            return None
+        raise ConflictError(
+            f"the ledger of {agency} in this home cannot be read ({exc}), so whether the backup lacks permits "
+            "it holds cannot be checked; use --force to replace it", reason="current_ledger_unreadable") from None
+    lost = Lost(agency, rows[0][0], rows[-1][0], dict(Counter(kind for _, kind, _ in rows)), max(at for _, _, at in rows))
+    if not force:
+        raise ConflictError(
+            f"the ledger of {agency} in this home has events the backup lacks ({lost}): restoring would lose the "
+            "permits issued or changed since the backup and could reuse their status-list indexes; use --force "
+            "only if they must go", reason="restore_would_lose_permits")
+    return lost
+
+
+# --- 5. committing --------------------------------------------------------------------------------
+
+
+def _fingerprint(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _check_unchanged(home: Home, plan: _Plan) -> None:
+    # Documents are installed under the lock now held: what the checks compared against is
+    # still what the home holds, or the decisions must be made again.
+    for relative, seen in plan.seen.items():
+        if _fingerprint(home.file(relative)) != seen:
+            raise ConflictError(f"{relative} changed in this home while the backup was being checked (a registry "
+                                "or status list was installed); run the restore again", reason="home_changed_during_restore")
+
+
+# The order of the renames inside the one commit: a registry before the trust state that
+# records it, ledgers last.
+_ORDER = ("anchor.json", "registry.json", "trust-state.json", "config.json", "status/", "operator/", "public/", "private/",
+          "ledgers/")
+
+
+def _commit(home: Home, stage: Stage, plan: _Plan, force: bool) -> None:
+    relatives = sorted(plan.files, key=lambda p: (next(i for i, prefix in enumerate(_ORDER) if p.startswith(prefix)), p))
+    ledgers = [home.file(p) for p in relatives if p.startswith("ledgers/")]
+    with _out_of_use(ledgers):
+        if not force:
+            # An officer may have committed to a ledger while the backup was being checked.
+            for path in ledgers:
+                _check_history(home, Home(stage.path / "new"), path.stem, force=False)
+        moves: list[Move] = []
+        for relative in relatives:
+            target = home.file(relative)
+            private = relative.startswith("private/")
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o755)
+            if private:
+                os.chmod(target.parent, 0o700)
+            os.chmod(plan.files[relative], 0o600 if private else 0o644)
+            if relative.startswith("ledgers/"):
+                # The old ledger's journal files must never meet the restored database.
+                moves.extend(Move(None, target.with_name(target.name + suffix)) for suffix in ("-wal", "-shm", "-journal")
+                             if target.with_name(target.name + suffix).exists())
+            moves.append(Move(plan.files[relative], target, wal=relative.startswith("ledgers/")))
+        stage.commit(moves)
+
+
+@contextmanager
+def _out_of_use(paths: list[Path]) -> Iterator[None]:
+    """Take each existing ledger out of WAL mode before it is replaced: SQLite allows that only
+    when no other connection has it open (so a running import or issue is refused, not lost), and
+    it folds and removes the -wal and -shm files that must never meet the restored database."""
+    switched: list[Path] = []
+    try:
+        for path in paths:
+            if not path.exists():
+                continue
+            try:
+                with closing(sqlite3.connect(path, isolation_level=None, timeout=5)) as conn:
+                    mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                if exc.sqlite_errorname not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+                    continue  # not a database any more (a forced restore over a damaged ledger)
+                mode = "busy"
+            if mode != "delete":
+                raise ConflictError(f"ledger {path} is open in another process (an import, an officer's command); "
+                                    "let it finish, then restore", reason="ledger_in_use")
+            switched.append(path)
+        yield
+    except BaseException:
+        # Ledgers not replaced go back to WAL, as the ledger keeps them.
+        for path in switched:
+            try:
+                with closing(sqlite3.connect(path, isolation_level=None, timeout=5)) as conn:
+                    conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.DatabaseError:
+                pass
+        raise
+
+
+def _utc(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if value is None else repr(value)
+
