@@ -1,0 +1,169 @@
+"""Officers' files: the CSV an officer imports, every CSV the service writes, and the browser
+that prints a permit.
+
+- A line the csv module cannot read (a cell over its limit, a quote that never closes or closes
+  in the middle of a cell) is one rejected row with its line and reason; the import goes on, and
+  a stray quote never swallows the rows after it.
+- Every cell a spreadsheet would run as a formula is neutralised (OWASP: a `'` in front) in every
+  CSV written, and the import takes exactly that `'` off again.
+- Chromium, started by `permit print`, never sees the officer's passphrase or any other secret
+  of the shell that started it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import PASSPHRASE, City, passphrase
+from test_import import HEADER, row, run_import, write_csv
+
+from cli import cli
+from permits import operator
+from verifier.reasons import error_sentence
+
+# The bounds SECURITY.md and the officer's guide give: how long a line, how far an open quote.
+MAX_RECORD_CHARS = 131_072
+MAX_RECORD_LINES = 100
+
+
+def permit_import(city: City, path: Path) -> tuple[dict[str, object], list[dict[str, str]]]:
+    """`permit import --json` as an officer runs it: its report, and the rejected rows file read
+    back as a spreadsheet would."""
+    result = CliRunner().invoke(cli, ["import", str(path), "--agency", "hcm-syt", "--type", "food-safety", "--json"],
+                                env={"PERMIT_HOME": str(city.home.path), "PERMIT_PASSPHRASE": PASSPHRASE.decode()})
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    rejected = []
+    if report["rejected_file"]:
+        with open(report["rejected_file"], encoding="utf-8-sig", newline="") as handle:
+            rejected = list(csv.DictReader(handle))
+    return report, rejected
+
+
+def imported_numbers(city: City) -> set[str]:
+    ledger = city.home.ledger("hcm-syt")
+    try:
+        return {number for (number,) in ledger.db.conn.execute("SELECT number FROM permits")}
+    finally:
+        ledger.close()
+
+
+def lines_of(*rows: list[str]) -> str:
+    """Rows as a spreadsheet writes them to CSV."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    return text.getvalue()
+
+
+def plain(number: str, **cells: str) -> list[str]:
+    """A good row with no quote in its CSV line: an open quote before it runs on over it."""
+    return row(number, **{"holder_address": "128 Nguyễn Thị Minh Khai", "activities": "Bán lẻ thực phẩm", **cells})
+
+
+@pytest.fixture
+def officer(env_home: City) -> City:
+    """The city home as `permit import` sees it, with a registry current on the real clock."""
+    operator.publish(env_home.home, passphrase, int(time.time()))
+    return env_home
+
+
+# --- the import: lines the csv module cannot read ------------------------------------------------------
+
+
+def test_oversized_field_is_one_rejected_row_and_the_import_goes_on(officer: City, tmp_path: Path) -> None:
+    rows = [row("O-1"), row("O-2", holder_name="Công ty " + "Đ" * (MAX_RECORD_CHARS + 10)), row("O-3"),
+            row("O-4", activities="Sản xuất, chế biến thực phẩm|\nBán lẻ thực phẩm"), row("O-5")]
+    report, rejected = permit_import(officer, write_csv(tmp_path / "paper.csv", rows))
+    assert (report["imported"], report["rejected"]) == (4, 1)
+    assert imported_numbers(officer) == {"O-1", "O-3", "O-4", "O-5"}
+    assert [(r["line"], r["error"]) for r in rejected] == [("3", f"line_too_long: line 3 is longer than {MAX_RECORD_CHARS:,} characters")]
+    # What is kept of the line shows which it was, and fits in a spreadsheet's cell.
+    assert rejected[0]["number"].startswith("O-2,0312345678,Công ty ĐĐĐ") and len(rejected[0]["number"]) == 32_767
+
+
+def test_unbalanced_quote_cannot_swallow_the_rest_of_the_file(officer: City, tmp_path: Path) -> None:
+    good = [plain(f"U-{i:03d}") for i in range(MAX_RECORD_LINES + 50)]
+    text = ",".join(HEADER) + "\n" + lines_of(*good[:3])
+    # Line 5: a quote opened and never closed. Line 9 holds a quoted cell, whose opening quote
+    # closes line 5's by mistake, in the middle of a cell.
+    text += 'U-bad-1,0312345678,"Công ty Mở Ngoặc,,,,,2028-05-31\n'
+    text += lines_of(*good[3:6])
+    text += lines_of(plain("U-quoted", holder_name='Công ty TNHH "Phố Cổ"'))
+    # A cell that legitimately runs over two lines still imports.
+    text += lines_of(plain("U-two-lines", activities="Sản xuất|\nBán lẻ"))
+    # Line 12: another open quote, and no quote in the rest of the file.
+    text += 'U-bad-2,0312345678,Hộ kinh doanh Phở,"260C Pasteur,,,,2028-05-31\n'
+    text += lines_of(*good[6:])
+    path = tmp_path / "paper.csv"
+    path.write_text(text, encoding="utf-8")
+    report, rejected = permit_import(officer, path)
+    numbers = imported_numbers(officer)
+    assert numbers == {r[0] for r in good} | {"U-quoted", "U-two-lines"}
+    assert report["imported"] == len(good) + 2
+    assert [(r["line"], r["error"].split(":")[0], r["number"]) for r in rejected] == [
+        ("5", "unbalanced_quote", 'U-bad-1,0312345678,"Công ty Mở Ngoặc,,,,,2028-05-31'),
+        ("12", "unbalanced_quote", 'U-bad-2,0312345678,Hộ kinh doanh Phở,"260C Pasteur,,,,2028-05-31'),
+    ]
+    assert rejected[0]["error"] == "unbalanced_quote: a quote on line 5 is not closed where a cell ends (text follows a closing quote on line 9)"
+    assert rejected[1]["error"] == f"unbalanced_quote: a quote on line 12 is not closed within {MAX_RECORD_LINES} lines"
+    ledger = officer.home.ledger("hcm-syt")
+    try:
+        quoted = ledger.find(limit=500)
+    finally:
+        ledger.close()
+    by_number = {r.permit.number: r.permit for r in quoted}
+    assert by_number["U-quoted"].holder_name == 'Công ty TNHH "Phố Cổ"'
+    assert by_number["U-two-lines"].activities == ("Sản xuất", "Bán lẻ")
+
+
+# Twenty conditions of 290 characters: a long line that still imports.
+LONG_CONDITIONS = "|".join([("Giữ vệ sinh nơi chế biến " * 12)[:290].strip()] * 20)
+
+
+@pytest.mark.parametrize(
+    ("after", "message"),
+    [
+        ([plain(f"U-{i}", conditions=LONG_CONDITIONS) for i in range(25)],
+         f"a quote on line 3 is not closed within {MAX_RECORD_CHARS:,} characters"),
+        ([plain(f"U-{i}") for i in range(5)], "a quote on line 3 is not closed before the end of the file"),
+        ([plain("U-0")], "a quote on line 3 is not closed before the end of the file"),
+    ],
+    ids=["runs past the character bound", "runs to the end of the file", "on the line before the last"],
+)
+def test_an_open_quote_is_rejected_from_its_own_line_however_far_it_runs(city: City, tmp_path: Path, after: list[list[str]], message: str) -> None:
+    path = tmp_path / "paper.csv"
+    path.write_text(",".join(HEADER) + "\n" + lines_of(row("U-first")) + 'U-bad,0312345678,"Công ty Mở Ngoặc,,,,,2028-05-31\n'
+                    + lines_of(*after), encoding="utf-8")
+    report = run_import(city, path, batch_size=7)
+    assert (report.imported, report.rejected) == (1 + len(after), 1)  # type: ignore[attr-defined]
+    ledger = city.home.ledger("hcm-syt")
+    try:
+        assert [(line, reason, message_) for line, reason, message_, _ in ledger.import_rejects(report.source)] == [  # type: ignore[attr-defined]
+            (3, "unbalanced_quote", message)]
+    finally:
+        ledger.close()
+
+
+def test_text_after_a_closing_quote_is_a_rejected_row_not_a_silently_changed_name(city: City, tmp_path: Path) -> None:
+    # Read leniently, `"Phố Cổ" Bakery` became `Phố Cổ Bakery`: another name than the officer's.
+    path = tmp_path / "paper.csv"
+    path.write_text(",".join(HEADER) + '\nQ-1,0312345678,"Phố Cổ" Bakery,,,,,2028-05-31\n' + lines_of(row("Q-2")), encoding="utf-8")
+    report = run_import(city, path)
+    assert (report.imported, report.rejected) == (1, 1)  # type: ignore[attr-defined]
+    ledger = city.home.ledger("hcm-syt")
+    try:
+        assert [(line, reason) for line, reason, _, _ in ledger.import_rejects(report.source)] == [(2, "unbalanced_quote")]  # type: ignore[attr-defined]
+    finally:
+        ledger.close()
+
+
+def test_the_new_reasons_have_a_sentence_in_both_languages() -> None:
+    for reason in ("line_too_long", "unbalanced_quote"):
+        english, vietnamese = error_sentence(reason, "en"), error_sentence(reason, "vi")
+        assert english and vietnamese and english != vietnamese
