@@ -20,6 +20,10 @@ most MAX_RECORD_LINES lines and MAX_RECORD_CHARS characters, and must close wher
 (before a comma or the end of a line): otherwise only the line it opened on is rejected, and
 reading starts again at the next line, so one stray quote never swallows the rows after it.
 
+The rejected rows are written out as CSV to be fixed and imported again; every cell a
+spreadsheet would take for a formula is neutralised there (permits.spreadsheet), and the import
+takes that neutralisation off again, in any file.
+
 Rows are committed in batches, one transaction each, together with a record of which line (the
 one a row starts on) of which file (by SHA-256) they came from. An import killed at any moment
 (kill -9 included) and run again resumes after the last line recorded: nothing is lost, nothing
@@ -57,6 +61,7 @@ from keys.signer import Signer
 from keys.text import normalise_text
 from permits.issuing import IssueRequest, check_authority, draft_permit
 from permits.ledger import ID_ALPHABET, PERMIT_ID_LENGTH, Ledger
+from permits.spreadsheet import Writer, restore
 from permits.status_list import MIN_SIZE
 from permits.token import claims_json, sign_claims
 
@@ -163,6 +168,7 @@ class _Lines:
         self.number = 0  # of the last line handed out
         self.first = 1  # the line the current row started on; the reader of rows sets it
         self.at_end = False
+        self.last = ""
 
     def __iter__(self) -> _Lines:
         return self
@@ -176,6 +182,7 @@ class _Lines:
                 self.at_end = True
                 raise StopIteration
         self.number += 1
+        self.last = line
         self._recent.append(line)
         if self.number > self.first or len(line) > MAX_RECORD_CHARS:
             self._bound(line)
@@ -227,7 +234,7 @@ class _Lines:
 
 def _rows(path: Path) -> Iterator[tuple[int, list[str] | _Unreadable, list[str]]]:
     """(the line a row starts on, its cells in COLUMNS order or why it has none, the row as
-    written) for each data row."""
+    written) for each data row, with formula neutralisation taken off its cells."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         lines = _Lines(handle)
         # Strict: a quote closes a cell only before a comma or a line break, so that a quote
@@ -266,6 +273,9 @@ def _rows(path: Path) -> Iterator[tuple[int, list[str] | _Unreadable, list[str]]
                 yield line, _MISFIT, row
                 continue
             ordered = [row[at] if at is not None else "" for at in positions]
+            # Only a cell that starts with ' can have been neutralised; most lines have none.
+            if lines.number > line or "'" in lines.last:
+                ordered = [restore(cell) for cell in ordered]
             yield line, ordered, ordered
 
 
@@ -507,10 +517,12 @@ def _settle(
 
 def _write_rejects(ledger: Ledger, source: str, path: Path) -> Path:
     """The refused rows, in the import's own columns plus the line and the reason: the officer
-    fixes them and imports this file again (the two extra columns are ignored)."""
+    fixes them and imports this file again (the two extra columns are ignored). Safe to open in
+    a spreadsheet: a cell that would be a formula there is neutralised, and the import takes the
+    neutralisation off again."""
     target = path.with_name(path.stem + ".rejected.csv")
     with target.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = Writer(handle)
         writer.writerow([*COLUMNS, *REPORT_COLUMNS])
         for line, reason, message, cells in ledger.import_rejects(source):
             row = json.loads(cells)

