@@ -15,8 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -28,6 +32,7 @@ from cli import cli
 from permits import operator
 from verifier.reasons import error_sentence
 
+PERMIT = str(Path(sys.executable).parent / "permit")
 # The bounds SECURITY.md and the officer's guide give: how long a line, how far an open quote.
 MAX_RECORD_CHARS = 131_072
 MAX_RECORD_LINES = 100
@@ -207,3 +212,78 @@ def test_every_csv_the_project_writes_goes_through_the_neutralising_writer() -> 
                root / "cli.py"]
     writers = {str(path.relative_to(root)) for path in sources if re.search(r"csv\.(writer|DictWriter)\(", path.read_text())}
     assert writers == {"permits/spreadsheet.py"}
+
+
+# --- the browser that prints a permit ---------------------------------------------------------------------
+
+CANARY = "canary-7f3a9c1e-not-for-the-browser"
+SHELL = {"PWD", "OLDPWD", "SHLVL", "_"}  # what sh itself adds to what it was given
+# All Chromium may be given: where programs are, the locale, the time zone, fontconfig's settings,
+# and its own home, temporary and XDG directories.
+ALLOWED = {"PATH", "LANG", "LANGUAGE", "TZ", "FONTCONFIG_FILE", "FONTCONFIG_PATH", "HOME", "TMPDIR", "XDG_CONFIG_HOME",
+           "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"}
+RECORDER = """#!/bin/sh
+# The `chromium` permit print finds first: records the environment it was given, then runs
+# Debian's chromium (whose processes inherit that environment).
+env >> {log}
+printf '%s\\n' '--- end of one environment ---' >> {log}
+exec /usr/bin/chromium "$@"
+"""
+
+
+def descendants(root: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def test_chromium_never_sees_the_passphrase(env_home: City, tmp_path: Path) -> None:
+    record = env_home.issue(at=int(time.time()))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "chromium-environments.txt"
+    (bin_dir / "chromium").write_text(RECORDER.format(log=log))
+    (bin_dir / "chromium").chmod(0o755)
+    out = tmp_path / "x.pdf"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PERMIT_HOME": str(env_home.home.path),
+           "PERMIT_PASSPHRASE": PASSPHRASE.decode(), "OFFICER_API_TOKEN": CANARY, "LANG": "vi_VN.UTF-8", "TZ": "Asia/Ho_Chi_Minh"}
+    process = subprocess.Popen([PERMIT, "print", record.permit.id, "--out", str(out)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen: dict[int, bytes] = {}
+    while process.poll() is None:
+        for pid in descendants(process.pid) - set(seen):
+            try:
+                program = os.readlink(f"/proc/{pid}/exe")
+                environ = Path(f"/proc/{pid}/environ").read_bytes()
+            except OSError:
+                continue  # gone already
+            # Chromium itself; not `permit` forked and about to run the recorder.
+            if Path(program).name == "chromium" and environ:
+                seen[pid] = environ
+        time.sleep(0.005)
+    _, errors = process.communicate()
+    assert process.returncode == 0, errors
+
+    recorded = log.read_text()
+    assert recorded.count("--- end of one environment ---") == 1
+    assert len(seen) >= 2, seen  # the browser and the processes it started, watched as they ran
+    for environ in [recorded.encode(), *seen.values()]:
+        assert CANARY.encode() not in environ and PASSPHRASE not in environ and b"PERMIT_" not in environ
+    given = dict(line.split("=", 1) for line in recorded.splitlines() if "=" in line)
+    assert {name for name in given if not name.startswith("LC_")} <= ALLOWED | SHELL, sorted(given)
+    assert (given["LANG"], given["TZ"], given["PATH"]) == ("vi_VN.UTF-8", "Asia/Ho_Chi_Minh", env["PATH"])
+    assert "/permit-pdf-" in given["HOME"] and given["TMPDIR"].startswith(given["HOME"].rsplit("/", 1)[0])
+    # The permit was printed all the same, its Vietnamese text whole.
+    assert out.read_bytes().startswith(b"%PDF-")
+    text = unicodedata.normalize("NFC", subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout)
+    assert "Công ty TNHH Thực phẩm Sạch Bình Minh" in text and "Sở Y tế" in text
