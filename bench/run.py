@@ -9,7 +9,6 @@ RESULTS.md comes from a full run.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import os
 import random
@@ -30,6 +29,7 @@ from bench.stats import Series, machine, ratios
 from bench.world import build
 from keys.jws import parse_compact
 from permits.home import Home
+from permits.spreadsheet import Writer
 from verifier.pipeline import verify
 
 BENCH = Path(__file__).parent
@@ -143,7 +143,7 @@ def _csv(path: Path, rows: int) -> None:
     kinds = ["Công ty TNHH", "Công ty Cổ phần", "Hộ kinh doanh"]
     words = ["Thực phẩm", "Sạch", "Bình Minh", "Phương Nam", "Hưng Thịnh", "An Phát", "Sài Gòn", "Minh Tâm"]
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = Writer(handle)
         writer.writerow(["number", "holder_id", "holder_name", "holder_address", "activities", "conditions", "valid_from", "valid_until"])
         for i in range(rows):
             writer.writerow([f"{i + 1:07d}/GCN-ATTP", f"03{rng.randrange(10**8):08d}",

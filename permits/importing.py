@@ -13,8 +13,19 @@ separated, a header row naming the columns (any order, case and surrounding spac
     valid_until     YYYY-MM-DD or DD/MM/YYYY (required)
 
 Every row is checked like `permit issue`; a bad row is recorded with its line number and reason
-and the import goes on. Rows are committed in batches, one transaction each, together with a
-record of which line of which file (by SHA-256) they came from. An import killed at any moment
+and the import goes on. A line that cannot even be read as a row is such a bad row too: one longer
+than MAX_RECORD_CHARS (line_too_long), or one whose quotes do not pair up (unbalanced_quote). A
+quoted cell may hold line breaks, so a row may run over several lines, but an open quote runs at
+most MAX_RECORD_LINES lines and MAX_RECORD_CHARS characters, and must close where a cell ends
+(before a comma or the end of a line): otherwise only the line it opened on is rejected, and
+reading starts again at the next line, so one stray quote never swallows the rows after it.
+
+The rejected rows are written out as CSV to be fixed and imported again; every cell a
+spreadsheet would take for a formula is neutralised there (permits.spreadsheet), and the import
+takes that neutralisation off again, in any file.
+
+Rows are committed in batches, one transaction each, together with a record of which line (the
+one a row starts on) of which file (by SHA-256) they came from. An import killed at any moment
 (kill -9 included) and run again resumes after the last line recorded: nothing is lost, nothing
 is imported twice, and no status index is reused, because indexes are allocated from what the
 ledger holds and only committed with their permits.
@@ -42,6 +53,7 @@ from datetime import date
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TextIO
 
 from keys.errors import InputError, PermitError
 from keys.registry import PermitType, Registry
@@ -49,6 +61,7 @@ from keys.signer import Signer
 from keys.text import normalise_text
 from permits.issuing import IssueRequest, check_authority, draft_permit
 from permits.ledger import ID_ALPHABET, PERMIT_ID_LENGTH, Ledger
+from permits.spreadsheet import Writer, restore
 from permits.status_list import MIN_SIZE
 from permits.token import claims_json, sign_claims
 
@@ -58,6 +71,14 @@ REQUIRED = ("number", "holder_id", "holder_name", "valid_until")
 REPORT_COLUMNS = ("line", "error")
 LIST_SEPARATOR = "|"
 BATCH_SIZE = 5000
+# How far one row may run. A row spans several lines only when a quoted cell holds line breaks;
+# a row that can be imported needs about forty at most (twenty activities and twenty conditions,
+# one a line) and far fewer characters than the csv module's own limit for one cell.
+MAX_RECORD_LINES = 100
+MAX_RECORD_CHARS = 131_072  # csv.field_size_limit()'s default
+# What the rejected-rows file keeps of a line that could not be read as a row: as much as a
+# spreadsheet's cell holds.
+KEPT_OF_UNREADABLE_LINE = 32_767
 # RFC 4648 base32 letters → the ledger's id letters: 5 random bytes become an id in two C calls.
 _BASE32_TO_ID = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ID_ALPHABET)
 _ID_BYTES = PERMIT_ID_LENGTH * 5 // 8
@@ -120,15 +141,112 @@ def scan(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), max(lines - 1, 0)
 
 
-def _rows(path: Path) -> Iterator[tuple[int, list[str] | None, list[str]]]:
-    """(line number, the cells in COLUMNS order or None when the row has the wrong number of
-    cells, the row as written) for each data row."""
+@dataclass(frozen=True)
+class _Unreadable:
+    """Why a row has no cells to check (sent to the worker in place of the cells)."""
+
+    reason: str
+    message: str
+
+
+_MISFIT = _Unreadable("bad_row", "wrong number of cells for the header")
+
+
+class _Lines:
+    """The file's physical lines, for csv.reader: numbered, each row held to MAX_RECORD_LINES
+    lines and MAX_RECORD_CHARS characters (_RowError past either), and able to hand out again
+    the lines of a row that could not be read, after its first.
+
+    A line is read with a bound, so that a line of a gigabyte is never held whole in memory.
+    """
+
+    def __init__(self, handle: TextIO) -> None:
+        # Room for a line of MAX_RECORD_CHARS and its line break ("\r\n").
+        self._read = partial(handle.readline, MAX_RECORD_CHARS + 2)
+        self._again: deque[str] = deque()  # lines to hand out again, before the file's next
+        self._recent: deque[str] = deque(maxlen=MAX_RECORD_LINES + 1)  # the current row's lines, at least
+        self.number = 0  # of the last line handed out
+        self.first = 1  # the line the current row started on; the reader of rows sets it
+        self.at_end = False
+        self.last = ""
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            line = self._again.popleft()
+        else:
+            line = self._read()
+            if not line:
+                self.at_end = True
+                raise StopIteration
+        self.number += 1
+        self.last = line
+        self._recent.append(line)
+        if self.number > self.first or len(line) > MAX_RECORD_CHARS:
+            self._bound(line)
+        return line
+
+    def _take(self) -> str:
+        return self._again.popleft() if self._again else self._read()
+
+    def _bound(self, line: str) -> None:
+        held = self.number - self.first + 1
+        if held > MAX_RECORD_LINES:
+            raise _RowError("unbalanced_quote", f"a quote on line {self.first} is not closed within {MAX_RECORD_LINES} lines")
+        if held > 1:
+            if sum(map(len, list(self._recent)[-held:])) > MAX_RECORD_CHARS:
+                raise _RowError("unbalanced_quote",
+                                f"a quote on line {self.first} is not closed within {MAX_RECORD_CHARS:,} characters")
+            return
+        if len(line.rstrip("\r\n")) <= MAX_RECORD_CHARS:
+            return
+        # One line longer than any row may be: the rest of it is skipped, unread.
+        piece = line
+        while piece and piece[-1] not in "\r\n":
+            piece = self._take()
+        if piece.endswith("\r") and len(piece) == MAX_RECORD_CHARS + 2:
+            # The bounded read may have cut a "\r\n" in two.
+            after = self._take()
+            if after and after != "\n":
+                self._again.appendleft(after)
+        raise _RowError("line_too_long", f"line {self.first} is longer than {MAX_RECORD_CHARS:,} characters")
+
+    def quote_error(self) -> _RowError:
+        """Why csv.reader (strict) refused the current row."""
+        if self.at_end:
+            return _RowError("unbalanced_quote", f"a quote on line {self.first} is not closed before the end of the file")
+        if self.number > self.first:
+            return _RowError("unbalanced_quote", f"a quote on line {self.first} is not closed where a cell ends "
+                                                 f"(text follows a closing quote on line {self.number})")
+        return _RowError("unbalanced_quote", f"text follows a closing quote on line {self.first} "
+                                             '(a quote inside a quoted cell is written twice: "")')
+
+    def skip_row(self) -> str:
+        """Give up the current row: its first line (without its line break, cut to
+        KEPT_OF_UNREADABLE_LINE characters), and its other lines are handed out again."""
+        held = list(self._recent)[-(self.number - self.first + 1):]
+        self._again.extendleft(reversed(held[1:]))
+        self.number, self.at_end = self.first, False
+        return held[0].rstrip("\r\n")[:KEPT_OF_UNREADABLE_LINE]
+
+
+def _rows(path: Path) -> Iterator[tuple[int, list[str] | _Unreadable, list[str]]]:
+    """(the line a row starts on, its cells in COLUMNS order or why it has none, the row as
+    written) for each data row, with formula neutralisation taken off its cells."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
+        lines = _Lines(handle)
+        # Strict: a quote closes a cell only before a comma or a line break, so that a quote
+        # left open is found where it closes by mistake, not rows later.
+        reader = csv.reader(lines, strict=True)
         try:
             header = [name.strip().lower() for name in next(reader)]
         except StopIteration:
             raise InputError(f"{path} is empty", reason="bad_import_file") from None
+        except (_RowError, csv.Error) as exc:
+            problem = exc if isinstance(exc, _RowError) else lines.quote_error()
+            raise InputError(f"{path}: the header cannot be read: {problem.message}", reason=problem.reason) from None
         unknown = [name for name in header if name not in COLUMNS and name not in REPORT_COLUMNS]
         missing = [name for name in REQUIRED if name not in header]
         if unknown or missing or len(set(header)) != len(header):
@@ -139,20 +257,31 @@ def _rows(path: Path) -> Iterator[tuple[int, list[str] | None, list[str]]]:
             )
         # Where each of COLUMNS is in this file's rows (None: not given).
         positions = [header.index(column) if column in header else None for column in COLUMNS]
-        for row in reader:
-            line = reader.line_num
+        while True:
+            lines.first = line = lines.number + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except (_RowError, csv.Error) as exc:
+                problem = exc if isinstance(exc, _RowError) else lines.quote_error()
+                yield line, _Unreadable(problem.reason, problem.message), [lines.skip_row()]
+                continue
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
-                yield line, None, row
+                yield line, _MISFIT, row
                 continue
             ordered = [row[at] if at is not None else "" for at in positions]
+            # Only a cell that starts with ' can have been neutralised; most lines have none.
+            if lines.number > line or "'" in lines.last:
+                ordered = [restore(cell) for cell in ordered]
             yield line, ordered, ordered
 
 
-def _request(cells: list[str] | None, agency: str, type_code: str) -> IssueRequest:
-    if cells is None:
-        raise _RowError("bad_row", "wrong number of cells for the header")
+def _request(cells: list[str] | _Unreadable, agency: str, type_code: str) -> IssueRequest:
+    if isinstance(cells, _Unreadable):
+        raise _RowError(cells.reason, cells.message)
     fields = dict(zip(COLUMNS, cells, strict=True))
     def items(column: str) -> tuple[str, ...]:
         return tuple(part for part in (p.strip() for p in fields.get(column, "").split(LIST_SEPARATOR)) if part)
@@ -225,7 +354,7 @@ class _Allocator:
 Reject = tuple[int, str, str, str]  # line, reason, message, the row's cells as JSON
 # line, permit id, number, holder id, holder name, status index, issued at, valid until, token
 Drafted = tuple[int, str, str, str, str, int, int, int, str]
-Job = list[tuple[int, "list[str] | None", list[str], str, int]]  # line, cells (None: misfit), row, id, status index
+Job = list[tuple[int, "list[str] | _Unreadable", list[str], str, int]]  # line, cells (or why none), row, id, status index
 
 
 @dataclass(frozen=True)
@@ -302,7 +431,7 @@ def import_csv(
     in_flight: deque[tuple[Future[tuple[list[Drafted], list[Reject]]] | tuple[list[Drafted], list[Reject]],
                            dict[int, list[str]], int]] = deque()
 
-    def submit(chunk: list[tuple[int, list[str] | None, list[str]]]) -> None:
+    def submit(chunk: list[tuple[int, list[str] | _Unreadable, list[str]]]) -> None:
         job: Job = [(line, cells, row, allocator.permit_id(), allocator.index()) for line, cells, row in chunk]
         result = pool.submit(_work, job) if pool else draft_and_sign(context, signer, job)
         in_flight.append((result, {line: row for line, _, row in chunk}, chunk[-1][0]))
@@ -327,7 +456,7 @@ def import_csv(
 
     try:
         with ledger.bulk_durability():
-            chunk: list[tuple[int, list[str] | None, list[str]]] = []
+            chunk: list[tuple[int, list[str] | _Unreadable, list[str]]] = []
             for row in _rows(path):
                 done += 1
                 if row[0] <= resume_after:
@@ -388,10 +517,12 @@ def _settle(
 
 def _write_rejects(ledger: Ledger, source: str, path: Path) -> Path:
     """The refused rows, in the import's own columns plus the line and the reason: the officer
-    fixes them and imports this file again (the two extra columns are ignored)."""
+    fixes them and imports this file again (the two extra columns are ignored). Safe to open in
+    a spreadsheet: a cell that would be a formula there is neutralised, and the import takes the
+    neutralisation off again."""
     target = path.with_name(path.stem + ".rejected.csv")
     with target.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = Writer(handle)
         writer.writerow([*COLUMNS, *REPORT_COLUMNS])
         for line, reason, message, cells in ledger.import_rejects(source):
             row = json.loads(cells)

@@ -18,11 +18,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import NOW, PASSPHRASE, City, passphrase
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cli import cli
 from keys.errors import InputError
 from permits import operator
 from permits.importing import COLUMNS, import_csv
+from permits.spreadsheet import Writer, neutralise, restore
 from verifier.pipeline import verify
 
 HEADER = ["number", "holder_id", "holder_name", "holder_address", "activities", "conditions", "valid_from", "valid_until"]
@@ -94,6 +97,82 @@ def test_the_rejected_file_can_be_fixed_and_imported_again(city: City, tmp_path:
     assert (second.imported, second.rejected) == (1, 0)  # type: ignore[attr-defined]
 
 
+def test_the_rejected_file_gives_back_every_value_a_spreadsheet_would_take_for_a_formula(city: City, tmp_path: Path) -> None:
+    """Such names are legitimate and issued as they are; only in the rejected-rows file do they
+    carry a ', which the import takes off again."""
+    values = {"holder_name": ["@Home Café", "+84 Coffee", "=Phở 24", "-Bánh mì-", "'Sài Gòn' Bakery"],
+              "activities": ["- Bán lẻ thực phẩm|- Sản xuất", "+ Bán mang về", "@quầy", "=", "'Bánh mì' Sài Gòn"],
+              "holder_address": ["@tầng 2, 12 Lê Lợi", "+1 Nguyễn Huệ", "-", "=B1", "'tầng trệt' 5 Pasteur"]}
+    rows = [row(f"R-{i}", valid_until="31/02/2028", **{column: values[column][i] for column in values}) for i in range(5)]
+    first = run_import(city, write_csv(tmp_path / "old.csv", rows))
+    assert first.rejected == 5  # type: ignore[attr-defined]
+    # The officer opens the file in a spreadsheet, fixes the date and saves it: the ' stay.
+    with first.rejected_file.open(encoding="utf-8-sig", newline="") as handle:  # type: ignore[attr-defined]
+        fixed = [dict(r, valid_until="28/02/2028") for r in csv.DictReader(handle)]
+    assert fixed[0]["holder_name"] == "'@Home Café" and fixed[4]["holder_name"] == "'Sài Gòn' Bakery"
+    again = tmp_path / "fixed.csv"
+    with again.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.DictWriter(handle, list(fixed[0]))
+        writer.writeheader()
+        writer.writerows(fixed)
+    second = run_import(city, again)
+    assert (second.imported, second.rejected) == (5, 0)  # type: ignore[attr-defined]
+    ledger = city.home.ledger("hcm-syt")
+    issued = {r.permit.number: r.permit for r in ledger.find(limit=10)}
+    for i in range(5):
+        permit = issued[f"R-{i}"]
+        assert permit.holder_name == values["holder_name"][i]
+        assert permit.holder_address == values["holder_address"][i]
+        assert "|".join(permit.activities) == values["activities"][i]
+
+
+@given(st.text(alphabet=st.sampled_from("'=+-@\t\r a|Đ\"\n,"), max_size=12))
+def test_neutralising_a_cell_never_leaves_a_formula_and_restoring_gives_it_back(cell: str) -> None:
+    safe = neutralise(cell)
+    assert not safe.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert restore(safe) == cell
+    assert safe == cell or safe == "'" + cell
+
+
+def test_a_csv_written_here_reads_back_as_it_was_written(tmp_path: Path) -> None:
+    rows = [["=1+1", "+", "-", "@", "\tx", "\ry", "'=z", "''-w", "'ok", "plain", "a\nb"], ["", "0", "Đ", '"', "'", "''", "=\"", "-1", "x", "y", "z"]]
+    path = tmp_path / "out.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        Writer(handle).writerows(rows)
+    with path.open(encoding="utf-8", newline="") as handle:
+        assert [[restore(cell) for cell in cells] for cells in csv.reader(handle)] == rows
+
+
+def test_a_row_over_several_lines_is_numbered_by_its_first(city: City, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "old.csv", [row("M-1", activities="Sản xuất|\nBán lẻ|\nBán mang về"), row("M-2"),
+                                            row("M-3", valid_until="\n2028-13-01")])
+    report = run_import(city, path)
+    assert (report.imported, report.rejected) == (2, 1)  # type: ignore[attr-defined]
+    ledger = city.home.ledger("hcm-syt")
+    records = {r.permit.number: r for r in ledger.find(limit=10)}
+    assert records["M-1"].permit.activities == ("Sản xuất", "Bán lẻ", "Bán mang về")
+    assert [e.reason for e in ledger.events(records["M-1"].permit.id)] == ["imported: line 2"]
+    assert [e.reason for e in ledger.events(records["M-2"].permit.id)] == ["imported: line 5"]
+    assert [(line, reason) for line, reason, _, _ in ledger.import_rejects(report.source)] == [(6, "bad_dates")]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+@pytest.mark.parametrize(("length", "reason"), [(131_072, "bad_text"), (131_073, "line_too_long")])
+def test_a_line_is_too_long_only_past_131072_characters_whatever_its_line_break(
+        city: City, tmp_path: Path, newline: str, length: int, reason: str) -> None:
+    long_line = "L-1,0312345678,2028-05-31,"
+    long_line += "x" * (length - len(long_line))
+    path = tmp_path / "old.csv"
+    path.write_text(newline.join(["number,holder_id,valid_until,holder_name", long_line, "L-2,0312345678,2028-05-31,Công ty Đức", ""]),
+                    encoding="utf-8", newline="")
+    report = run_import(city, path)
+    assert (report.imported, report.rejected) == (1, 1)  # type: ignore[attr-defined]
+    ledger = city.home.ledger("hcm-syt")
+    assert [(line, why) for line, why, _, _ in ledger.import_rejects(report.source)] == [(2, reason)]  # type: ignore[attr-defined]
+    (imported,) = ledger.find()
+    assert [e.reason for e in ledger.events(imported.permit.id)] == ["imported: line 3"]
+
+
 def test_imported_permits_verify(city: City, tmp_path: Path) -> None:
     run_import(city, write_csv(tmp_path / "old.csv", [row(f"C-{i}") for i in range(7)]))
     city.publish_status("hcm-syt")
@@ -120,6 +199,29 @@ def test_columns_must_be_the_documented_ones(city: City, tmp_path: Path, header:
         run_import(city, path)
     assert refused.value.reason == reason
     assert set(COLUMNS) >= {"number", "valid_until"}
+
+
+@pytest.mark.parametrize(
+    ("first_line", "reason"),
+    [('number,holder_id,"holder_name,valid_until', "unbalanced_quote"), ("number,holder_id," + "x" * 131_073, "line_too_long")],
+)
+def test_a_header_that_cannot_be_read_is_one_line_with_its_reason(env_home: City, tmp_path: Path, first_line: str, reason: str) -> None:
+    path = tmp_path / "old.csv"
+    path.write_text(first_line + "\nD-1,0312345678,Công ty Đức,2028-01-01\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["import", str(path), "--agency", "hcm-syt", "--type", "food-safety"])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: [{reason}] ") and len(result.output.strip().splitlines()) == 1, result.output
+    assert not city_has_permits(env_home)
+
+
+def city_has_permits(city: City) -> bool:
+    if not city.home.ledger_path("hcm-syt").exists():
+        return False
+    ledger = city.home.ledger("hcm-syt")
+    try:
+        return bool(ledger.find())
+    finally:
+        ledger.close()
 
 
 def test_a_file_that_is_not_utf8_imports_nothing(city: City, tmp_path: Path) -> None:
@@ -171,8 +273,17 @@ def test_an_import_killed_with_sigkill_finishes_on_the_next_run(city: City, tmp_
     subprocess.run([PERMIT, "registry", "publish"], env=env, check=True, capture_output=True)
     total = 12_000
     bad = {17, 4_444, 9_001}  # data rows that must be refused, each exactly once
-    rows = [row(f"K-{i:05d}", holder_name="" if i in bad else f"Công ty TNHH Thương mại số {i}") for i in range(total)]
+    open_quote = {2_501, 7_777}  # data rows written with a quote that never closes: refused too
+    rows = [row(f"K-{i:05d}", holder_name="" if i in bad else f"Công ty TNHH Thương mại số {i}",
+                # every 500th row runs over three lines
+                activities="Sản xuất|\nBán lẻ|\nBán mang về" if i % 500 == 0 else "Sản xuất, chế biến thực phẩm")
+            for i in range(total)]
     path = write_csv(tmp_path / "paper-permits.csv", rows)
+    text = path.read_text(encoding="utf-8-sig")
+    for i in open_quote:
+        text = text.replace(f"K-{i:05d},0312345678,", f'K-{i:05d},0312345678,"', 1)
+    path.write_text(text, encoding="utf-8-sig")
+    bad |= open_quote
     db = city.home.ledger_path("hcm-syt")
     command = [PERMIT, "import", str(path), "--agency", "hcm-syt", "--type", "food-safety", "--batch-size", "200", "--json"]
 
@@ -206,6 +317,7 @@ def test_an_import_killed_with_sigkill_finishes_on_the_next_run(city: City, tmp_
     assert count(db, "SELECT COUNT(*) FROM versions") == count(db, "SELECT COUNT(DISTINCT status_index) FROM versions")
     assert count(db, "SELECT COUNT(*) FROM events WHERE reason LIKE 'imported:%'") == permits
     assert count(db, "SELECT COUNT(*) FROM import_rejects") == len(bad)
+    assert count(db, "SELECT COUNT(*) FROM import_rejects WHERE reason = 'unbalanced_quote'") == len(open_quote)
     missing = {f"K-{i:05d}" for i in range(total) if i not in bad} - {
         r[0] for r in sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT number FROM permits")}
     assert missing == set()

@@ -141,6 +141,12 @@ ERROR_SENTENCE: dict[str, str] = {
     "pdf_failed": N_("The PDF could not be made."),
     "pdf_unavailable": N_("Making a PDF needs Chromium, which is not installed."),
     "permit_not_in_force": N_("The permit is not in force, so it is not printed."),
+    # rows an import rejects (the error column of the rejected-rows file)
+    "bad_row": N_("The row does not have as many cells as the header."),
+    "line_too_long": N_("The line is longer than any row an import can take."),
+    "missing_value": N_("A required value is empty."),
+    "unbalanced_quote": N_("A quotation mark in the row does not close at the end of a cell: "
+                           "only the line it is on is rejected, and the lines after it are read on their own."),
     # the API's request errors
     "bad_body": N_("The request body is not valid."),
     "batch_too_large": N_("The batch has too many tokens."),
