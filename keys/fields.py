@@ -43,6 +43,20 @@ def integer(value: object, what: str, low: int = 0, high: int = MAX_SAFE_INT) ->
     return value
 
 
+# The last second that every time zone still writes in year 9999 (23:59:59 at UTC+14), the
+# last year RFC 3339 and Python's datetime can write: any time a document carries can then be
+# written as an RFC 3339 time in UTC or as a date in Ho Chi Minh City, and no formatting of it
+# can fail. 9999-12-31T09:59:59Z.
+MAX_TIME = 253_402_300_799 - 14 * 3600
+
+
+def time_value(value: object, what: str) -> int:
+    """A time in whole seconds since the epoch, from 1970 to MAX_TIME (year 9999)."""
+    if type(value) is not int or not 0 <= value <= MAX_TIME:
+        raise FieldError("bad", f"{what} must be a time in whole seconds since 1970, before the year 10000")
+    return value
+
+
 def text(value: object, what: str, max_len: int) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= max_len:
         raise FieldError("bad", f"{what} must be a string of 1 to {max_len} characters")
