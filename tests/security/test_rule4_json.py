@@ -1,5 +1,6 @@
 """Rule 4, JSON: UTF-8 without BOM; no duplicate members; no NaN, Infinity or numbers outside
-the exactly-representable range; time claims are JSON integers and identifiers JSON strings.
+the exactly-representable range; nesting bounded before anything recurses; time claims are JSON
+integers and identifiers JSON strings.
 The same strict reader guards permits, status lists, the registry and API request bodies.
 
 Every document here carries a genuine signature (agency key or root threshold), so the JSON

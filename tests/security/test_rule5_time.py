@@ -1,6 +1,7 @@
-"""Rule 5, time: a small fixed leeway; a maximum lifetime per permit type; the key must have been
-valid when the permit says it was signed; a permit signed in the future is refused; and a
-compromised key is invalid for every permit, whatever date it claims.
+"""Rule 5, time: every time a document carries can be written as a date (year 9999 at most); a
+small fixed leeway; a maximum lifetime per permit type; the key must have been valid when the
+permit says it was signed; a permit signed in the future is refused; and a compromised key is
+invalid for every permit, whatever date it claims.
 
 Every token is signed by the agency's genuine registered key: only the times are wrong."""
 
