@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import DAY, KEYS_FROM, NOW, PASSPHRASE, TYPES, City, passphrase
+from conftest import DAY, KEYS_FROM, NOW, PASSPHRASE, TYPES, City, Clock, passphrase
 from flask.testing import FlaskClient
 from forge import sign_raw
 from hostile import (
@@ -40,6 +40,7 @@ from permits.model import Permit
 from permits.status_list import ISSUED_AT_LEEWAY
 from permits.token import sign_permit
 from verifier.pipeline import LEEWAY
+from verifier.web.app import create_app
 
 MAX_DAYS = {code: days for code, _, _, days in TYPES}
 SCOPE = {"business-registration": "hcm-skhdt", "food-safety": "hcm-syt", "alcohol-retail": "hcm-sct", "construction": "hcm-sxd"}
@@ -343,3 +344,17 @@ def test_registry_past_year_9999_is_refused_and_healthz_stays_up(city: City, cli
     assert response.status_code == 422 and response.get_json()["error"]["reason"] == "registry_invalid", response.data[:300]
     health = client.get("/api/v1/healthz")
     assert health.status_code == 200 and health.get_json()["registry"]["version"] == city.registry.version
+
+
+def test_status_list_past_year_9999_held_from_before_is_dropped_and_healthz_stays_up(city: City, clock: Clock) -> None:
+    # A verifier that accepted such a list before this rule kept it in its home; it answered 500
+    # on healthz from then on. Started again, it refuses the list and says why.
+    city.publish_all()
+    signer = city.signers["hcm-syt"]
+    token = sign_raw(status_header(signer, "hcm-syt", iat=NOW + 1, exp=YEAR_10000), empty_list_payload(), signer)
+    city.home.status_path("hcm-syt").write_bytes(token.encode() + b"\n")
+    client = create_app({"HOME": str(city.home.path), "BACKGROUND_REFRESH": False, "CLOCK": clock, "TESTING": True}).test_client()
+    health = client.get("/api/v1/healthz")
+    assert health.status_code == 200, health.data[:300]
+    assert (health.get_json()["status"], health.get_json()["status_lists"]["hcm-syt"]) == ("degraded", {"problem": "bad_claim"})
+    assert client.get("/api/v1/status/hcm-syt").status_code == 404
