@@ -43,10 +43,10 @@ def integer(value: object, what: str, low: int = 0, high: int = MAX_SAFE_INT) ->
     return value
 
 
-# The last second that every time zone still writes in year 9999 (23:59:59 at UTC+14), the
-# last year RFC 3339 and Python's datetime can write: any time a document carries can then be
-# written as an RFC 3339 time in UTC or as a date in Ho Chi Minh City, and no formatting of it
-# can fail. 9999-12-31T09:59:59Z.
+# 9999-12-31T09:59:59Z: the last second that is still in year 9999 in every time zone (23:59:59
+# at UTC+14), year 9999 being the last that RFC 3339 and Python's datetime write. A time a
+# document carries is then written without fail as RFC 3339 in UTC (253402300799 is the last)
+# and as a date in Ho Chi Minh City, where 9999-12-31T17:00:00Z is already year 10000.
 MAX_TIME = 253_402_300_799 - 14 * 3600
 
 
