@@ -358,3 +358,14 @@ def test_status_list_past_year_9999_held_from_before_is_dropped_and_healthz_stay
     assert health.status_code == 200, health.data[:300]
     assert (health.get_json()["status"], health.get_json()["status_lists"]["hcm-syt"]) == ("degraded", {"problem": "bad_claim"})
     assert client.get("/api/v1/status/hcm-syt").status_code == 404
+
+
+@pytest.mark.parametrize("days", ["2920000", "100000000000"], ids=["to year 10021", "to year 273 million"])
+def test_registry_published_to_expire_past_year_9999_is_refused(city: City, days: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An operator's slip (a few digits too many) must not sign a registry every verifier refuses.
+    monkeypatch.setattr(cli_module, "now", lambda: NOW)
+    before = city.home.file("registry.json").read_bytes()
+    result = CliRunner().invoke(cli, ["registry", "publish", "--valid-days", days],
+                                env={"PERMIT_HOME": str(city.home.path), "PERMIT_PASSPHRASE": PASSPHRASE.decode()})
+    assert (result.exit_code, result.output) == (2, "Error: [bad_validity] a registry must expire before the year 10000\n")
+    assert city.home.file("registry.json").read_bytes() == before
