@@ -20,6 +20,10 @@ MAX_SAFE_INT = 2**53 - 1
 _BOM = b"\xef\xbb\xbf"
 # An escaped UTF-16 surrogate (\uD800-\uDFFF); only pairs of them stand for a character.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# The deepest document this project writes nests 6 levels (registry, agencies, an agency, its
+# keys, a key, its JWK); a bundle 5, an API body 2. 16 leaves room to grow, and a document
+# deeper than that is refused before the decoder or anything after it recurses into it.
+MAX_DEPTH = 16
 
 
 def b64url_encode(data: bytes) -> str:
@@ -84,7 +88,10 @@ _decoder = json.JSONDecoder(
 
 def loads_strict(data: bytes | str) -> Any:
     """Parse I-JSON: UTF-8 without BOM, no duplicate members, integers within ±2^53, no NaN,
-    Infinity or fractions. Raise ValueError otherwise."""
+    Infinity or fractions, arrays and objects nested at most MAX_DEPTH deep. Raise ValueError
+    otherwise."""
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    _check_depth(raw)
     if isinstance(data, bytes):
         if data.startswith(_BOM):
             raise ValueError("byte order mark")
@@ -98,8 +105,6 @@ def loads_strict(data: bytes | str) -> Any:
             raise ValueError("byte order mark")
     try:
         value = _decoder.decode(text)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc.msg}") from None
     # Escaped pairs decode to one character; a lone surrogate survives decoding and is not
@@ -107,6 +112,45 @@ def loads_strict(data: bytes | str) -> Any:
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise ValueError("lone surrogate")
     return value
+
+
+def _nesting_pattern(depth: int) -> re.Pattern[bytes]:
+    """The skeleton of JSON nested at most `depth` deep: strings (their escapes already gone)
+    and square brackets. Every repetition is possessive and every choice is decided by its
+    first byte, so matching never backtracks: one pass, linear in the skeleton."""
+    string = rb'"[^"]*+"'
+    value = string
+    for _ in range(depth):
+        value = rb"(?:" + string + rb"|\[(?:" + value + rb")*+\])"
+    return re.compile(rb"(?:" + value + rb")*+")
+
+
+_NESTED_AT_MOST_MAX_DEPTH = _nesting_pattern(MAX_DEPTH)
+# Objects become arrays, and of the rest only quotes and brackets are kept.
+_SKELETON = (bytes.maketrans(b"{}", b"[]"), bytes(set(range(256)) - set(b'"[]{}')))
+
+
+def _check_depth(raw: bytes) -> None:
+    """ValueError when `raw`, read as JSON, nests arrays and objects more than MAX_DEPTH deep
+    (or its brackets or quotes do not pair up), found in linear time and without recursion.
+
+    Escaped backslashes and quotes are dropped first, so every quote left opens or closes a
+    string; then everything but quotes and brackets. No byte of a multi-byte UTF-8 character
+    is a quote, a backslash or a bracket, so bytes stand for themselves. Each step is one pass
+    of a bytes method or of the regular expression engine: about 50 ms for a 9 MiB registry
+    (decoding it takes 130 to 190 ms), at most about 250 ms for 16 MiB of hostile brackets.
+    """
+    # Too few brackets to be too deep: the common case, made cheap. A verify request (one
+    # object, no array) is recognised by two memchr scans, four times faster than counting.
+    if b"[" not in raw and raw.find(b"{", 1) < 0:
+        return
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return
+    skeleton = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(*_SKELETON)
+    if not _NESTED_AT_MOST_MAX_DEPTH.fullmatch(skeleton):
+        if skeleton.count(b'"') % 2:
+            raise ValueError("not JSON: a string is not closed")
+        raise ValueError(f"nested more than {MAX_DEPTH} deep, or brackets that do not pair up")
 
 
 def _has_lone_surrogate(value: Any) -> bool:

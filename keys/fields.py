@@ -43,6 +43,20 @@ def integer(value: object, what: str, low: int = 0, high: int = MAX_SAFE_INT) ->
     return value
 
 
+# 9999-12-31T09:59:59Z: the last second that is still in year 9999 in every time zone (23:59:59
+# at UTC+14), year 9999 being the last that RFC 3339 and Python's datetime write. A time a
+# document carries is then written without fail as RFC 3339 in UTC (253402300799 is the last)
+# and as a date in Ho Chi Minh City, where 9999-12-31T17:00:00Z is already year 10000.
+MAX_TIME = 253_402_300_799 - 14 * 3600
+
+
+def time_value(value: object, what: str) -> int:
+    """A time in whole seconds since the epoch, from 1970 to MAX_TIME (year 9999)."""
+    if type(value) is not int or not 0 <= value <= MAX_TIME:
+        raise FieldError("bad", f"{what} must be a time in whole seconds since 1970, before the year 10000")
+    return value
+
+
 def text(value: object, what: str, max_len: int) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= max_len:
         raise FieldError("bad", f"{what} must be a string of 1 to {max_len} characters")

@@ -75,11 +75,11 @@ class AgencyKey:
     retired_reason: RetiredReason | None = None
 
     def __post_init__(self) -> None:
-        fields.integer(self.valid_from, "key valid_from")
+        fields.time_value(self.valid_from, "key valid_from")
         if (self.retired_at is None) != (self.retired_reason is None):
             raise FieldError("bad", "retired_at and retired_reason go together")
         if self.retired_at is not None:
-            fields.integer(self.retired_at, "key retired_at")
+            fields.time_value(self.retired_at, "key retired_at")
         if self.retired_reason is not None and self.retired_reason not in RETIRED_REASONS:
             raise FieldError("bad", "retired_reason must be superseded or compromised")
 
@@ -205,8 +205,8 @@ class Registry:
         fields.identifier(self.id, "registry id")
         fields.text(self.name, "registry name", NAME_MAX)
         fields.integer(self.version, "registry version")
-        fields.integer(self.issued_at, "registry issued_at")
-        fields.integer(self.expires_at, "registry expires_at")
+        fields.time_value(self.issued_at, "registry issued_at")
+        fields.time_value(self.expires_at, "registry expires_at")
         by_kid: dict[str, AgencyKey] = {}
         for agency in self.agencies.values():
             for code in agency.types:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keys import fields
-from keys.encoding import MAX_SAFE_INT
-from keys.fields import FieldError
+from keys.fields import MAX_TIME, FieldError
 from keys.text import IDENTIFIER
 
 PERMIT_ID_MAX = 32
@@ -71,8 +70,8 @@ class Permit:
         if type(self.holder_id) is not str or not _HOLDER_ID.fullmatch(self.holder_id):
             raise FieldError("bad", "sub must be a registration code (letters, digits, '.', '/', '-')")
         times = (self.issued_at, self.valid_from, self.valid_until)
-        if not all(type(t) is int and 0 <= t <= MAX_SAFE_INT for t in times):
-            raise FieldError("bad", "iat, nbf and exp must be integers (seconds since the epoch)")
+        if not all(type(t) is int and 0 <= t <= MAX_TIME for t in times):
+            raise FieldError("bad", "iat, nbf and exp must be times (whole seconds since 1970, before the year 10000)")
         if not (type(self.status_index) is int and 0 <= self.status_index <= MAX_STATUS_INDEX):
             raise FieldError("bad", f"st must be an integer in [0, {MAX_STATUS_INDEX}]")
         if not (type(self.version) is int and 1 <= self.version <= MAX_VERSION):

@@ -14,7 +14,7 @@ from pathlib import Path
 from keys.algorithms import DEFAULT_ALG, Alg, KeyRejected, PublicKey, load_public_jwk
 from keys.encoding import load_json_file_strict
 from keys.errors import ConflictError, InputError
-from keys.fields import FieldError
+from keys.fields import MAX_TIME, FieldError
 from keys.registry import Agency, Names, PermitType, Registry, RetiredReason
 from keys.signer import KeySigner
 from keys.text import check_identifier, normalise_text
@@ -78,6 +78,8 @@ def publish(home: Home, passphrase: Passphrase, now: int, valid_for: int = DEFAU
     draft.check_publishable()
     if valid_for < 3600:
         raise InputError("a registry must stay valid for at least an hour", reason="bad_validity")
+    if now + valid_for > MAX_TIME:
+        raise InputError("a registry must expire before the year 10000", reason="bad_validity")
     root = current_root(home)
     signers = root_signers(home, passphrase, root)
     if len(signers) < root.threshold:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from keys.errors import DocumentError
+from keys.fields import MAX_TIME
 from keys.jws import TYP_STATUS_LIST, check_header, parse_compact, sign_compact
 from keys.registry import Registry
 from keys.signer import Signer
@@ -127,7 +128,7 @@ def open_status_list(token: str, registry: Registry, agency: str, now: int) -> S
         raise _refused("iss malformed", "bad_claim")
     if type(iat) is not int or type(exp) is not int or type(size) is not int:
         raise _refused("iat, exp and size must be integers", "bad_claim")
-    if size % 4 or not MIN_SIZE <= size <= MAX_SIZE or not 0 <= iat < exp:
+    if size % 4 or not MIN_SIZE <= size <= MAX_SIZE or not 0 <= iat < exp <= MAX_TIME:
         raise _refused("size, iat or exp out of range", "bad_claim")
     key = registry.key(kid)
     if key is None:

@@ -157,6 +157,7 @@ ERROR_SENTENCE: dict[str, str] = {
     "token_not_string": N_("The token is not a string."),
     "unknown_member": N_("The request has a member this API does not know."),
     "unsupported_media_type": N_("The request body is not application/json."),
+    "unsupported_transfer_coding": N_("The request body is sent in a transfer coding other than chunked."),
 }
 
 STATUS_TEXT: dict[str, dict[str, str]] = {code: both(text) for code, text in STATUS_SENTENCE.items()}

@@ -47,6 +47,8 @@ def status_for(reasons: tuple[str, ...]) -> str:
 
 
 def iso(timestamp: int) -> str:
+    """RFC 3339 in UTC. Never raises for a time a document carries: every parser bounds them to
+    [0, keys.fields.MAX_TIME], which datetime writes in any time zone."""
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

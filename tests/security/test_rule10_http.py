@@ -561,6 +561,71 @@ def test_no_5xx_for_any_method_path_or_body(app: Flask, method: str, path: str, 
     assert_security_headers(response.headers)
 
 
+# --- transfer codings: chunked or nothing ---------------------------------------------------------
+
+BODY_REQUESTS = {  # endpoint: (method, path, content type, body builder from a genuine token and the city)
+    "verify": ("POST", "/api/v1/verify", JSON, lambda token, city: json.dumps({"token": token}).encode()),
+    "batch": ("POST", "/api/v1/verify/batch", JSON, lambda token, city: json.dumps({"tokens": [token]}).encode()),
+    "registry": ("PUT", "/api/v1/registry", JSON, lambda token, city: city.home.file("registry.json").read_bytes()),
+    "status": ("PUT", "/api/v1/status/hcm-syt", STATUS_JWT, lambda token, city: city.home.status_path("hcm-syt").read_bytes()),
+}
+# What gunicorn 27 does with each: it frames the body by a last `chunked` and passes the rest
+# over undecoded (the first group reached the API and was read as plain text), or refuses the
+# request itself (the second group).
+PASSED_ON_BY_GUNICORN = {"gzip, chunked": ["gzip, chunked"], "mixed case": ["GZIP, Chunked"], "deflate, chunked": ["deflate, chunked"],
+                         "compress, chunked": ["compress, chunked"], "identity, chunked": ["identity, chunked"],
+                         "two headers, gzip then chunked": ["gzip", "chunked"], "two headers, identity then chunked": ["identity", "chunked"]}
+REFUSED_BY_GUNICORN = {"chunked, gzip": ["chunked, gzip"], "identity": ["identity"], "gzip": ["gzip"], "x-custom, chunked": ["x-custom, chunked"],
+                       "chunked, chunked": ["chunked, chunked"], "chunked then empty": ["chunked,"],
+                       "two headers, chunked then gzip": ["chunked", "gzip"], "two headers, chunked twice": ["chunked", "chunked"]}
+CODINGS = {**PASSED_ON_BY_GUNICORN, **REFUSED_BY_GUNICORN}
+
+
+@pytest.mark.parametrize("coding", list(CODINGS))
+def test_gzip_chunked_transfer_coding_is_refused(city: City, client: FlaskClient, coding: str) -> None:
+    token = genuine(city)
+    headers = {"Transfer-Encoding": ",".join(CODINGS[coding])}  # how a WSGI server joins two headers
+    for endpoint, (method, path, content_type, body) in BODY_REQUESTS.items():
+        response = client.open(path, method=method, data=body(token, city), headers={"Content-Type": content_type, **headers})
+        assert error_of(response) == (400, "unsupported_transfer_coding"), endpoint
+        assert_security_headers(response.headers)
+
+
+def _coded_request(method: str, path: str, content_type: str, codings: list[str], body: bytes) -> bytes:
+    head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close", f"Content-Type: {content_type}"]
+    head += [f"Transfer-Encoding: {coding}" for coding in codings]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + chunked(body)
+
+
+@pytest.mark.parametrize("coding", list(CODINGS))
+def test_gzip_chunked_transfer_coding_is_refused_by_the_real_server(live: Served, live_token: str, coding: str) -> None:
+    for endpoint, (method, path, content_type, body) in BODY_REQUESTS.items():
+        response = raw_request(live.url, _coded_request(method, path, content_type, CODINGS[coding], body(live_token, live.city)))
+        assert error_of(response) == (400, "unsupported_transfer_coding"), endpoint
+        assert_security_headers(response.headers)
+
+
+@pytest.mark.parametrize("coding", ["chunked", "Chunked", "CHUNKED"])
+def test_chunked_alone_is_read_by_the_real_server(live: Served, live_token: str, coding: str) -> None:
+    body = json.dumps({"token": live_token}).encode()
+    response = raw_request(live.url, _coded_request("POST", "/api/v1/verify", JSON, [coding], body))
+    assert (response.status, response.json["status"]) == (200, "valid"), response.body[:300]
+
+
+def test_deep_json_with_surrogate_pair_is_bad_json_on_the_real_server(live: Served, live_token: str) -> None:
+    deep = "[" * 600 + '"\\ud83d\\ude00"' + "]" * 600
+    for path, body in (("/api/v1/verify", f'{{"token": {deep}}}'), ("/api/v1/verify/batch", f'{{"tokens": ["{live_token}", {deep}]}}')):
+        data = body.encode()
+        for framing in ({"Content-Length": str(len(data))}, {"Transfer-Encoding": "chunked"}):
+            sent = chunked(data) if "Transfer-Encoding" in framing else data
+            response = raw_request(live.url, request_bytes("POST", path, {"Content-Type": JSON, **framing}, sent))
+            assert error_of(response) == (400, "bad_json"), (path, framing, response.status_line, response.body[:200])
+    raw = f'{{"roots": {deep}, "registry": {{}}}}'.encode()
+    response = raw_request(live.url, request_bytes("PUT", "/api/v1/registry", {"Content-Type": JSON, "Content-Length": str(len(raw))}, raw))
+    assert error_of(response) == (422, "registry_invalid")
+    health = raw_request(live.url, request_bytes("GET", "/api/v1/healthz"))
+    assert (health.status, health.json["status"]) == (200, "ok")
+
 # --- the security headers everywhere ----------------------------------------------------------------
 
 HEADER_REQUESTS = [

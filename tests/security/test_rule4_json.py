@@ -1,5 +1,6 @@
 """Rule 4, JSON: UTF-8 without BOM; no duplicate members; no NaN, Infinity or numbers outside
-the exactly-representable range; time claims are JSON integers and identifiers JSON strings.
+the exactly-representable range; nesting bounded before anything recurses; time claims are JSON
+integers and identifiers JSON strings.
 The same strict reader guards permits, status lists, the registry and API request bodies.
 
 Every document here carries a genuine signature (agency key or root threshold), so the JSON
@@ -32,7 +33,7 @@ from hostile import (
     status_refused,
 )
 
-from keys.encoding import dumps_canonical
+from keys.encoding import MAX_DEPTH, dumps_canonical
 from permits.model import Permit
 
 JSON = "application/json"
@@ -335,3 +336,44 @@ def test_api_registry_put_of_the_genuine_bundle_respelled_is_refused(city: City,
     raw = city.home.file("registry.json").read_bytes()
     response = client.put("/api/v1/registry", data=encode(raw), content_type=JSON)
     assert error_of(response) == (422, "registry_invalid")
+
+
+# --- nesting depth ---------------------------------------------------------------------------
+
+# 600 levels of arrays around an escaped surrogate pair: 1.2 KB that once made the lone-surrogate
+# check recurse past Python's limit, after the decoder had read it without complaint.
+DEEP = "[" * 600 + '"\\ud83d\\ude00"' + "]" * 600
+
+
+def test_deep_json_with_surrogate_pair_is_bad_json_on_every_path(city: City, client: FlaskClient) -> None:
+    token = city.issue().token
+    client.application.extensions["permit_store"].reload()
+    assert client.post("/api/v1/verify", json={"token": token}).get_json()["status"] == "valid"
+    body = f'{{"token": {DEEP}}}'.encode()
+    assert len(body) < 1300
+    assert error_of(client.post("/api/v1/verify", data=body, content_type=JSON)) == (400, "bad_json")
+    batch = f'{{"tokens": ["{token}", {DEEP}]}}'.encode()
+    assert error_of(client.post("/api/v1/verify/batch", data=batch, content_type=JSON)) == (400, "bad_json")
+    # A pushed registry is refused as a registry, whatever is wrong with it (docs/integrator.md).
+    bundle = f'{{"roots": {DEEP}, "registry": {{}}}}'.encode()
+    assert error_of(client.put("/api/v1/registry", data=bundle, content_type=JSON)) == (422, "registry_invalid")
+    assert client.get("/api/v1/healthz").status_code == 200
+
+
+def test_deep_claims_with_surrogate_pair_signed_by_the_agency_are_malformed(city: City) -> None:
+    permit = genuine(city)
+    nested = with_member(canonical(permit), '"permit":{', f'"x":{DEEP}')
+    assert_refused(city.verify(claims_token(city, nested.encode())), "malformed_token")
+
+
+def test_deep_registry_with_surrogate_pair_signed_by_the_roots_is_refused(city: City) -> None:
+    text = registry_text(city).replace('"agencies":{', f'"x":{DEEP},"agencies":{{', 1)
+    registry_refused(city, root_signed_bundle(city, text.encode()), because="nested more than 16 deep")
+
+
+@pytest.mark.parametrize("depth", [16, 17], ids=["at the limit", "one deeper"])
+def test_json_is_read_to_the_documents_depth_and_no_deeper(city: City, client: FlaskClient, depth: int) -> None:
+    # One level is the object itself: the token sits in `depth - 1` levels of arrays.
+    body = '{"token": ' + "[" * (depth - 1) + '"x"' + "]" * (depth - 1) + "}"
+    expected = (400, "token_not_string") if depth <= MAX_DEPTH else (400, "bad_json")
+    assert error_of(client.post("/api/v1/verify", data=body, content_type=JSON)) == expected

@@ -42,6 +42,11 @@ def _store() -> TrustStore:
 
 
 def _body(limit: int, media_types: tuple[str, ...]) -> bytes:
+    coding = request.headers.get("Transfer-Encoding")
+    # gunicorn frames a body by its last coding, chunked, and hands over the rest undecoded: a
+    # body sent "gzip, chunked" would be read as if it were plain. Chunked alone, or nothing.
+    if coding is not None and [c.strip(" \t").lower() for c in coding.split(",")] != ["chunked"]:
+        raise ApiError(400, "unsupported_transfer_coding", "send the body as it is, or chunked and nothing else")
     if request.mimetype not in media_types:
         raise ApiError(415, "unsupported_media_type", f"send Content-Type: {media_types[0]}")
     charset = request.mimetype_params.get("charset")

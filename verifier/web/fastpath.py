@@ -36,6 +36,7 @@ class VerifyFastPath:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST" or environ.get("CONTENT_TYPE") != "application/json":
             return self.app(environ, start_response)
         length = environ.get("CONTENT_LENGTH", "")
+        # Any Transfer-Encoding goes to the view, which reads chunked bodies and refuses the rest.
         if not (length.isdigit() and 0 < int(length) <= BODY_MAX) or environ.get("HTTP_TRANSFER_ENCODING"):
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(int(length))

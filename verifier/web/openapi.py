@@ -36,7 +36,8 @@ _CACHE_HEADERS = {
 
 def openapi_document(base_url: str, max_batch: int) -> dict[str, Any]:
     verify_errors = {
-        "400": _error("The body is not a strict JSON object with a string token (bad_json, body_not_object, unknown_member, missing_token, token_not_string)."),
+        "400": _error("The body is not a strict JSON object with a string token (bad_json, body_not_object, unknown_member, missing_token, token_not_string), "
+                       "or is sent in a transfer coding other than chunked (unsupported_transfer_coding)."),
         "413": _error("The body or the token is over its size limit (body_too_large, token_too_large)."),
         "415": _error("Content-Type is not application/json (unsupported_media_type)."),
     }
@@ -67,7 +68,7 @@ def openapi_document(base_url: str, max_batch: int) -> dict[str, Any]:
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchRequest"}}}},
                     "responses": {
                         "200": _json("The verdicts, in the order of the tokens.", "BatchVerdicts"),
-                        "400": _error("Not a strict JSON object with a list of string tokens."),
+                        "400": _error("Not a strict JSON object with a list of string tokens, or sent in a transfer coding other than chunked."),
                         "413": _error("More tokens than allowed, a token or the body too large (batch_too_large, token_too_large, body_too_large)."),
                         "415": _error("Content-Type is not application/json."),
                     },
@@ -90,6 +91,7 @@ def openapi_document(base_url: str, max_batch: int) -> dict[str, Any]:
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RegistryBundle"}}}},
                     "responses": {
                         "200": _json("Accepted.", "RegistryAccepted"),
+                        "400": _error("Sent in a transfer coding other than chunked (unsupported_transfer_coding)."),
                         "409": _error("Not newer than the registry held (registry_rollback, registry_not_newer)."),
                         "413": _error("Larger than any registry."),
                         "415": _error("Content-Type is not application/json."),
@@ -118,7 +120,7 @@ def openapi_document(base_url: str, max_batch: int) -> dict[str, Any]:
                     }},
                     "responses": {
                         "200": _json("Accepted.", "StatusAccepted"),
-                        "400": _error("Not ASCII."),
+                        "400": _error("Not ASCII, or sent in a transfer coding other than chunked."),
                         "404": _error("Unknown agency (unknown_issuer)."),
                         "409": _error("Not newer than the list held (status_rollback, status_not_newer)."),
                         "413": _error("Larger than any status list."),

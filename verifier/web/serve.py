@@ -22,7 +22,14 @@ from flask import Flask
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
-from gunicorn.http.errors import ExpectationFailed, LimitRequestHeaders, LimitRequestLine, ParseException
+from gunicorn.http.errors import (
+    ExpectationFailed,
+    InvalidHeader,
+    LimitRequestHeaders,
+    LimitRequestLine,
+    ParseException,
+    UnsupportedTransferCoding,
+)
 from gunicorn.workers import gthread
 from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
@@ -72,7 +79,16 @@ class RedactingLogger(Logger):  # type: ignore[misc]
 
 
 _PARSER_STATUS = {LimitRequestLine: (414, "request_line_too_long"), LimitRequestHeaders: (431, "headers_too_large"),
-                  ExpectationFailed: (417, "expectation_failed")}
+                  ExpectationFailed: (417, "expectation_failed"), UnsupportedTransferCoding: (400, "unsupported_transfer_coding")}
+
+
+def _parser_refusal(exc: BaseException) -> tuple[int, str]:
+    """The status and reason for a request gunicorn could not parse. A Transfer-Encoding it
+    refuses (chunked not last or twice, identity, an unknown coding, chunked in HTTP/1.0) gets
+    the same reason as the codings the API refuses itself."""
+    if isinstance(exc, InvalidHeader) and exc.hdr == "TRANSFER-ENCODING":
+        return 400, "unsupported_transfer_coding"
+    return next((v for cls, v in _PARSER_STATUS.items() if isinstance(exc, cls)), (400, "bad_request"))
 
 
 class _JsonErrorPages:
@@ -86,7 +102,7 @@ class _JsonErrorPages:
         if not isinstance(exc, (ParseException, ssl.SSLError)):
             super().handle_error(req, client, addr, exc)  # type: ignore[misc]
             return
-        status, reason = next((v for cls, v in _PARSER_STATUS.items() if isinstance(exc, cls)), (400, "bad_request"))
+        status, reason = _parser_refusal(exc)
         self.log.warning("refused request from %s: %s", (addr or ("",))[0], type(exc).__name__)
         body = json.dumps({"error": {"status": status, "reason": reason,
                                      "message": f"the request could not be read ({type(exc).__name__})"}}).encode()
