@@ -7,9 +7,13 @@ always has the same shape: {"error": {"status", "reason", "message"}}.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
 from keys.encoding import loads_strict
@@ -28,12 +32,53 @@ blueprint = Blueprint("api", __name__)
 
 VERIFY_BODY_MAX = fastpath.BODY_MAX
 STATUS_MEDIA_TYPES = ("application/statuslist+jwt", "application/jwt")
+# A worker's few threads serve every endpoint. A pushed document larger than LARGE_PUSH_BYTES
+# (a registry bundle; a status list is far smaller: 20 KB for a million permits) is read and
+# checked by at most LARGE_PUSHES_AT_ONCE of them; another is told to come back (429) before its
+# body is read, so pushes, hostile or slow, never take the threads that answer verification.
+# (gunicorn then closes the connection rather than read the body: a client still sending it may
+# see the connection reset before it reads the answer.)
+LARGE_PUSH_BYTES = 64 * 1024
+LARGE_PUSHES_AT_ONCE = 1
+PUSH_RETRY_AFTER = 2  # seconds
 
 
 class ApiError(PermitError):
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(message, reason=reason)
         self.http_status = status  # type: ignore[misc]
+
+
+@blueprint.record_once
+def _push_slots(state: BlueprintSetupState) -> None:
+    state.app.extensions["permit_push_slots"] = threading.BoundedSemaphore(LARGE_PUSHES_AT_ONCE)
+
+
+@blueprint.after_request
+def _retry_after(response: Response) -> Response:
+    if response.status_code == 429:
+        response.headers["Retry-After"] = str(PUSH_RETRY_AFTER)
+    return response
+
+
+def _push_slot(limit: int) -> AbstractContextManager[None]:
+    """Held while a pushed document is read and checked: none is needed for a small body, or
+    for one declared over `limit` (refused 413 before a byte of it is read)."""
+    declared = request.content_length
+    if declared is not None and (declared <= LARGE_PUSH_BYTES or declared > limit):
+        return nullcontext()
+    return _large_push()
+
+
+@contextmanager
+def _large_push() -> Iterator[None]:
+    slots: threading.BoundedSemaphore = current_app.extensions["permit_push_slots"]
+    if not slots.acquire(blocking=False):
+        raise ApiError(429, "push_busy", "this verifier is checking another large document; send it again in a moment")
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 def _store() -> TrustStore:
@@ -140,14 +185,15 @@ def registry() -> Response:
 
 @blueprint.put("/registry")
 def put_registry() -> Response:
-    raw = _body(MAX_BUNDLE_BYTES, ("application/json",))
-    try:
-        trusted = _store().put_registry(raw)
-    except ConflictError as exc:
-        raise ApiError(409, exc.reason, exc.message) from None
-    except DocumentError as exc:
-        status = 409 if exc.reason == "registry_rollback" else 422
-        raise ApiError(status, exc.reason, exc.message) from None
+    with _push_slot(MAX_BUNDLE_BYTES):
+        raw = _body(MAX_BUNDLE_BYTES, ("application/json",))
+        try:
+            trusted = _store().put_registry(raw)
+        except ConflictError as exc:
+            raise ApiError(409, exc.reason, exc.message) from None
+        except DocumentError as exc:
+            status = 409 if exc.reason == "registry_rollback" else 422
+            raise ApiError(status, exc.reason, exc.message) from None
     return jsonify({"accepted": True, "version": trusted.registry.version, "expires_at": iso(trusted.registry.expires_at)})
 
 
@@ -168,19 +214,20 @@ def status_list(agency: str) -> Response:
 
 @blueprint.put("/status/<agency>")
 def put_status_list(agency: str) -> Response:
-    raw = _body(MAX_STATUS_TOKEN_LENGTH + 2, STATUS_MEDIA_TYPES)
-    try:
-        token = token_from_bytes(raw)
-    except DocumentError:
-        raise ApiError(400, "malformed_token", "a status list is ASCII") from None
-    try:
-        held = _store().put_status(_agency(agency), token)
-    except NotFoundError as exc:
-        raise ApiError(404, exc.reason, exc.message) from None
-    except ConflictError as exc:
-        raise ApiError(409, exc.reason, exc.message) from None
-    except (DocumentError, InputError) as exc:
-        raise ApiError(422, exc.reason, exc.message) from None
+    with _push_slot(MAX_STATUS_TOKEN_LENGTH + 2):
+        raw = _body(MAX_STATUS_TOKEN_LENGTH + 2, STATUS_MEDIA_TYPES)
+        try:
+            token = token_from_bytes(raw)
+        except DocumentError:
+            raise ApiError(400, "malformed_token", "a status list is ASCII") from None
+        try:
+            held = _store().put_status(_agency(agency), token)
+        except NotFoundError as exc:
+            raise ApiError(404, exc.reason, exc.message) from None
+        except ConflictError as exc:
+            raise ApiError(409, exc.reason, exc.message) from None
+        except (DocumentError, InputError) as exc:
+            raise ApiError(422, exc.reason, exc.message) from None
     return jsonify({"accepted": True, "agency": agency, "issued_at": iso(held.issued_at), "expires_at": iso(held.expires_at)})
 
 
