@@ -396,20 +396,40 @@ def test_second_large_push_while_one_is_checked_is_told_to_come_back_and_a_small
         body.arrive.set()
         pushing.join(timeout=60)
     assert (first[0].status_code, first[0].get_json()["version"]) == (200, city.registry.version + 1)
-    # Once the first is done, the next large push is checked again.
-    again = app.test_client().put("/api/v1/registry", data=newer, content_type=JSON)
-    assert (again.status_code, again.get_json()["error"]["reason"]) == (409, "registry_not_newer")
+    # Once the first is done (and the worker has rested), the next large push is checked again.
+    assert until_checked(app, newer) == (409, "registry_not_newer")
 
 
-def test_a_push_declared_over_the_cap_is_refused_413_without_waiting_for_a_slot(own_city: City) -> None:
+def until_checked(app: Flask, raw: bytes) -> tuple[int, str]:
+    """Push `raw` until it is checked rather than told to come back; (status, reason)."""
+    deadline = time.monotonic() + 10
+    while True:
+        answer = app.test_client().put("/api/v1/registry", data=raw, content_type=JSON)
+        error = answer.get_json()["error"]
+        if answer.status_code != 429 or time.monotonic() > deadline:
+            return answer.status_code, error["reason"]
+        time.sleep(0.05)
+
+
+def test_worker_rests_after_a_costly_push_so_pushes_take_at_most_a_share_of_its_time(own_city: City, anchor: Root) -> None:
+    # A payload as large as a registry's, one well-formed signature per root key: each is
+    # checked over the whole payload. Right after such a check, the worker takes no other.
     app = verifier_app(own_city)
-    slots = app.extensions["permit_push_slots"]
-    assert slots.acquire(blocking=False)  # a large push is being checked
-    try:
+    costly = huge_payload(anchor, MAX_REGISTRY_PAYLOAD)
+    with counted() as work:
+        checked = app.test_client().put("/api/v1/registry", data=costly, content_type=JSON)
+        rested = app.test_client().put("/api/v1/registry", data=costly, content_type=JSON)
+    assert (checked.status_code, checked.get_json()["error"]["reason"]) == (422, "registry_invalid")
+    assert (rested.status_code, rested.get_json()["error"]["reason"]) == (429, "push_busy")
+    assert work.signature_checks == len(anchor.keys)  # the second cost nothing
+    assert until_checked(app, costly) == (422, "registry_invalid")
+
+
+def test_a_push_declared_over_the_cap_is_refused_413_without_waiting_for_a_turn(own_city: City) -> None:
+    app = verifier_app(own_city)
+    with app.extensions["permit_large_pushes"].turn():  # a large push is being checked
         over = app.test_client().put("/api/v1/registry", data=b" " * (MAX_BUNDLE_BYTES + 1), content_type=JSON)
         assert (over.status_code, over.get_json()["error"]["reason"]) == (413, "body_too_large")
-    finally:
-        slots.release()
 
 
 

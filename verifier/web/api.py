@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -32,16 +33,16 @@ blueprint = Blueprint("api", __name__)
 
 VERIFY_BODY_MAX = fastpath.BODY_MAX
 STATUS_MEDIA_TYPES = ("application/statuslist+jwt", "application/jwt")
-# A worker's few threads serve every endpoint. A pushed document larger than LARGE_PUSH_BYTES
-# (a registry bundle; a status list is far smaller: 20 KB for a million permits) is read and
-# checked by at most LARGE_PUSHES_AT_ONCE of them; another is told to come back (429) before its
-# body is read, so pushes, hostile or slow, never take the threads that answer verification.
-# (gunicorn then closes the connection rather than read the body: a client still sending it may
-# see the connection reset before it reads the answer.)
+# A worker's few threads serve every endpoint, and its one interpreter runs one of them at a
+# time. A pushed document larger than LARGE_PUSH_BYTES (a registry bundle; a status list is far
+# smaller: 20 KB for a million permits) is read and checked by one thread of a worker at a time,
+# and such checks may take at most LARGE_PUSH_CPU_SHARE of the worker's processor time; any other
+# is told to come back (429) before its body is read. So pushes, hostile or slow, never take the
+# threads or the time that verification needs. (gunicorn then closes the connection rather than
+# read the unread body: a client still sending it may see the connection reset.)
 LARGE_PUSH_BYTES = 64 * 1024
-LARGE_PUSHES_AT_ONCE = 1
+LARGE_PUSH_CPU_SHARE = 0.25
 PUSH_RETRY_AFTER = 2  # seconds
-
 
 class ApiError(PermitError):
     def __init__(self, status: int, reason: str, message: str) -> None:
@@ -49,9 +50,35 @@ class ApiError(PermitError):
         self.http_status = status  # type: ignore[misc]
 
 
+class LargePushes:
+    """This worker's turn for large pushes: one at a time, then a rest in proportion to the
+    processor time it took, so that checking them takes at most LARGE_PUSH_CPU_SHARE."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._busy = False
+        self._rest_until = 0.0
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Hold the turn for the block; raise ApiError(429) when it is taken or resting."""
+        with self._lock:
+            if self._busy or time.monotonic() < self._rest_until:
+                raise ApiError(429, "push_busy", "this verifier is checking another large document; send it again in a moment")
+            self._busy = True
+        started = time.thread_time()
+        try:
+            yield
+        finally:
+            used = time.thread_time() - started
+            with self._lock:
+                self._rest_until = time.monotonic() + used * (1 / LARGE_PUSH_CPU_SHARE - 1)
+                self._busy = False
+
+
 @blueprint.record_once
-def _push_slots(state: BlueprintSetupState) -> None:
-    state.app.extensions["permit_push_slots"] = threading.BoundedSemaphore(LARGE_PUSHES_AT_ONCE)
+def _large_pushes(state: BlueprintSetupState) -> None:
+    state.app.extensions["permit_large_pushes"] = LargePushes()
 
 
 @blueprint.after_request
@@ -61,24 +88,14 @@ def _retry_after(response: Response) -> Response:
     return response
 
 
-def _push_slot(limit: int) -> AbstractContextManager[None]:
+def _push_turn(limit: int) -> AbstractContextManager[None]:
     """Held while a pushed document is read and checked: none is needed for a small body, or
     for one declared over `limit` (refused 413 before a byte of it is read)."""
     declared = request.content_length
     if declared is not None and (declared <= LARGE_PUSH_BYTES or declared > limit):
         return nullcontext()
-    return _large_push()
-
-
-@contextmanager
-def _large_push() -> Iterator[None]:
-    slots: threading.BoundedSemaphore = current_app.extensions["permit_push_slots"]
-    if not slots.acquire(blocking=False):
-        raise ApiError(429, "push_busy", "this verifier is checking another large document; send it again in a moment")
-    try:
-        yield
-    finally:
-        slots.release()
+    pushes: LargePushes = current_app.extensions["permit_large_pushes"]
+    return pushes.turn()
 
 
 def _store() -> TrustStore:
@@ -185,7 +202,7 @@ def registry() -> Response:
 
 @blueprint.put("/registry")
 def put_registry() -> Response:
-    with _push_slot(MAX_BUNDLE_BYTES):
+    with _push_turn(MAX_BUNDLE_BYTES):
         raw = _body(MAX_BUNDLE_BYTES, ("application/json",))
         try:
             trusted = _store().put_registry(raw)
@@ -214,7 +231,7 @@ def status_list(agency: str) -> Response:
 
 @blueprint.put("/status/<agency>")
 def put_status_list(agency: str) -> Response:
-    with _push_slot(MAX_STATUS_TOKEN_LENGTH + 2):
+    with _push_turn(MAX_STATUS_TOKEN_LENGTH + 2):
         raw = _body(MAX_STATUS_TOKEN_LENGTH + 2, STATUS_MEDIA_TYPES)
         try:
             token = token_from_bytes(raw)
