@@ -526,3 +526,14 @@ def test_verify_does_not_wait_for_a_reload_that_checks_a_registry(own_city: City
         release.set()
         reloading.join(timeout=30)
     assert store.snapshot.registry is not None
+
+
+def test_security_md_and_the_guides_state_the_limits_the_code_enforces() -> None:
+    root = Path(__file__).parents[2]
+    for page in ("SECURITY.md", "docs/integrator.md", "docs/reference.md"):
+        text = " ".join((root / page).read_text(encoding="utf-8").split())
+        assert f"{MAX_BUNDLE_BYTES:,}" in text, page
+        assert f"{MAX_AGENCIES:,} agencies" in text and f"{MAX_KEYS:,}" in text and f"{MAX_TYPES:,}" in text, page
+    security = " ".join((root / "SECURITY.md").read_text(encoding="utf-8").split())
+    assert f"{MAX_KEYS_PER_AGENCY} keys per agency" in security
+    assert f"at most {MAX_ROOT_CHAIN} versions of at most {MAX_ROOT_KEYS} keys" in security
