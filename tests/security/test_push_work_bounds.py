@@ -411,17 +411,20 @@ def until_checked(app: Flask, raw: bytes) -> tuple[int, str]:
         time.sleep(0.05)
 
 
-def test_worker_rests_after_a_costly_push_so_pushes_take_at_most_a_share_of_its_time(own_city: City, anchor: Root) -> None:
+def test_costly_pushes_back_to_back_take_at_most_a_share_of_a_workers_time(own_city: City, anchor: Root) -> None:
     # A payload as large as a registry's, one well-formed signature per root key: each is
-    # checked over the whole payload. Right after such a check, the worker takes no other.
+    # checked over the whole payload. Pushed back to back, they are checked until the worker's
+    # budget for them is spent, then told to come back; later they are checked again.
     app = verifier_app(own_city)
     costly = huge_payload(anchor, MAX_REGISTRY_PAYLOAD)
+    answers: list[tuple[int, str]] = []
     with counted() as work:
-        checked = app.test_client().put("/api/v1/registry", data=costly, content_type=JSON)
-        rested = app.test_client().put("/api/v1/registry", data=costly, content_type=JSON)
-    assert (checked.status_code, checked.get_json()["error"]["reason"]) == (422, "registry_invalid")
-    assert (rested.status_code, rested.get_json()["error"]["reason"]) == (429, "push_busy")
-    assert work.signature_checks == len(anchor.keys)  # the second cost nothing
+        while (429, "push_busy") not in answers and len(answers) < 200:
+            answer = app.test_client().put("/api/v1/registry", data=costly, content_type=JSON)
+            answers.append((answer.status_code, answer.get_json()["error"]["reason"]))
+    checked = answers.count((422, "registry_invalid"))
+    assert answers == [(422, "registry_invalid")] * checked + [(429, "push_busy")]
+    assert work.signature_checks == checked * len(anchor.keys)  # the refused one cost nothing
     assert until_checked(app, costly) == (422, "registry_invalid")
 
 

@@ -36,12 +36,14 @@ STATUS_MEDIA_TYPES = ("application/statuslist+jwt", "application/jwt")
 # A worker's few threads serve every endpoint, and its one interpreter runs one of them at a
 # time. A pushed document larger than LARGE_PUSH_BYTES (a registry bundle; a status list is far
 # smaller: 20 KB for a million permits) is read and checked by one thread of a worker at a time,
-# and such checks may take at most LARGE_PUSH_CPU_SHARE of the worker's processor time; any other
-# is told to come back (429) before its body is read. So pushes, hostile or slow, never take the
-# threads or the time that verification needs. (gunicorn then closes the connection rather than
-# read the unread body: a client still sending it may see the connection reset.)
+# and such checks may take, beyond a burst of LARGE_PUSH_BURST seconds, at most
+# LARGE_PUSH_CPU_SHARE of the worker's processor time; any other is told to come back (429)
+# before its body is read. So pushes, hostile or slow, never take the threads or the time that
+# verification needs. (gunicorn then closes the connection rather than read the unread body: a
+# client still sending it may see the connection reset.)
 LARGE_PUSH_BYTES = 64 * 1024
 LARGE_PUSH_CPU_SHARE = 0.25
+LARGE_PUSH_BURST = 1.0  # seconds of processor time
 PUSH_RETRY_AFTER = 2  # seconds
 
 class ApiError(PermitError):
@@ -51,28 +53,31 @@ class ApiError(PermitError):
 
 
 class LargePushes:
-    """This worker's turn for large pushes: one at a time, then a rest in proportion to the
-    processor time it took, so that checking them takes at most LARGE_PUSH_CPU_SHARE."""
+    """This worker's turn for large pushes: one at a time, paid from a budget of processor time
+    that refills at LARGE_PUSH_CPU_SHARE of a second per second, up to LARGE_PUSH_BURST."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._busy = False
-        self._rest_until = 0.0
+        self._budget = LARGE_PUSH_BURST
+        self._refilled_at = time.monotonic()
 
     @contextmanager
     def turn(self) -> Iterator[None]:
-        """Hold the turn for the block; raise ApiError(429) when it is taken or resting."""
+        """Hold the turn for the block; raise ApiError(429) when it is taken or the budget spent."""
         with self._lock:
-            if self._busy or time.monotonic() < self._rest_until:
-                raise ApiError(429, "push_busy", "this verifier is checking another large document; send it again in a moment")
+            now = time.monotonic()
+            self._budget = min(LARGE_PUSH_BURST, self._budget + (now - self._refilled_at) * LARGE_PUSH_CPU_SHARE)
+            self._refilled_at = now
+            if self._busy or self._budget <= 0:
+                raise ApiError(429, "push_busy", "this verifier is checking other large documents; send it again in a moment")
             self._busy = True
         started = time.thread_time()
         try:
             yield
         finally:
-            used = time.thread_time() - started
             with self._lock:
-                self._rest_until = time.monotonic() + used * (1 / LARGE_PUSH_CPU_SHARE - 1)
+                self._budget -= time.thread_time() - started
                 self._busy = False
 
 

@@ -28,7 +28,7 @@ def _json(description: str, schema_ref: str) -> dict[str, Any]:
 
 
 _NOT_MODIFIED = {"description": "Not modified: the If-None-Match ETag is current."}
-_BUSY = {**_error("This worker is checking (or has just checked) another document over 64 KiB (push_busy): send it again after Retry-After seconds."),
+_BUSY = {**_error("This worker is checking another document over 64 KiB, or has spent its time for them (push_busy): send it again after Retry-After seconds."),
          "headers": {"Retry-After": {"description": "Seconds to wait before sending again.", "schema": {"type": "integer"}}}}
 _CACHE_HEADERS = {
     "ETag": {"description": "Entity tag of the document.", "schema": {"type": "string"}},
