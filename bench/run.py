@@ -24,6 +24,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from bench.flood import Flood, hostile_documents
 from bench.servers import PINNED, rss_mib, server, wrk
 from bench.stats import Series, machine, ratios
 from bench.world import build
@@ -131,6 +132,36 @@ def bench_soak(small: Path, mixed_tokens: Path, seconds: int) -> None:
            f"{result.requests_per_second:,.0f} req/s, p99 {result.p99_ms:,.1f} ms, {result.requests:,} requests",
            "—", f"{result.errors} socket errors, {result.non_2xx} non-2xx", "zero errors, zero 5xx",
            result.errors == 0 and result.non_2xx == 0)
+
+
+def bench_push_flood(small: Path, tokens: Path, seconds: int) -> None:
+    # Anyone may push a registry or a status list: four clients push hostile documents (each as
+    # costly to check as a push can be, bench/flood.py) while wrk measures verification. The
+    # floor is the same server, quiet, measured just before.
+    home = Home(small)
+    now = int(time.time())
+    registry = home.trusted_registry(now).registry
+    agency = registry.agencies[sorted(registry.agencies)[0]]
+    documents = hostile_documents(home.anchor(), agency.id, agency.active_keys(now)[0].public_key, now)
+    connections = 16
+    with server("ours", small, 2, 2, "gthread", pin=False) as (url, _):
+        wrk(url, tokens, 2, connections, pin=False)  # warm-up
+        quiet = wrk(url, tokens, seconds, connections, pin=False)
+        flood = Flood(url, documents, clients=4)
+        flood.start()
+        try:
+            loaded = wrk(url, tokens, seconds, connections, pin=False)
+        finally:
+            flood.stop()
+    refused = flood.statuses
+    record(f"POST /api/v1/verify while 4 clients push hostile documents of up to 16 MiB for {seconds} s "
+           f"(2 gthread workers × 2 threads, wrk {connections} connections, all on the same cores)",
+           f"{loaded.requests_per_second:,.0f} req/s, p99 {loaded.p99_ms:,.1f} ms; "
+           f"pushes refused: {', '.join(f'{n:,} × {code}' for code, n in sorted(refused.items(), key=str))}",
+           f"quiet: {quiet.requests_per_second:,.0f} req/s, p99 {quiet.p99_ms:,.1f} ms",
+           f"{loaded.requests_per_second / quiet.requests_per_second:.1%} of the requests/s",
+           "every verification answered 200; p99 under 1 s; no push accepted",
+           loaded.errors == 0 and loaded.non_2xx == 0 and loaded.p99_ms < 1000 and not ({200, 201} & set(refused)))
 
 
 # --- 4. permit import against raw signing ------------------------------------------------------------
@@ -315,6 +346,9 @@ def main() -> None:
 
         step("soak")
         bench_soak(small.home, mixed, 5 if quick else 60)
+
+        step("push flood")
+        bench_push_flood(small.home, small_tokens, 5 if quick else 30)
 
         step("4. import")
         import_home = bench_import(work, 20_000 if quick else 1_000_000)

@@ -101,8 +101,11 @@ def split_compact(token: object, max_length: int) -> tuple[str, str, str]:
         raise DocumentError("token must be a string", reason="malformed_token")
     if len(token) > max_length:
         raise DocumentError("token is too large", reason="token_too_large")
+    # Counted before splitting: a long run of dots would otherwise become millions of strings.
+    if token.count(".") != 2:
+        raise DocumentError("not a compact JWS", reason="malformed_token")
     parts = token.split(".")
-    if len(parts) != 3 or not all(parts):
+    if not all(parts):
         raise DocumentError("not a compact JWS", reason="malformed_token")
     return parts[0], parts[1], parts[2]
 
@@ -140,37 +143,73 @@ def check_header(header: Mapping[str, Any], typ: str, allowed: Collection[str]) 
 
 
 _GENERAL_HEADER = frozenset({"alg", "kid", "typ"})
+# Both algorithms (keys/algorithms.py) make 64-byte signatures: Ed25519, and ES256 as r‖s.
+SIGNATURE_CHARS = 86
+# A general-JWS protected header is exactly {alg, kid, typ}: 68 characters encoded with a
+# thumbprint kid, 138 with a kid of MAX_KID_LENGTH.
+GENERAL_PROTECTED_MAX = 160
 
 
-def verify_general(
-    document: object, typ: str, keys: Mapping[str, PublicKey]
-) -> tuple[bytes, frozenset[str]]:
-    """Check a general-JSON JWS against `keys` (by kid); return (payload, kids that signed).
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """One entry of a general-JSON JWS, its form checked, its signature not yet."""
 
-    Every signature must be well-formed; ones by keys outside `keys` or that fail are simply
-    not counted. Each kid counts once however many times it appears. The caller applies the
-    threshold. Raises DocumentError(registry_invalid) for a malformed document.
-    """
+    alg: str
+    kid: str
+    protected: str
+    signature: bytes
 
-    def invalid(why: str) -> DocumentError:
-        return DocumentError(why, reason="registry_invalid")
 
+@dataclass(frozen=True, slots=True)
+class GeneralJWS:
+    """A general-JSON JWS whose form is checked and whose signatures are not yet: nothing in it
+    is trusted, and its payload is still base64url text."""
+
+    payload_b64: str
+    signatures: tuple[Signature, ...]
+
+    def payload(self) -> bytes:
+        """The payload bytes; decode them only once the signatures are known to count."""
+        try:
+            return b64url_decode(self.payload_b64)
+        except ValueError:
+            raise _general_invalid("payload is not canonical base64url") from None
+
+
+def _general_invalid(why: str) -> DocumentError:
+    return DocumentError(why, reason="registry_invalid")
+
+
+def parse_general(document: object, typ: str, max_signatures: int, max_payload: int) -> GeneralJWS:
+    """Check the form of a general-JSON JWS without any cryptography: exactly payload and
+    signatures; a payload of at most `max_payload` characters; 1 to `max_signatures` entries,
+    each exactly protected ({alg, kid, typ} with this `typ`) and a 64-byte signature; no kid
+    twice. Sizes and counts are checked before anything is decoded.
+
+    Raises DocumentError(registry_invalid)."""
+    invalid = _general_invalid
     if not isinstance(document, dict) or document.keys() != {"payload", "signatures"}:
         raise invalid("signed document must have exactly payload and signatures")
-    payload_b64, signatures = document["payload"], document["signatures"]
-    if not isinstance(payload_b64, str) or not isinstance(signatures, list) or not signatures:
+    payload_b64, entries = document["payload"], document["signatures"]
+    if not isinstance(payload_b64, str) or not isinstance(entries, list) or not entries:
         raise invalid("signed document is malformed")
-    try:
-        payload = b64url_decode(payload_b64)
-    except ValueError:
-        raise invalid("payload is not canonical base64url") from None
-    signed_by: set[str] = set()
-    for entry in signatures:
+    if len(payload_b64) > max_payload:
+        raise invalid(f"payload is larger than {max_payload} characters")
+    if not payload_b64.isascii():
+        raise invalid("payload is not canonical base64url")
+    if len(entries) > max_signatures:
+        raise invalid(f"{len(entries)} signatures, at most {max_signatures} allowed")
+    signatures: list[Signature] = []
+    for entry in entries:
         if not isinstance(entry, dict) or entry.keys() != {"protected", "signature"}:
             raise invalid("each signature must have exactly protected and signature")
         protected, signature_b64 = entry["protected"], entry["signature"]
         if not isinstance(protected, str) or not isinstance(signature_b64, str):
             raise invalid("signature entry is malformed")
+        if len(protected) > GENERAL_PROTECTED_MAX:
+            raise invalid("signature header is too long")
+        if len(signature_b64) != SIGNATURE_CHARS:
+            raise invalid("signature is not 64 bytes")
         try:
             header = decode_header(protected)
             signature = b64url_decode(signature_b64)
@@ -180,9 +219,31 @@ def verify_general(
             raise invalid("signature header must have exactly alg, kid and typ")
         if header["typ"] != typ:
             raise invalid("signature made for another kind of document")
-        key = keys.get(header["kid"]) if isinstance(header["kid"], str) else None
-        if key is None or key.alg != header["alg"]:
+        alg, kid = header["alg"], header["kid"]
+        if not isinstance(alg, str) or not isinstance(kid, str):
+            raise invalid("signature header alg and kid must be strings")
+        signatures.append(Signature(alg, kid, protected, signature))
+    kids = [s.kid for s in signatures]
+    if len(set(kids)) != len(kids):
+        # One signature per key, as the registry counts them: a repeat only adds work.
+        repeated = next(kid for kid in kids if kids.count(kid) > 1)
+        raise invalid(f"key {repeated!r} signs more than once")
+    return GeneralJWS(payload_b64, tuple(signatures))
+
+
+def verify_general(jws: GeneralJWS, keys: Mapping[str, PublicKey]) -> frozenset[str]:
+    """The kids of `keys` whose signatures over `jws` verify. Signatures by keys outside `keys`,
+    or under another algorithm than the key's, are not counted and cost no cryptography. The
+    caller applies the threshold.
+
+    Raises DocumentError(registry_invalid) when there are more signatures than `keys` holds."""
+    if len(jws.signatures) > len(keys):
+        raise _general_invalid(f"{len(jws.signatures)} signatures for {len(keys)} key(s)")
+    signed_by: set[str] = set()
+    for entry in jws.signatures:
+        key = keys.get(entry.kid)
+        if key is None or key.alg != entry.alg:
             continue
-        if key.verify(signature, f"{protected}.{payload_b64}".encode("ascii")):
-            signed_by.add(header["kid"])
-    return payload, frozenset(signed_by)
+        if key.verify(entry.signature, f"{entry.protected}.{jws.payload_b64}".encode("ascii")):
+            signed_by.add(entry.kid)
+    return frozenset(signed_by)

@@ -9,26 +9,79 @@ and threshold (a root document). Everything else arrives signed, from anywhere, 
 threshold of the previous root's keys and of its own (so the chain can be followed from an old
 anchor across key rotations), the registry is signed by a threshold of the newest root, its
 version does not go back (rollback), and it has not expired (freeze).
+
+A bundle comes from anyone, so the work it may cause is bounded before any of it is done: its
+size, the length of the root chain, the size of every payload and the number of signatures
+(one per root key at most) are checked on its form alone, before any key is parsed or any
+signature checked; a payload is decoded only once a threshold has signed it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from keys import fields
 from keys.algorithms import KeyRejected, PublicKey, load_public_jwk
-from keys.encoding import b64url_decode, dumps_canonical, loads_strict
+from keys.encoding import dumps_canonical, loads_strict
 from keys.errors import DocumentError, RegistryError
 from keys.fields import FieldError
-from keys.jws import TYP_REGISTRY, TYP_ROOT, sign_general, verify_general
+from keys.jws import (
+    GENERAL_PROTECTED_MAX,
+    SIGNATURE_CHARS,
+    TYP_REGISTRY,
+    TYP_ROOT,
+    GeneralJWS,
+    parse_general,
+    sign_general,
+    verify_general,
+)
 from keys.registry import Registry
 from keys.signer import Signer
 
-MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+# --- capacity: what one registry may hold, and the sizes that follow from it -----------------
+#
+# Comfortably more than the benchmark world (bench/world.py: 1,000 agencies × 3 keys, 4 types)
+# and than a national registry for Viet Nam after the 2025 reorganisation: about 4,000 issuing
+# bodies (3,321 communes, some 700 departments of 34 provinces, the ministries), each with its
+# key in use and a few superseded ones, and the 227 conditional business lines of the Investment
+# Law with room for other permits.
+MAX_AGENCIES = 5_000
+MAX_KEYS_PER_AGENCY = 8  # a key every two years for a ten-year permit, and room for compromises
+MAX_KEYS = 20_000  # in the whole registry: four per agency on average
+MAX_TYPES = 500
 MAX_ROOT_KEYS = 16
+MAX_ROOT_CHAIN = 32  # root versions in one bundle: a rotation a year for 32 years
+
+# Bytes of one entry as canonical JSON, generously above measured real ones: an agency with a
+# 50-character Vietnamese name, its English name, four types and an https status URL, without
+# its keys, 338; a retired P-256 agency key 243; a permit type 179; a P-256 root key 180.
+AGENCY_BYTES = 512
+KEY_BYTES = 256
+TYPE_BYTES = 256
+REGISTRY_HEAD_BYTES = 1_024  # id, name, version and times
+ROOT_KEY_BYTES = 256
+ROOT_HEAD_BYTES = 256
+
+
+def _base64url_length(size: int) -> int:
+    return (4 * size + 2) // 3
+
+
+MAX_REGISTRY_PAYLOAD = _base64url_length(
+    REGISTRY_HEAD_BYTES + MAX_AGENCIES * AGENCY_BYTES + MAX_KEYS * KEY_BYTES + MAX_TYPES * TYPE_BYTES
+)
+MAX_ROOT_PAYLOAD = _base64url_length(ROOT_HEAD_BYTES + MAX_ROOT_KEYS * ROOT_KEY_BYTES)
+_SIGNATURE_ENTRY = len('{"protected":"","signature":""},') + GENERAL_PROTECTED_MAX + SIGNATURE_CHARS
+_SIGNED_DOCUMENT = len('{"payload":"","signatures":[]},')
+# A root rotation is signed by old and new keys: up to twice MAX_ROOT_KEYS signatures.
+MAX_ROOT_DOCUMENT = _SIGNED_DOCUMENT + MAX_ROOT_PAYLOAD + 2 * MAX_ROOT_KEYS * _SIGNATURE_ENTRY
+MAX_REGISTRY_DOCUMENT = _SIGNED_DOCUMENT + MAX_REGISTRY_PAYLOAD + MAX_ROOT_KEYS * _SIGNATURE_ENTRY
+# The largest bundle the limits above allow, as make_bundle writes it: 10,887,896 bytes.
+MAX_BUNDLE_BYTES = len('{"registry":,"roots":[]}\n') + MAX_ROOT_CHAIN * MAX_ROOT_DOCUMENT + MAX_REGISTRY_DOCUMENT
+
 # A registry may be signed on a machine whose clock is a little ahead of the verifier's.
 ISSUED_AT_LEEWAY = 300
 
@@ -66,6 +119,8 @@ class Root:
         m = fields.members(obj, "root", ("registry", "version", "threshold", "keys"))
         if not isinstance(m["keys"], dict):
             raise FieldError("bad", "root keys must be an object")
+        if not 0 < len(m["keys"]) <= MAX_ROOT_KEYS:  # counted before any key is parsed
+            raise FieldError("bad", f"a root needs 1 to {MAX_ROOT_KEYS} keys")
         keys = {}
         for kid, entry in m["keys"].items():
             k = fields.members(entry, f"root key {kid}", ("alg", "jwk"))
@@ -118,45 +173,101 @@ def _invalid(why: str) -> RegistryError:
     return RegistryError(f"registry not trusted: {why}", reason="registry_invalid")
 
 
-def _payload(document: object, typ: str, keys: Mapping[str, PublicKey]) -> tuple[Any, frozenset[str]]:
+def _form(document: object, typ: str, max_signatures: int, max_payload: int) -> GeneralJWS:
     try:
-        payload, signed_by = verify_general(document, typ, keys)
-        return loads_strict(payload), signed_by
+        return parse_general(document, typ, max_signatures, max_payload)
     except DocumentError as exc:
         raise _invalid(str(exc)) from None
+
+
+def _chain(signed_roots: object) -> list[GeneralJWS]:
+    """The root chain's form, before anything in it is decoded."""
+    if not isinstance(signed_roots, list):
+        raise _invalid("roots must be a list")
+    if len(signed_roots) > MAX_ROOT_CHAIN:
+        raise _invalid(f"root chain of {len(signed_roots)} versions, at most {MAX_ROOT_CHAIN}")
+    return [_form(document, TYP_ROOT, 2 * MAX_ROOT_KEYS, MAX_ROOT_PAYLOAD) for document in signed_roots]
+
+
+def _signed_by(document: GeneralJWS, keys: Mapping[str, PublicKey]) -> frozenset[str]:
+    try:
+        return verify_general(document, keys)
+    except DocumentError as exc:
+        raise _invalid(str(exc)) from None
+
+
+def _content(document: GeneralJWS, what: str) -> Any:
+    try:
+        return loads_strict(document.payload())
+    except DocumentError as exc:
+        raise _invalid(f"{what}: {exc}") from None
     except ValueError as exc:
-        raise _invalid(f"payload is not strict JSON ({exc})") from None
+        raise _invalid(f"{what}: payload is not strict JSON ({exc})") from None
+
+
+def _root_version(document: GeneralJWS) -> int:
+    """The version a root document claims, read without verifying it or parsing its keys: it
+    says which keys must have signed it. Its payload is small (MAX_ROOT_PAYLOAD)."""
+    claimed = _content(document, "root document")
+    version = claimed.get("version") if isinstance(claimed, dict) else None
+    if type(version) is not int:
+        raise _invalid("root document has no version")
+    return version
 
 
 def follow_roots(anchor: Root, signed_roots: object) -> Root:
     """Walk the root chain from `anchor`; return the newest root reachable by valid rotations."""
-    if not isinstance(signed_roots, list):
-        raise _invalid("roots must be a list")
+    return _follow(anchor, _chain(signed_roots))
+
+
+def _follow(anchor: Root, chain: Sequence[GeneralJWS]) -> Root:
     current = anchor
-    for document in signed_roots:
-        # Read the version first (unverified) to know which keys must have signed it.
-        claimed = _peek_root(document)
-        if claimed.version <= current.version:
-            continue  # already trusted through the anchor or an earlier link
-        if claimed.version != current.version + 1:
-            raise _invalid(f"root chain skips from version {current.version} to {claimed.version}")
+    for document in chain:
+        version = _root_version(document)
+        if version <= current.version:
+            continue  # already trusted through the anchor or an earlier link; its keys are not parsed
+        if version != current.version + 1:
+            raise _invalid(f"root chain skips from version {current.version} to {version}")
+        claimed = _claimed_root(document)
         if claimed.registry != current.registry:
             raise _invalid("root chain belongs to another registry")
-        _, signed_by = _payload(document, TYP_ROOT, {**current.keys, **claimed.keys})
+        signed_by = _signed_by(document, {**current.keys, **claimed.keys})
         # TUF rotation rule: a threshold of the old keys and of the new keys.
         if not (current.signed_by_threshold(signed_by) and claimed.signed_by_threshold(signed_by)):
-            raise _invalid(f"root version {claimed.version} is not signed by the thresholds of the old and new root keys")
+            raise _invalid(f"root version {version} is not signed by the thresholds of the old and new root keys")
         current = claimed
     return current
 
 
-def _peek_root(document: object) -> Root:
-    if not isinstance(document, dict) or not isinstance(document.get("payload"), str):
-        raise _invalid("root document is malformed")
+def _claimed_root(document: GeneralJWS) -> Root:
+    """The root a document claims, keys parsed but not yet verified: only for the one version
+    checked next."""
     try:
-        return Root.from_dict(loads_strict(b64url_decode(document["payload"])))
-    except (ValueError, FieldError) as exc:
+        return Root.from_dict(_content(document, "root document"))
+    except FieldError as exc:
         raise _invalid(f"root document: {exc}") from None
+
+
+def _within_capacity(content: object) -> None:
+    """Refuse a registry larger than the capacity (counted before any key of it is parsed)."""
+    if not isinstance(content, dict):
+        return  # Registry.from_dict says what is wrong with it
+    types, agencies = content.get("types"), content.get("agencies")
+    if isinstance(types, dict) and len(types) > MAX_TYPES:
+        raise _invalid(f"{len(types)} permit types, at most {MAX_TYPES}")
+    if not isinstance(agencies, dict):
+        return
+    if len(agencies) > MAX_AGENCIES:
+        raise _invalid(f"{len(agencies)} agencies, at most {MAX_AGENCIES}")
+    total = 0
+    for agency_id, agency in agencies.items():
+        keys = agency.get("keys") if isinstance(agency, dict) else None
+        count = len(keys) if isinstance(keys, dict) else 0
+        if count > MAX_KEYS_PER_AGENCY:
+            raise _invalid(f"agency {agency_id} has {count} keys, at most {MAX_KEYS_PER_AGENCY}")
+        total += count
+    if total > MAX_KEYS:
+        raise _invalid(f"{total} agency keys, at most {MAX_KEYS}")
 
 
 def open_bundle(
@@ -167,18 +278,23 @@ def open_bundle(
     `allow_stale`: an expired registry is still genuine (a restore keeps it; the home then says
     registry_stale until a newer one arrives)."""
     if len(raw) > MAX_BUNDLE_BYTES:
-        raise _invalid("bundle is too large")
+        raise _invalid(f"bundle is larger than {MAX_BUNDLE_BYTES} bytes")
     try:
         bundle = fields.members(loads_strict(raw), "bundle", ("roots", "registry"))
     except (ValueError, FieldError) as exc:
         raise _invalid(str(exc)) from None
+    # The whole form first: nothing is verified or parsed in a bundle that is the wrong shape.
+    chain = _chain(bundle["roots"])
+    document = _form(bundle["registry"], TYP_REGISTRY, MAX_ROOT_KEYS, MAX_REGISTRY_PAYLOAD)
     start = anchor
     if state is not None and state.root.version > anchor.version:
         start = state.root
-    root = follow_roots(start, bundle["roots"])
-    content, signed_by = _payload(bundle["registry"], TYP_REGISTRY, root.keys)
+    root = _follow(start, chain)
+    signed_by = _signed_by(document, root.keys)
     if not root.signed_by_threshold(signed_by):
         raise _invalid(f"signed by {len(signed_by & root.keys.keys())} root key(s), {root.threshold} required")
+    content = _content(document, "registry")
+    _within_capacity(content)
     try:
         registry = Registry.from_dict(content)
     except FieldError as exc:

@@ -30,12 +30,13 @@ from keys.encoding import dumps_canonical, load_json_file_strict
 from keys.errors import ConflictError, DocumentError, InputError, NotFoundError, RegistryError
 from keys.fields import FieldError
 from keys.files import write_atomic
+from keys.jws import decode_header, split_compact
 from keys.keyfile import load_signer, write_private_key
 from keys.registry import Registry
 from keys.signer import KeySigner
 from keys.trust import Root, TrustedRegistry, TrustState, open_bundle
 from permits.ledger import Ledger
-from permits.status_list import StatusList, open_status_list, token_from_bytes
+from permits.status_list import MAX_STATUS_TOKEN_LENGTH, StatusList, open_status_list, token_from_bytes
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 Passphrase = Callable[[str], bytes]
@@ -151,15 +152,24 @@ class Home:
 
     def install_registry(self, raw: bytes, now: int, require_newer: bool = False) -> TrustedRegistry:
         """Accept a registry bundle from anywhere once it checks out; refuse rollback, and with
-        `require_newer` also the version already held."""
-        with self.lock():
-            state = self.trust_state()
-            trusted = open_bundle(raw, self.anchor(), now, state)
+        `require_newer` also the version already held.
+
+        The bundle is checked outside the home's lock, so a push being checked never holds up
+        another: under the lock the trust state is only read again and, unchanged, the bundle
+        written. If another registry was accepted meanwhile, this one is checked again against
+        it (each round needs a newer registry accepted by someone else, so the rounds end)."""
+        anchor, state = self.anchor(), self.trust_state()
+        while True:
+            trusted = open_bundle(raw, anchor, now, state)
             if require_newer and state is not None and trusted.registry.version <= state.registry_version:
                 raise ConflictError(f"registry version {trusted.registry.version} is already held", reason="registry_not_newer")
-            write_atomic(self.file("registry.json"), raw)
-            self._save_state(trusted)
-        return trusted
+            with self.lock():
+                current = self.trust_state()
+                if current == state:
+                    write_atomic(self.file("registry.json"), raw)
+                    self._save_state(trusted)
+                    return trusted
+            state = current
 
     # --- operator files -----------------------------------------------------------------------
 
@@ -259,20 +269,34 @@ class Home:
         self, token: str, registry: Registry, agency: str, now: int, require_newer: bool = False
     ) -> StatusList:
         """Keep a newer verified list; refuse an older one, and with `require_newer` also the
-        one held or another issued at the same second."""
+        one held or another issued at the same second.
+
+        The list is verified outside the home's lock; under it only the held list's header is
+        read (it was verified when it was written) and compared."""
         new = open_status_list(token, registry, agency, now)
         if new.is_expired(now):
             raise DocumentError(f"status list of {agency} expired at {new.expires_at}", reason="status_stale")
         with self.lock():
-            try:
-                held = self.status_list(registry, agency, now)
-            except DocumentError:
-                held = None
-            if held is not None and new.issued_at <= held.issued_at and (require_newer or new.token != held.token):
-                same_age = new.issued_at == held.issued_at
+            held_at, held_token = self._held_status(registry, agency)
+            if held_at is not None and new.issued_at <= held_at and (require_newer or new.token != held_token):
                 raise ConflictError(
-                    f"status list of {agency} issued at {new.issued_at} is not newer than the one held ({held.issued_at})",
-                    reason="status_not_newer" if same_age else "status_rollback",
+                    f"status list of {agency} issued at {new.issued_at} is not newer than the one held ({held_at})",
+                    reason="status_not_newer" if new.issued_at == held_at else "status_rollback",
                 )
             write_atomic(self.status_path(agency), token.encode("ascii") + b"\n")
         return new
+
+    def _held_status(self, registry: Registry, agency: str) -> tuple[int | None, str | None]:
+        """(issued_at, token) of the list held for `agency`, read from its header alone; (None,
+        None) when there is none or it no longer counts: its key is not one of the agency's in
+        `registry` that may sign at its issue time (a key declared compromised since)."""
+        try:
+            token = token_from_bytes(self.status_path(agency).read_bytes())
+            header = decode_header(split_compact(token, MAX_STATUS_TOKEN_LENGTH)[0])
+        except (FileNotFoundError, DocumentError):
+            return None, None
+        issued_at, kid = header.get("iat"), header.get("kid")
+        key = registry.key(kid) if isinstance(kid, str) else None
+        if type(issued_at) is not int or key is None or key.agency != agency or key.compromised:
+            return None, None
+        return (issued_at, token) if key.usable_for_signing_at(issued_at) else (None, None)

@@ -24,7 +24,15 @@ from enum import IntEnum
 
 from keys.errors import DocumentError
 from keys.fields import MAX_TIME
-from keys.jws import TYP_STATUS_LIST, check_header, parse_compact, sign_compact
+from keys.jws import (
+    SIGNATURE_CHARS,
+    TYP_STATUS_LIST,
+    check_header,
+    decode_header,
+    parse_compact,
+    sign_compact,
+    split_compact,
+)
 from keys.registry import Registry
 from keys.signer import Signer
 from keys.text import is_identifier
@@ -118,6 +126,7 @@ def open_status_list(token: str, registry: Registry, agency: str, now: int) -> S
     Expiry is not checked here: a verifier keeps an expired list to say `status_stale`.
     Raises DocumentError with a verdict reason code saying what was wrong.
     """
+    _check_proportionate(token)
     jws = parse_compact(token, MAX_STATUS_TOKEN_LENGTH)
     alg, kid = check_header(jws.header, TYP_STATUS_LIST, _HEADER_MEMBERS)
     header = jws.header
@@ -147,6 +156,26 @@ def open_status_list(token: str, registry: Registry, agency: str, now: int) -> S
         raise _refused("issued in the future", "issued_in_future")
     bits = _inflate_exactly(jws.payload, size // 4)
     return _unpacked(agency, iat, exp, size, token, bits)
+
+
+def max_payload_length(size: int) -> int:
+    """The longest payload segment a list of `size` entries can have: its size/4 bytes after
+    bzip2, which makes n bytes at most n + n/100 + 600 (the bzip2 manual's output bound), in
+    base64url."""
+    compressed = size // 4 + size // 400 + 600
+    return (4 * compressed + 2) // 3
+
+
+def _check_proportionate(token: str) -> None:
+    """A list is a compact JWS (one signature, no other serialisation) no larger than a list
+    of its declared size can be: checked on its form alone, before the payload is decoded or
+    the signature checked, so a list padded to the token cap costs no more than a small one."""
+    header_b64, payload_b64, signature_b64 = split_compact(token, MAX_STATUS_TOKEN_LENGTH)
+    size = decode_header(header_b64).get("size")
+    # A size out of range is refused later as bad_claim; it earns no more room than the smallest.
+    entries = size if type(size) is int and MIN_SIZE <= size <= MAX_SIZE else MIN_SIZE
+    if len(payload_b64) > max_payload_length(entries) or len(signature_b64) > SIGNATURE_CHARS:
+        raise _refused(f"larger than any list of {entries} entries", "token_too_large")
 
 
 def _inflate_exactly(payload: bytes, length: int) -> bytes:

@@ -153,6 +153,7 @@ ERROR_SENTENCE: dict[str, str] = {
     "body_not_object": N_("The request body is not a JSON object."),
     "body_too_large": N_("The request body is too large."),
     "missing_token": N_("The request has no token."),
+    "push_busy": N_("The verifier is checking another large document; send this one again in a moment."),
     "missing_tokens": N_("The request has no tokens."),
     "token_not_string": N_("The token is not a string."),
     "unknown_member": N_("The request has a member this API does not know."),

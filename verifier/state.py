@@ -89,7 +89,9 @@ class TrustStore:
 
     def verify(self, token: object) -> Verdict:
         if self.snapshot.registry is None:
-            self.reload()  # another worker may have received it a moment ago; cheap when not
+            # Another worker may have received it a moment ago (cheap when not); never wait for
+            # a reload already under way, which may be checking a large registry.
+            self.reload(wait=False)
         snapshot, now = self.snapshot, self.now()
         if snapshot.registry is None:
             return Verdict("status_unknown", (snapshot.registry_problem or "registry_unavailable",), now, None)
@@ -101,7 +103,7 @@ class TrustStore:
         """A newer registry from anyone: it authenticates itself. Raises RegistryError or
         ConflictError (registry_not_newer) and changes nothing then."""
         trusted = self.home.install_registry(raw, self.now(), require_newer=True)
-        self.reload()
+        self.reload(accepted=trusted)
         return trusted
 
     def put_status(self, agency: str, token: str) -> StatusList:
@@ -117,12 +119,20 @@ class TrustStore:
 
     # --- refreshing -----------------------------------------------------------------------------
 
-    def reload(self) -> None:
-        """Re-read what changed in the home. Never raises; problems are kept as reason codes."""
-        with self._refresh_lock:
-            self.snapshot = self._reloaded(self.snapshot, self.now())
+    def reload(self, accepted: TrustedRegistry | None = None, wait: bool = True) -> None:
+        """Re-read what changed in the home. Never raises; problems are kept as reason codes.
 
-    def _reloaded(self, old: Snapshot, now: int) -> Snapshot:
+        `accepted` is a registry this process has just checked and written: if the file still
+        holds it, it is not checked a second time. Without `wait`, return at once when another
+        thread is reloading."""
+        if not self._refresh_lock.acquire(blocking=wait):
+            return
+        try:
+            self.snapshot = self._reloaded(self.snapshot, self.now(), accepted)
+        finally:
+            self._refresh_lock.release()
+
+    def _reloaded(self, old: Snapshot, now: int, accepted: TrustedRegistry | None = None) -> Snapshot:
         registry_path = str(self.home.file("registry.json"))
         seen = dict(old.seen)
         registry, problem = old.registry, old.registry_problem
@@ -131,7 +141,10 @@ class TrustStore:
             seen[registry_path] = _signature(registry_path) or (0, 0)
             try:
                 raw = self.home.file("registry.json").read_bytes()
-                candidate = open_bundle(raw, self.home.anchor(), now, self.home.trust_state())
+                if accepted is not None and raw == accepted.bundle:
+                    candidate = accepted
+                else:
+                    candidate = open_bundle(raw, self.home.anchor(), now, self.home.trust_state())
                 if registry is None or candidate.registry.version >= registry.registry.version:
                     registry, problem = candidate, None
             except FileNotFoundError:

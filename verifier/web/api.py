@@ -7,9 +7,14 @@ always has the same shape: {"error": {"status", "reason", "message"}}.
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
 from keys.encoding import loads_strict
@@ -28,12 +33,74 @@ blueprint = Blueprint("api", __name__)
 
 VERIFY_BODY_MAX = fastpath.BODY_MAX
 STATUS_MEDIA_TYPES = ("application/statuslist+jwt", "application/jwt")
-
+# A worker's few threads serve every endpoint, and its one interpreter runs one of them at a
+# time. A pushed document larger than LARGE_PUSH_BYTES (a registry bundle; a status list is far
+# smaller: 20 KB for a million permits) is read and checked by one thread of a worker at a time,
+# and such checks may take, beyond a burst of LARGE_PUSH_BURST seconds, at most
+# LARGE_PUSH_CPU_SHARE of the worker's processor time; any other is told to come back (429)
+# before its body is read. So pushes, hostile or slow, never take the threads or the time that
+# verification needs. (gunicorn then closes the connection rather than read the unread body: a
+# client still sending it may see the connection reset.)
+LARGE_PUSH_BYTES = 64 * 1024
+LARGE_PUSH_CPU_SHARE = 0.25
+LARGE_PUSH_BURST = 1.0  # seconds of processor time
+PUSH_RETRY_AFTER = 2  # seconds
 
 class ApiError(PermitError):
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(message, reason=reason)
         self.http_status = status  # type: ignore[misc]
+
+
+class LargePushes:
+    """This worker's turn for large pushes: one at a time, paid from a budget of processor time
+    that refills at LARGE_PUSH_CPU_SHARE of a second per second, up to LARGE_PUSH_BURST."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._busy = False
+        self._budget = LARGE_PUSH_BURST
+        self._refilled_at = time.monotonic()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Hold the turn for the block; raise ApiError(429) when it is taken or the budget spent."""
+        with self._lock:
+            now = time.monotonic()
+            self._budget = min(LARGE_PUSH_BURST, self._budget + (now - self._refilled_at) * LARGE_PUSH_CPU_SHARE)
+            self._refilled_at = now
+            if self._busy or self._budget <= 0:
+                raise ApiError(429, "push_busy", "this verifier is checking other large documents; send it again in a moment")
+            self._busy = True
+        started = time.thread_time()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._budget -= time.thread_time() - started
+                self._busy = False
+
+
+@blueprint.record_once
+def _large_pushes(state: BlueprintSetupState) -> None:
+    state.app.extensions["permit_large_pushes"] = LargePushes()
+
+
+@blueprint.after_request
+def _retry_after(response: Response) -> Response:
+    if response.status_code == 429:
+        response.headers["Retry-After"] = str(PUSH_RETRY_AFTER)
+    return response
+
+
+def _push_turn(limit: int) -> AbstractContextManager[None]:
+    """Held while a pushed document is read and checked: none is needed for a small body, or
+    for one declared over `limit` (refused 413 before a byte of it is read)."""
+    declared = request.content_length
+    if declared is not None and (declared <= LARGE_PUSH_BYTES or declared > limit):
+        return nullcontext()
+    pushes: LargePushes = current_app.extensions["permit_large_pushes"]
+    return pushes.turn()
 
 
 def _store() -> TrustStore:
@@ -145,14 +212,15 @@ def registry() -> Response:
 
 @blueprint.put("/registry")
 def put_registry() -> Response:
-    raw = _body(MAX_BUNDLE_BYTES, ("application/json",))
-    try:
-        trusted = _store().put_registry(raw)
-    except ConflictError as exc:
-        raise ApiError(409, exc.reason, exc.message) from None
-    except DocumentError as exc:
-        status = 409 if exc.reason == "registry_rollback" else 422
-        raise ApiError(status, exc.reason, exc.message) from None
+    with _push_turn(MAX_BUNDLE_BYTES):
+        raw = _body(MAX_BUNDLE_BYTES, ("application/json",))
+        try:
+            trusted = _store().put_registry(raw)
+        except ConflictError as exc:
+            raise ApiError(409, exc.reason, exc.message) from None
+        except DocumentError as exc:
+            status = 409 if exc.reason == "registry_rollback" else 422
+            raise ApiError(status, exc.reason, exc.message) from None
     return jsonify({"accepted": True, "version": trusted.registry.version, "expires_at": iso(trusted.registry.expires_at)})
 
 
@@ -173,19 +241,20 @@ def status_list(agency: str) -> Response:
 
 @blueprint.put("/status/<agency>")
 def put_status_list(agency: str) -> Response:
-    raw = _body(MAX_STATUS_TOKEN_LENGTH + 2, STATUS_MEDIA_TYPES)
-    try:
-        token = token_from_bytes(raw)
-    except DocumentError:
-        raise ApiError(400, "malformed_token", "a status list is ASCII") from None
-    try:
-        held = _store().put_status(_agency(agency), token)
-    except NotFoundError as exc:
-        raise ApiError(404, exc.reason, exc.message) from None
-    except ConflictError as exc:
-        raise ApiError(409, exc.reason, exc.message) from None
-    except (DocumentError, InputError) as exc:
-        raise ApiError(422, exc.reason, exc.message) from None
+    with _push_turn(MAX_STATUS_TOKEN_LENGTH + 2):
+        raw = _body(MAX_STATUS_TOKEN_LENGTH + 2, STATUS_MEDIA_TYPES)
+        try:
+            token = token_from_bytes(raw)
+        except DocumentError:
+            raise ApiError(400, "malformed_token", "a status list is ASCII") from None
+        try:
+            held = _store().put_status(_agency(agency), token)
+        except NotFoundError as exc:
+            raise ApiError(404, exc.reason, exc.message) from None
+        except ConflictError as exc:
+            raise ApiError(409, exc.reason, exc.message) from None
+        except (DocumentError, InputError) as exc:
+            raise ApiError(422, exc.reason, exc.message) from None
     return jsonify({"accepted": True, "agency": agency, "issued_at": iso(held.issued_at), "expires_at": iso(held.expires_at)})
 
 

@@ -28,6 +28,8 @@ def _json(description: str, schema_ref: str) -> dict[str, Any]:
 
 
 _NOT_MODIFIED = {"description": "Not modified: the If-None-Match ETag is current."}
+_BUSY = {**_error("This worker is checking another document over 64 KiB, or has spent its time for them (push_busy): send it again after Retry-After seconds."),
+         "headers": {"Retry-After": {"description": "Seconds to wait before sending again.", "schema": {"type": "integer"}}}}
 _CACHE_HEADERS = {
     "ETag": {"description": "Entity tag of the document.", "schema": {"type": "string"}},
     "Cache-Control": {"description": "public, max-age up to the document's expiry.", "schema": {"type": "string"}},
@@ -96,6 +98,7 @@ def openapi_document(base_url: str, max_batch: int) -> dict[str, Any]:
                         "413": _error("Larger than any registry."),
                         "415": _error("Content-Type is not application/json."),
                         "422": _error("Does not verify against the trust anchor (registry_invalid) or has expired (registry_stale)."),
+                        "429": _BUSY,
                     },
                 },
             },
@@ -126,6 +129,7 @@ def openapi_document(base_url: str, max_batch: int) -> dict[str, Any]:
                         "413": _error("Larger than any status list."),
                         "415": _error("Content-Type is not application/statuslist+jwt."),
                         "422": _error("Does not verify: malformed, wrong type, another agency's key, bad signature, expired …"),
+                        "429": _BUSY,
                     },
                 },
             },
