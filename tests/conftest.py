@@ -119,14 +119,22 @@ def city_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def template_signers() -> dict[str, KeySigner]:
+    """The agencies' signers, loaded from the first copy of the template and kept for the session:
+    every copy holds the same key files, and each load costs a 600,000-iteration key derivation."""
+    return {}
+
+
 @pytest.fixture
-def city(city_template: Path, tmp_path: Path) -> City:
+def city(city_template: Path, tmp_path: Path, template_signers: dict[str, KeySigner]) -> City:
     path = tmp_path / "hcm"
     shutil.copytree(city_template, path)
     home = Home(path)
     trusted = home.trusted_registry(NOW)
-    signers = {agency: home.agency_signer(trusted.registry, agency, passphrase, NOW) for agency in trusted.registry.agencies}
-    return City(home, trusted, signers)
+    if not template_signers:
+        template_signers.update({agency: home.agency_signer(trusted.registry, agency, passphrase, NOW) for agency in trusted.registry.agencies})
+    return City(home, trusted, dict(template_signers))
 
 
 @pytest.fixture
