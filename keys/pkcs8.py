@@ -137,8 +137,16 @@ class Protection:
                 and self.salt_bytes >= SALT_BYTES and self.cipher == "aes-256-cbc")
 
     def __str__(self) -> str:
-        hash_name = self.prf.removeprefix("hmacWith")
-        return f"PBKDF2-HMAC-{hash_name}, {self.iterations:,} iterations, {self.cipher.upper()}"
+        """The iteration count, and whatever else differs from the standard (PBKDF2-HMAC-SHA256,
+        16-byte salt, AES-256-CBC): short enough for a table row."""
+        parts = [f"{self.iterations:,} iterations"]
+        if self.prf != "hmacWithSHA256":
+            parts.append(self.prf)
+        if self.salt_bytes < SALT_BYTES:
+            parts.append(f"{self.salt_bytes}-byte salt")
+        if self.cipher != "aes-256-cbc":
+            parts.append(self.cipher)
+        return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return {"scheme": "PBES2", "kdf": "PBKDF2", "prf": self.prf, "iterations": self.iterations,

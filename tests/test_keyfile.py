@@ -256,7 +256,8 @@ def test_new_key_file_is_pbes2_pbkdf2_sha256_600000_iterations_aes_256_cbc(key_p
     protection = key_file_protection(key_path)
     assert protection == pkcs8.Protection("hmacWithSHA256", 600_000, 16, "aes-256-cbc")
     assert protection.meets_standard
-    assert str(protection) == "PBKDF2-HMAC-SHA256, 600,000 iterations, AES-256-CBC"
+    assert str(protection) == "600,000 iterations"
+    assert str(pkcs8.Protection("hmacWithSHA1", 2048, 8, "aes-128-cbc")) == "2,048 iterations, hmacWithSHA1, 8-byte salt, aes-128-cbc"
 
 
 def test_new_key_file_opens_with_the_openssl_command(key_path: Path, alg: Alg) -> None:
