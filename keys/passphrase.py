@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from zxcvbn import zxcvbn
-
 from keys.errors import InputError
 
 MIN_PASSPHRASE_CHARACTERS = 12
@@ -60,6 +58,9 @@ def check_new_passphrase(passphrase: bytes, context: Iterable[str] = ()) -> None
         raise InputError(
             f"the passphrase must be at least {MIN_PASSPHRASE_CHARACTERS} characters long; {ADVICE}", reason="weak_passphrase"
         )
+    # Imported here: its word lists cost every command's start-up, and only a new key needs them.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(text, user_inputs=[word for word in context if word])
     if result["score"] >= MIN_SCORE:
         return
