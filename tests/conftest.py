@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from keys import pkcs8
 from keys.registry import Registry
 from keys.signer import KeySigner
 from keys.trust import TrustedRegistry
@@ -46,6 +49,25 @@ AGENCIES = [
 
 def passphrase(_: str) -> bytes:
     return PASSPHRASE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _each_key_file_decrypted_once() -> Iterator[None]:
+    """Every copy of the city template holds the same key files, and opening one derives a key
+    600,000 times (about 70 ms): the same bytes under the same passphrase are decrypted once per
+    session. The rest of every load (mode, size, PEM, the bounds on its parameters) runs each
+    time; a new or changed file is decrypted for real, and a failure is never remembered."""
+    opened: dict[tuple[bytes, bytes], PrivateKeyTypes] = {}
+    decrypt = pkcs8.decrypt
+
+    def decrypt_once(der: bytes, secret: bytes) -> PrivateKeyTypes:
+        if (der, secret) not in opened:
+            opened[der, secret] = decrypt(der, secret)
+        return opened[der, secret]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pkcs8, "decrypt", decrypt_once)
+        yield
 
 
 @dataclass
@@ -119,22 +141,14 @@ def city_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def template_signers() -> dict[str, KeySigner]:
-    """The agencies' signers, loaded from the first copy of the template and kept for the session:
-    every copy holds the same key files, and each load costs a 600,000-iteration key derivation."""
-    return {}
-
-
 @pytest.fixture
-def city(city_template: Path, tmp_path: Path, template_signers: dict[str, KeySigner]) -> City:
+def city(city_template: Path, tmp_path: Path) -> City:
     path = tmp_path / "hcm"
     shutil.copytree(city_template, path)
     home = Home(path)
     trusted = home.trusted_registry(NOW)
-    if not template_signers:
-        template_signers.update({agency: home.agency_signer(trusted.registry, agency, passphrase, NOW) for agency in trusted.registry.agencies})
-    return City(home, trusted, dict(template_signers))
+    signers = {agency: home.agency_signer(trusted.registry, agency, passphrase, NOW) for agency in trusted.registry.agencies}
+    return City(home, trusted, signers)
 
 
 @pytest.fixture
