@@ -35,7 +35,7 @@ from keys.registry import RETIRED_REASONS, Registry
 from keys.trust import MAX_BUNDLE_BYTES
 from permits import issuing, operator, pdf, printing, publishing, qr
 from permits.backup import Manifest, backup_home
-from permits.home import Home, Passphrase
+from permits.home import Home, KeyAction, Passphrase
 from permits.i18n import (
     DOMAIN,
     LANGUAGES,
@@ -299,6 +299,16 @@ def passphrases(confirm: bool = False) -> Passphrase:
         return asked["value"]
 
     return get
+
+
+def new_passphrase() -> bytes:
+    """A new passphrase comes from PERMIT_NEW_PASSPHRASE or a hidden prompt typed twice, never from an argument."""
+    from_env = os.environ.get("PERMIT_NEW_PASSPHRASE")
+    if from_env:
+        return from_env.encode()
+    if not sys.stdin.isatty():
+        raise InputError("set PERMIT_NEW_PASSPHRASE, or run in a terminal to be asked", reason="passphrase_required")
+    return str(click.prompt(_("New passphrase for the keys"), hide_input=True, confirmation_prompt=True)).encode()
 
 
 def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
@@ -644,6 +654,49 @@ def keys_generate(ctx: click.Context, agency: str, alg: str, out: Path | None, a
     emit(data, as_json, lambda: (
         click.echo(_("Key {kid} ({alg}) for {agency}: private key {file}").format(kid=signer.kid, alg=alg, agency=agency, file=data["private_key"])),
         click.echo(_("Public key to hand to the registry operator: {file}").format(file=data["public_key"]))))
+
+
+KEY_ACTION_TEXT = {
+    KeyAction.REPROTECTED: N_("re-protected"),
+    KeyAction.NEW_PASSPHRASE: N_("re-protected under the new passphrase"),
+    KeyAction.KEPT: N_("already meets the standard"),
+}
+
+
+@keys.command("protect")
+@option("--owner", "owners", multiple=True, help="Only the keys of this owner: root, or an agency id (repeat).")
+@option("--new-passphrase", "change", is_flag=True, help="Also change the passphrase: from PERMIT_NEW_PASSPHRASE, or asked twice.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def keys_protect(ctx: click.Context, owners: tuple[str, ...], change: bool, as_json: bool) -> None:
+    """Re-protect this home's private key files to the current standard, PBKDF2-HMAC-SHA256 with
+    600,000 iterations; optionally under a new passphrase.
+
+    Each file is replaced only after its new form decrypts to the same key; a file already at
+    the standard is left as it is.
+
+    Example: permit keys protect --json
+    """
+    home = home_of(ctx)
+    results = home.protect_keys(passphrases(), new_passphrase() if change else None, owners)
+    data = {
+        "keys": [{"owner": r.label, "kid": r.kid, "file": str(r.path), "action": r.action.value,
+                  "before": r.before.to_dict(), "after": r.after.to_dict()} for r in results],
+        "rewritten": sum(r.action is not KeyAction.KEPT for r in results),
+        "kept": sum(r.action is KeyAction.KEPT for r in results),
+    }
+
+    def human() -> None:
+        if not results:
+            click.echo(_("This home holds no private key files."))
+            return
+        rows = [(r.label, r.kid, str(r.before), str(r.after), _(KEY_ACTION_TEXT[r.action])) for r in results]
+        for line in table([_("Owner"), _("Key"), _("Before"), _("Now"), _("Done")], rows,
+                          lambda n, i: "green" if i == 4 and results[n].action is not KeyAction.KEPT else None):
+            click.echo(line)
+        click.echo(_("{rewritten} key file(s) rewritten, {kept} already met the standard.").format(
+            rewritten=data["rewritten"], kept=data["kept"]))
+    emit(data, as_json, human)
 
 
 @cli.command("issue")

@@ -1,46 +1,55 @@
-"""Private keys at rest: encrypted PKCS#8 PEM files, mode 0600, refused when others can read them."""
+"""Private keys at rest: encrypted PKCS#8 PEM files (keys/pkcs8.py), mode 0600, refused when
+others can read them; new files protected with PBKDF2-HMAC-SHA256 at 600,000 iterations under a
+passphrase that is not guessable (keys/passphrase.py)."""
 
 from __future__ import annotations
 
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
+from keys import pkcs8
 from keys.algorithms import PrivateKey, alg_of
 from keys.errors import InputError, KeyFileError, NotFoundError
 from keys.files import write_atomic
+from keys.passphrase import check_new_passphrase
+from keys.pkcs8 import Protection
 from keys.signer import KeySigner
 
-# PKCS#8 files from `cryptography` use PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) with OpenSSL's
-# iteration count, which cannot be raised for PKCS#8; a long passphrase makes up for it.
-MIN_PASSPHRASE_BYTES = 12
+# A key file is a few hundred bytes; anything much larger is not one, and is not read whole.
+MAX_KEY_FILE_BYTES = 64 * 1024
 
 
-def write_private_key(path: Path, private_key: PrivateKey, passphrase: bytes) -> None:
+def _plain(private_key: PrivateKey) -> bytes:
+    return private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def _sealed(private_key: PrivateKey, passphrase: bytes) -> bytes:
+    """The file's bytes, once cryptography's own PKCS#8 loader has given the same key back from them."""
+    pem = pkcs8.encrypt(private_key, passphrase)
+    if _plain(pkcs8.decrypt(pkcs8.der_of(pem), passphrase)) != _plain(private_key):  # type: ignore[arg-type]
+        raise KeyFileError("the encrypted key does not decrypt to the same key; nothing was written", reason="key_file_invalid")
+    return pem
+
+
+def write_private_key(path: Path, private_key: PrivateKey, passphrase: bytes, context: Iterable[str] = ()) -> None:
     """Write `private_key` encrypted under `passphrase`; never overwrite an existing key.
 
-    The file is created 0600 from the start (not chmod-ed afterwards) and renamed into place,
-    so there is no moment when it is readable by others or half-written.
+    The passphrase must pass keys.passphrase.check_new_passphrase (`context`: the names an
+    attacker would try first). The file is created 0600 from the start (not chmod-ed afterwards)
+    and renamed into place, so there is no moment when it is readable by others or half-written.
     """
-    if len(passphrase) < MIN_PASSPHRASE_BYTES:
-        raise InputError(
-            f"the passphrase must be at least {MIN_PASSPHRASE_BYTES} characters long", reason="weak_passphrase"
-        )
+    check_new_passphrase(passphrase, context)
     if path.exists():
         raise KeyFileError(f"refusing to overwrite existing key file {path}", reason="key_file_exists")
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(passphrase),
-    )
+    pem = _sealed(private_key, passphrase)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_atomic(path, pem, 0o600)
 
 
-def read_private_key(path: Path, passphrase: bytes) -> PrivateKey:
-    """Load an encrypted key file; KeyFileError when missing, readable by others, not a key,
-    or the passphrase is wrong."""
+def _read(path: Path) -> bytes:
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -51,25 +60,63 @@ def read_private_key(path: Path, passphrase: bytes) -> PrivateKey:
             f"run: chmod 600 {path}",
             reason="key_file_insecure",
         )
-    data = path.read_bytes()
-    encrypted = b"ENCRYPTED PRIVATE KEY" in data
+    if st.st_size > MAX_KEY_FILE_BYTES:
+        raise KeyFileError(f"{path} is not a PKCS#8 private key file (too large)", reason="key_file_invalid")
+    return path.read_bytes()
+
+
+def _der(path: Path) -> bytes:
+    data = _read(path)
     try:
-        key = serialization.load_pem_private_key(data, password=passphrase or None)
-    except TypeError:
-        # cryptography raises TypeError for a password given to an unencrypted file, or none
-        # given to an encrypted one.
-        if encrypted:
+        return pkcs8.der_of(data)
+    except KeyFileError as exc:
+        raise KeyFileError(f"key file {path} {exc.message}", reason=exc.reason) from None
+
+
+def key_file_protection(path: Path) -> Protection:
+    """How the key file at `path` is protected, read without its passphrase.
+
+    Raises NotFoundError (key_file_missing) or KeyFileError (key_file_insecure, key_file_invalid,
+    key_file_unsupported, key_file_excessive_iterations).
+    """
+    der = _der(path)
+    try:
+        return pkcs8.protection_of(der)
+    except KeyFileError as exc:
+        raise KeyFileError(f"key file {path} {exc.message}", reason=exc.reason) from None
+
+
+def read_private_key(path: Path, passphrase: bytes) -> PrivateKey:
+    """Load an encrypted key file.
+
+    Raises NotFoundError (key_file_missing) or KeyFileError: key_file_insecure when others may
+    read it, key_file_invalid when it is not an encrypted key of a supported type,
+    key_file_unsupported or key_file_excessive_iterations for its protection (checked before
+    any key derivation), bad_passphrase when the passphrase does not open it.
+    """
+    der = _der(path)
+    try:
+        key = pkcs8.decrypt(der, passphrase)
+    except KeyFileError as exc:
+        if exc.reason == "bad_passphrase":
             raise KeyFileError(f"wrong passphrase for key file {path}", reason="bad_passphrase") from None
-        raise KeyFileError(f"key file {path} is not encrypted; refusing it", reason="key_file_invalid") from None
-    except ValueError:
-        if encrypted:
-            raise KeyFileError(f"wrong passphrase for key file {path}", reason="bad_passphrase") from None
-        raise KeyFileError(f"{path} is not a PKCS#8 private key file", reason="key_file_invalid") from None
+        raise KeyFileError(f"key file {path} {exc.message}", reason=exc.reason) from None
     try:
         alg_of(key)  # type: ignore[arg-type]
     except InputError:
         raise KeyFileError(f"{path} holds a key of an unsupported type", reason="key_file_invalid") from None
     return key  # type: ignore[return-value]
+
+
+def rewrite_private_key(path: Path, private_key: PrivateKey, passphrase: bytes) -> Protection:
+    """Replace the key file at `path` by `private_key` protected to the standard under `passphrase`.
+
+    The new file is written beside the old one (0600, fsync) and renamed over it only after it
+    decrypts to the same key, so the path always holds the old file or the new one. The caller
+    loaded `private_key` from `path` and checked a new passphrase, if any.
+    """
+    write_atomic(path, _sealed(private_key, passphrase), 0o600)
+    return key_file_protection(path)
 
 
 def load_signer(path: Path, passphrase: bytes) -> KeySigner:

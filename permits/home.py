@@ -16,22 +16,25 @@ Every file is written whole (temporary file, fsync, rename) so a crash never lea
 
 from __future__ import annotations
 
+import enum
 import fcntl
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from keys.algorithms import DEFAULT_ALG, Alg, generate_private_key
+from keys.algorithms import DEFAULT_ALG, KID_LENGTH, Alg, PrivateKey, generate_private_key
 from keys.encoding import dumps_canonical, load_json_file_strict
-from keys.errors import ConflictError, DocumentError, InputError, NotFoundError, RegistryError
+from keys.errors import ConflictError, DocumentError, InputError, KeyFileError, NotFoundError, RegistryError
 from keys.fields import FieldError
 from keys.files import write_atomic
 from keys.jws import decode_header, split_compact
-from keys.keyfile import load_signer, write_private_key
+from keys.keyfile import key_file_protection, load_signer, read_private_key, rewrite_private_key, write_private_key
+from keys.passphrase import check_new_passphrase
+from keys.pkcs8 import Protection
 from keys.registry import Registry
 from keys.signer import KeySigner
 from keys.trust import Root, TrustedRegistry, TrustState, open_bundle
@@ -46,6 +49,24 @@ def trust_state_document(trusted: TrustedRegistry) -> bytes:
     """The bytes of trust-state.json after `trusted` was accepted."""
     state = {"root": trusted.root.to_dict(), "registry_version": trusted.registry.version, "registry_digest": trusted.digest}
     return json.dumps(state, indent=2).encode() + b"\n"
+
+
+class KeyAction(enum.Enum):
+    """What `Home.protect_keys` did to one key file."""
+
+    REPROTECTED = "reprotected"  # was below the standard: rewritten to it, same passphrase
+    NEW_PASSPHRASE = "new_passphrase"  # rewritten to the standard under the new passphrase
+    KEPT = "kept"  # already at the standard (and under the new passphrase, when one was given)
+
+
+@dataclass(frozen=True)
+class ProtectedKey:
+    label: str
+    kid: str
+    path: Path
+    before: Protection
+    after: Protection
+    action: KeyAction
 
 
 @dataclass(frozen=True)
@@ -197,17 +218,76 @@ class Home:
     def private_key_path(self, label: str, kid: str) -> Path:
         return self.file(f"private/{label}-{kid}.key")
 
-    def generate_key(self, label: str, passphrase: bytes, alg: Alg = DEFAULT_ALG) -> KeySigner:
-        """New key pair: private part encrypted in private/, public JWK in public/."""
+    def generate_key(self, label: str, passphrase: bytes, alg: Alg = DEFAULT_ALG, context: Iterable[str] = ()) -> KeySigner:
+        """New key pair: private part encrypted in private/, public JWK in public/.
+
+        Raises InputError (weak_passphrase, weak_passphrase_*) before anything is written when
+        the passphrase is short or guessable; `label` and `context` (e.g. the registry id) are
+        the names guessers try first.
+        """
+        names = (label, *context)
+        check_new_passphrase(passphrase, names)
         private_key = generate_private_key(alg)
         signer = KeySigner(private_key)
         private_dir = self.file("private")
         private_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(private_dir, 0o700)
-        write_private_key(self.private_key_path(label, signer.kid), private_key, passphrase)
+        write_private_key(self.private_key_path(label, signer.kid), private_key, passphrase, names)
         jwk = signer.public_key().handover_jwk()
         write_atomic(self.public_key_path(signer.kid), json.dumps(jwk, indent=2).encode() + b"\n")
         return signer
+
+    def protect_keys(
+        self, passphrase: Passphrase, new_passphrase: bytes | None = None, labels: Collection[str] = ()
+    ) -> list[ProtectedKey]:
+        """Bring every private key file of this home (or of `labels`) to the standard protection,
+        and under `new_passphrase` when one is given.
+
+        Every key to rewrite is loaded before any file is replaced, so a wrong passphrase or a
+        damaged file stops the whole run with nothing changed; each file is then replaced whole,
+        only after its new form decrypts to the same key. A run interrupted while changing the
+        passphrase can be run again: a file that opens only with the new passphrase and meets
+        the standard is kept. Raises InputError (weak new passphrase), NotFoundError (a label
+        with no key here) and the KeyFileErrors of reading a key file.
+        """
+        found = []
+        for path in sorted(self.file("private").glob("*.key")):
+            # private/<label>-<kid>.key, the only names this home gives key files
+            label, dash, kid = path.stem[: -KID_LENGTH - 1], path.stem[-KID_LENGTH - 1 : -KID_LENGTH], path.stem[-KID_LENGTH:]
+            if dash == "-" and label and (not labels or label in labels):
+                found.append((label, kid, path))
+        missing = sorted(set(labels) - {label for label, _kid, _path in found})
+        if missing:
+            raise NotFoundError(f"this home holds no private key of {', '.join(missing)}", reason="key_file_missing")
+        if new_passphrase is not None:
+            check_new_passphrase(new_passphrase, sorted({label for label, _kid, _path in found}))
+        # (the report line, the key to rewrite or None, the passphrase to rewrite it under)
+        plan: list[tuple[ProtectedKey, PrivateKey | None, bytes]] = []
+        for label, kid, path in found:
+            before = key_file_protection(path)
+            entry = ProtectedKey(label, kid, path, before, before, KeyAction.KEPT)
+            if new_passphrase is None and before.meets_standard:
+                plan.append((entry, None, b""))
+                continue
+            secret = passphrase(f"key {kid} of {label}")
+            try:
+                key = read_private_key(path, secret)
+            except KeyFileError as exc:
+                if exc.reason != "bad_passphrase" or new_passphrase is None or not before.meets_standard:
+                    raise
+                read_private_key(path, new_passphrase)  # still bad_passphrase when neither opens it
+                plan.append((entry, None, b""))
+                continue
+            if new_passphrase is not None and new_passphrase != secret:
+                plan.append((replace(entry, action=KeyAction.NEW_PASSPHRASE), key, new_passphrase))
+            elif not before.meets_standard:
+                plan.append((replace(entry, action=KeyAction.REPROTECTED), key, secret))
+            else:
+                plan.append((entry, None, b""))
+        done = []
+        for entry, to_rewrite, secret in plan:
+            done.append(entry if to_rewrite is None else replace(entry, after=rewrite_private_key(entry.path, to_rewrite, secret)))
+        return done
 
     def public_key_path(self, kid: str) -> Path:
         return self.file(f"public/{kid}.jwk.json")

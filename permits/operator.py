@@ -35,7 +35,7 @@ def init_registry(
         raise ConflictError(f"{home.path} already holds a registry; use another home", reason="already_initialised")
     if not 1 <= threshold <= roots <= 16:
         raise InputError("need 1 <= threshold <= root keys <= 16", reason="bad_threshold")
-    signers = [home.generate_key(ROOT_LABEL, passphrase) for _ in range(roots)]
+    signers = [home.generate_key(ROOT_LABEL, passphrase, context=(registry_id, name)) for _ in range(roots)]
     root = Root(registry=registry_id, version=1, threshold=threshold, keys={s.kid: s.public_key() for s in signers})
     home.save_root_chain([sign_root(root, signers)])
     home.write_anchor(root)
@@ -109,7 +109,7 @@ def rotate_root(home: Home, passphrase: Passphrase, roots: int, threshold: int) 
             reason="below_threshold",
         )
     secret = passphrase("the new root keys")
-    new_signers = [home.generate_key(ROOT_LABEL, secret) for _ in range(roots)]
+    new_signers = [home.generate_key(ROOT_LABEL, secret, context=(current.registry,)) for _ in range(roots)]
     new_root = Root(registry=current.registry, version=current.version + 1, threshold=threshold,
                     keys={s.kid: s.public_key() for s in new_signers})
     signed = sign_root(new_root, [*old_signers[: current.threshold], *new_signers[:threshold]])

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from keys import pkcs8
 from keys.registry import Registry
 from keys.signer import KeySigner
 from keys.trust import TrustedRegistry
@@ -46,6 +49,25 @@ AGENCIES = [
 
 def passphrase(_: str) -> bytes:
     return PASSPHRASE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _each_key_file_decrypted_once() -> Iterator[None]:
+    """Every copy of the city template holds the same key files, and opening one derives a key
+    600,000 times (about 70 ms): the same bytes under the same passphrase are decrypted once per
+    session. The rest of every load (mode, size, PEM, the bounds on its parameters) runs each
+    time; a new or changed file is decrypted for real, and a failure is never remembered."""
+    opened: dict[tuple[bytes, bytes], PrivateKeyTypes] = {}
+    decrypt = pkcs8.decrypt
+
+    def decrypt_once(der: bytes, secret: bytes) -> PrivateKeyTypes:
+        if (der, secret) not in opened:
+            opened[der, secret] = decrypt(der, secret)
+        return opened[der, secret]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pkcs8, "decrypt", decrypt_once)
+        yield
 
 
 @dataclass

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import stat
+import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE
+from cryptography.hazmat import asn1
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 
+from keys import pkcs8
 from keys.algorithms import Alg, PrivateKey, generate_private_key, public_key_of
 from keys.errors import InputError, KeyFileError, NotFoundError
-from keys.keyfile import MIN_PASSPHRASE_BYTES, load_signer, read_private_key, write_private_key
+from keys.keyfile import key_file_protection, load_signer, read_private_key, rewrite_private_key, write_private_key
+from keys.passphrase import MIN_PASSPHRASE_CHARACTERS
 from keys.signer import KeySigner, Signer
 
 MESSAGE = "Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm".encode()
@@ -112,7 +119,8 @@ def test_any_existing_file_is_never_overwritten(key_path: Path) -> None:
     assert key_path.read_bytes() == b"not a key, but somebody's file"
 
 
-@pytest.mark.parametrize("passphrase", [b"", b"x", b"short", b"x" * (MIN_PASSPHRASE_BYTES - 1)])
+@pytest.mark.parametrize("passphrase", [b"", b"x", b"short", b"Vq7#mLp2!xZ", "bánh xèo 7k".encode()],
+                         ids=["empty", "one", "five", "eleven", "eleven-characters-in-fourteen-bytes"])
 def test_short_passphrase_is_refused(key_path: Path, passphrase: bytes) -> None:
     with pytest.raises(InputError) as caught:
         write_private_key(key_path, generate_private_key(), passphrase)
@@ -121,14 +129,15 @@ def test_short_passphrase_is_refused(key_path: Path, passphrase: bytes) -> None:
 
 
 def test_passphrase_of_the_minimum_length_is_accepted(key_path: Path) -> None:
-    passphrase = b"x" * MIN_PASSPHRASE_BYTES
+    passphrase = "bánh xèo 7kg".encode()  # 12 characters (15 bytes), not guessable
+    assert len(passphrase.decode()) == MIN_PASSPHRASE_CHARACTERS
     private = generate_private_key()
     write_private_key(key_path, private, passphrase)
     assert read_private_key(key_path, passphrase).public_key() == private.public_key()
 
 
-def test_minimum_passphrase_is_twelve_bytes() -> None:
-    assert MIN_PASSPHRASE_BYTES == 12
+def test_minimum_passphrase_is_twelve_characters() -> None:
+    assert MIN_PASSPHRASE_CHARACTERS == 12
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -226,6 +235,161 @@ def test_encrypted_key_of_an_unsupported_type_is_refused(key_path: Path, make: o
     with pytest.raises(KeyFileError) as caught:
         read_private_key(key_path, PASSPHRASE)
     assert caught.value.reason == "key_file_invalid"
+
+
+# --- the container: PBES2, PBKDF2-HMAC-SHA256 at 600,000 iterations, AES-256-CBC -------------
+
+
+def _openssl(*args: str, data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "KEY_PASSPHRASE": PASSPHRASE.decode()}
+    return subprocess.run(["openssl", *args], input=data, capture_output=True, env=env, check=True, timeout=60)
+
+
+def _legacy_pem(private: PrivateKey) -> bytes:
+    """A key file as this program wrote them before: cryptography's PKCS#8 at 2,048 iterations."""
+    return private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.BestAvailableEncryption(PASSPHRASE))
+
+
+def test_new_key_file_is_pbes2_pbkdf2_sha256_600000_iterations_aes_256_cbc(key_path: Path) -> None:
+    _written(key_path)
+    protection = key_file_protection(key_path)
+    assert protection == pkcs8.Protection("hmacWithSHA256", 600_000, 16, "aes-256-cbc")
+    assert protection.meets_standard
+    assert str(protection) == "600,000 iterations"
+    assert str(pkcs8.Protection("hmacWithSHA1", 2048, 8, "aes-128-cbc")) == "2,048 iterations, hmacWithSHA1, 8-byte salt, aes-128-cbc"
+
+
+def test_new_key_file_opens_with_the_openssl_command(key_path: Path, alg: Alg) -> None:
+    private = _written(key_path, alg)
+    opened = _openssl("pkey", "-in", str(key_path), "-passin", "env:KEY_PASSPHRASE").stdout
+    assert opened == _plain_pem(private)
+
+
+def test_openssl_reads_the_standard_parameters_in_a_new_key_file(key_path: Path) -> None:
+    _written(key_path)
+    parsed = _openssl("asn1parse", "-in", str(key_path)).stdout.decode()
+    objects = [line.rsplit(":", 1)[1] for line in parsed.splitlines() if "prim: OBJECT" in line]
+    assert objects == ["PBES2", "PBKDF2", "hmacWithSHA256", "aes-256-cbc"]
+    integers = [line.rsplit(":", 1)[1] for line in parsed.splitlines() if "prim: INTEGER" in line]
+    assert [int(value, 16) for value in integers] == [600_000]
+    octets = [line for line in parsed.splitlines() if "prim: OCTET STRING" in line]
+    assert [re.search(r" l= *(\d+)", line).group(1) for line in octets[:2]] == ["16", "16"]  # type: ignore[union-attr]  # salt, IV
+
+
+def test_openssl_rejects_a_new_key_file_under_a_wrong_passphrase(key_path: Path) -> None:
+    _written(key_path)
+    result = subprocess.run(["openssl", "pkey", "-in", str(key_path), "-passin", "pass:wrong horse battery staple"],
+                            capture_output=True, timeout=60)
+    assert result.returncode != 0 and result.stdout == b""
+
+
+def test_key_file_encrypted_by_the_openssl_command_opens(key_path: Path, alg: Alg) -> None:
+    private = generate_private_key(alg)
+    pem = _openssl("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA256", "-iter", "600000",
+                   "-passout", "env:KEY_PASSPHRASE", data=_plain_pem(private)).stdout
+    _place(key_path, pem)
+    assert public_key_of(read_private_key(key_path, PASSPHRASE)) == public_key_of(private)
+    # OpenSSL 3.0's command salts with 8 bytes, below NIST SP 800-132's 16: `permit keys protect` rewrites it.
+    assert key_file_protection(key_path) == pkcs8.Protection("hmacWithSHA256", 600_000, 8, "aes-256-cbc")
+    assert not key_file_protection(key_path).meets_standard
+
+
+def test_legacy_key_file_at_2048_iterations_still_opens_and_is_below_the_standard(key_path: Path, alg: Alg) -> None:
+    private = generate_private_key(alg)
+    _place(key_path, _legacy_pem(private))
+    assert public_key_of(read_private_key(key_path, PASSPHRASE)) == public_key_of(private)
+    assert key_file_protection(key_path) == pkcs8.Protection("hmacWithSHA256", 2048, 16, "aes-256-cbc")
+    assert not key_file_protection(key_path).meets_standard
+
+
+def test_every_key_file_has_its_own_salt_and_iv(tmp_path: Path) -> None:
+    private = generate_private_key()
+    files = [pkcs8.encrypt(private, PASSPHRASE) for _ in range(2)]
+    infos = [asn1.decode_der(pkcs8.EncryptedPrivateKeyInfo, pkcs8.der_of(pem)) for pem in files]
+    salts = {info.encryption_algorithm.parameters.key_derivation_func.parameters.salt for info in infos}
+    ivs = {info.encryption_algorithm.parameters.encryption_scheme.parameters for info in infos}
+    assert len(salts) == 2 and len(ivs) == 2 and files[0] != files[1]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["-scrypt"], ["-v1", "PBE-SHA1-3DES"], ["-v2", "des-ede3-cbc"]],
+    ids=["scrypt", "pbes1-pkcs12-3des", "pbes2-3des-cbc"],
+)
+def test_key_file_under_another_scheme_is_refused_as_unsupported(key_path: Path, options: list[str]) -> None:
+    _place(key_path, _openssl("pkcs8", "-topk8", *options, "-passout", "env:KEY_PASSPHRASE", data=_plain_pem(generate_private_key())).stdout)
+    with pytest.raises(KeyFileError) as caught:
+        read_private_key(key_path, PASSPHRASE)
+    assert caught.value.reason == "key_file_unsupported"
+    assert str(key_path) in str(caught.value)
+
+
+def test_key_file_with_zero_iterations_is_refused_before_any_work(key_path: Path) -> None:
+    _place(key_path, _with_iterations(pkcs8.encrypt(generate_private_key(), PASSPHRASE), 0))
+    with pytest.raises(KeyFileError) as caught:
+        read_private_key(key_path, PASSPHRASE)
+    assert caught.value.reason == "key_file_excessive_iterations"
+
+
+def _with_iterations(pem: bytes, iterations: int) -> bytes:
+    info = asn1.decode_der(pkcs8.EncryptedPrivateKeyInfo, pkcs8.der_of(pem))
+    scheme = info.encryption_algorithm.parameters
+    kdf = scheme.key_derivation_func
+    kdf = replace(kdf, parameters=replace(kdf.parameters, iteration_count=iterations))
+    info = replace(info, encryption_algorithm=replace(info.encryption_algorithm, parameters=replace(scheme, key_derivation_func=kdf)))
+    return pkcs8.pem_of(asn1.encode_der(info))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n!!!!\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        b"-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nAAAA\n-----END EC PRIVATE KEY-----\n",
+    ],
+    ids=["empty-block", "bad-base64", "empty-sequence", "mismatched-labels", "traditional-openssl"],
+)
+def test_malformed_encrypted_key_file_is_refused(key_path: Path, data: bytes) -> None:
+    _place(key_path, data)
+    with pytest.raises(KeyFileError) as caught:
+        read_private_key(key_path, PASSPHRASE)
+    assert caught.value.reason == "key_file_invalid"
+
+
+def test_two_keys_in_one_file_are_refused(key_path: Path) -> None:
+    # cryptography's PEM reader would take the first block: a file is one key, or none.
+    one, two = (pkcs8.encrypt(generate_private_key(), PASSPHRASE) for _ in range(2))
+    _place(key_path, one + two)
+    with pytest.raises(KeyFileError) as caught:
+        read_private_key(key_path, PASSPHRASE)
+    assert caught.value.reason == "key_file_invalid"
+
+
+def test_key_file_larger_than_any_key_is_refused_unread(key_path: Path) -> None:
+    _place(key_path, pkcs8.encrypt(generate_private_key(), PASSPHRASE) + b"\n" * 100_000)
+    with pytest.raises(KeyFileError) as caught:
+        read_private_key(key_path, PASSPHRASE)
+    assert caught.value.reason == "key_file_invalid"
+
+
+def test_rewriting_a_legacy_key_file_keeps_the_key_and_reaches_the_standard(key_path: Path, alg: Alg) -> None:
+    private = generate_private_key(alg)
+    _place(key_path, _legacy_pem(private))
+    after = rewrite_private_key(key_path, read_private_key(key_path, PASSPHRASE), PASSPHRASE)
+    assert after.meets_standard and key_file_protection(key_path) == after
+    assert _plain_pem(read_private_key(key_path, PASSPHRASE)) == _plain_pem(private)
+    assert _mode(key_path) == 0o600
+    assert [p.name for p in key_path.parent.iterdir()] == [key_path.name]
+
+
+def test_pem_lines_are_64_characters_as_rfc_7468_asks(key_path: Path) -> None:
+    _written(key_path)
+    lines = key_path.read_bytes().splitlines()
+    assert all(len(line) == 64 for line in lines[1:-2]) and 0 < len(lines[-2]) <= 64
+    assert base64.b64decode(b"".join(lines[1:-1])) == pkcs8.der_of(key_path.read_bytes())
 
 
 # --- the signer ----------------------------------------------------------------------------
