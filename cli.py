@@ -497,7 +497,8 @@ def registry_add_key(ctx: click.Context, agency_id: str, public_key: Path | None
         _("Key {kid} ({alg}) of {agency} added to the draft; publish to make it effective.").format(kid=key.kid, alg=key.alg, agency=agency_id)))
 
 
-@registry.command("retire-key")
+# A kid is base64url and may begin with "-": the token after the agency is the kid, not an option.
+@registry.command("retire-key", context_settings={"ignore_unknown_options": True})
 @click.argument("agency_id")
 @click.argument("kid")
 @option("--reason", type=click.Choice(RETIRED_REASONS), required=True, help="superseded: earlier permits stay valid; compromised: none are.")

@@ -223,6 +223,23 @@ def test_registry_add_key_from_a_public_jwk_file_made_by_keys_generate(permit: P
     assert_status(permit, data["url"], 0, "valid", [])
 
 
+def test_a_kid_that_begins_with_a_dash_is_an_argument_not_an_option(permit: Permit, tmp_path: Path) -> None:
+    """A kid is base64url: one in 64 begins with "-", and `retire-key AGENCY -Ryy…` must not
+    read it as the option -R."""
+    from keys.algorithms import generate_private_key
+    from keys.signer import KeySigner
+
+    signer = KeySigner(generate_private_key("EdDSA"))
+    while not signer.kid.startswith("-"):
+        signer = KeySigner(generate_private_key("EdDSA"))
+    jwk_file = tmp_path / "dash.jwk.json"
+    jwk_file.write_text(json.dumps(signer.public_key().handover_jwk()))
+    ok(permit("registry", "add-key", "hcm-sxd", "--public-key", jwk_file))
+    retired = as_json(permit("registry", "retire-key", "hcm-sxd", signer.kid, "--reason", "superseded", "--json"))
+    assert (retired["kid"], retired["reason"]) == (signer.kid, "superseded")
+    assert_error(permit("registry", "retire-key", "hcm-sxd", "-AAAAAAAAAAA", "--reason", "superseded"), "unknown_key")
+
+
 def test_registry_add_key_refuses_a_file_that_is_not_a_public_jwk(permit: Permit, tmp_path: Path) -> None:
     not_a_key = tmp_path / "key.json"
     not_a_key.write_text('{"kty": "OKP", "crv": "Ed25519", "x": "short"}')

@@ -20,6 +20,10 @@ from verifier.demo import SAMPLES, Sample
 
 segment = st.binary(min_size=1, max_size=255)
 
+# A phone's QR scanner looks for QR codes only; so does verifier/scan.py. Looking for every format,
+# zxing now and then also finds a short 1D code in the QR's modules.
+QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+
 
 @given(header=segment, payload=st.binary(min_size=1, max_size=1200), signature=segment)
 def test_digits_round_trip_any_token(header: bytes, payload: bytes, signature: bytes) -> None:
@@ -52,7 +56,7 @@ def test_token_from_input_forms(city: City) -> None:
 
 def _decode_png(path: Path) -> list[str]:
     with Image.open(path) as image:
-        return [code.text for code in zxingcpp.read_barcodes(image)]
+        return [code.text for code in zxingcpp.read_barcodes(image, formats=QR_ONLY)]
 
 
 def test_png_decodes_to_the_exact_url_with_a_real_decoder(city: City, tmp_path: Path) -> None:
@@ -79,7 +83,7 @@ def test_svg_draws_the_same_code(city: City, tmp_path: Path) -> None:
     svg = (tmp_path / "permit.svg").read_text()
     modules = 17 + 4 * version + 2 * 4  # with the quiet zone; 0.8 mm per module
     assert f'width="{modules * 0.8:g}mm"' in svg
-    assert [code.text for code in zxingcpp.read_barcodes(_rasterise_svg_path(svg))] == [url]
+    assert [code.text for code in zxingcpp.read_barcodes(_rasterise_svg_path(svg), formats=QR_ONLY)] == [url]
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=[s.request.holder_name for s in SAMPLES])
