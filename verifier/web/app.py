@@ -25,6 +25,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from keys.errors import NotFoundError, PermitError
+from keys.trust import MAX_BUNDLE_BYTES
 from permits.home import Home
 from verifier.state import TrustStore
 from verifier.web import api, page
@@ -43,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "BACKGROUND_REFRESH": True,
     "CLOCK": time.time,
     # The largest body of any endpoint (a registry bundle); each view sets its own lower cap.
-    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": MAX_BUNDLE_BYTES,
 }
 
 CONTENT_SECURITY_POLICY = (
