@@ -31,6 +31,7 @@ import click
 
 from keys.errors import InputError, NotFoundError, PermitError
 from keys.files import write_atomic
+from keys.reasons import Reason
 from keys.registry import RETIRED_REASONS, Registry
 from keys.trust import MAX_BUNDLE_BYTES
 from permits import issuing, operator, pdf, printing, publishing, qr
@@ -46,11 +47,12 @@ from permits.i18n import (
     language,
     language_from_environment,
     ngettext,
+    translate,
 )
 from permits.ledger import Ledger, PermitRecord
 from permits.restore import RestoreReport, restore_home
 from verifier.offline import verify_in_home
-from verifier.reasons import REASON_TEXT, STATUS_TEXT, error_sentence
+from verifier.reasons import REASON_TEXT, STATUS_TEXT
 from verifier.scan import read_qr
 from verifier.verdict import Verdict, iso
 
@@ -63,14 +65,14 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 class CommandFailed(click.ClickException):
     exit_code = EXIT_INPUT
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
 
     def format_message(self) -> str:
         # In Vietnamese: the sentence for the reason code, then the English detail (it names
         # the permit, file or value concerned).
-        sentence = error_sentence(self.reason, current_language()) if current_language() != "en" else None
+        sentence = translate(self.reason.sentence, current_language()) if current_language() != "en" else None
         return f"[{self.reason}] {sentence} ({self.message})" if sentence else f"[{self.reason}] {self.message}"
 
 
@@ -88,7 +90,7 @@ def split_language(args: Sequence[str]) -> tuple[str, list[str]]:
             break
         if arg == "--lang":
             if i + 1 == len(args):
-                raise CommandFailed("bad_language", "--lang needs a value: vi or en")
+                raise CommandFailed(Reason.BAD_LANGUAGE, "--lang needs a value: vi or en")
             lang, i = args[i + 1], i + 2
             continue
         if arg.startswith("--lang="):
@@ -97,7 +99,7 @@ def split_language(args: Sequence[str]) -> tuple[str, list[str]]:
         rest.append(arg)
         i += 1
     if lang is not None and lang not in LANGUAGES:
-        raise CommandFailed("bad_language", f"--lang must be one of {', '.join(LANGUAGES)}, not {lang!r}")
+        raise CommandFailed(Reason.BAD_LANGUAGE, f"--lang must be one of {', '.join(LANGUAGES)}, not {lang!r}")
     return lang or language_from_environment(), rest
 
 
@@ -184,14 +186,14 @@ class PermitGroup(TranslatedGroup):
         except PermitError as exc:
             raise CommandFailed(exc.reason, exc.message) from None
         except sqlite3.DatabaseError as exc:
-            raise CommandFailed("ledger_corrupt", f"the ledger database cannot be used: {exc}") from None
+            raise CommandFailed(Reason.LEDGER_CORRUPT, f"the ledger database cannot be used: {exc}") from None
         except BrokenPipeError:
             # The reader went away (`permit list | head`): nothing to report, and nothing more to
             # write; point stdout at /dev/null so that Python's own flush at exit stays quiet too.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)
         except OSError as exc:
-            raise CommandFailed("io_error", f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+            raise CommandFailed(Reason.IO_ERROR, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:  # a bug: say so in one line; the traceback on request
@@ -276,7 +278,7 @@ def now() -> int:
 def home_of(ctx: click.Context, create: bool = False) -> Home:
     path = ctx.find_root().params.get("home")
     if not path:
-        raise NotFoundError("no permit home: set PERMIT_HOME or pass --home DIR", reason="home_missing")
+        raise NotFoundError("no permit home: set PERMIT_HOME or pass --home DIR", reason=Reason.HOME_MISSING)
     return Home.create(Path(path)) if create else Home.existing(Path(path))
 
 
@@ -294,7 +296,7 @@ def passphrases(confirm: bool = False) -> Passphrase:
             return from_env.encode()
         if "value" not in asked:
             if not sys.stdin.isatty():
-                raise InputError("set PERMIT_PASSPHRASE, or run in a terminal to be asked", reason="passphrase_required")
+                raise InputError("set PERMIT_PASSPHRASE, or run in a terminal to be asked", reason=Reason.PASSPHRASE_REQUIRED)
             asked["value"] = click.prompt(_("Passphrase for {what}").format(what=what), hide_input=True, confirmation_prompt=confirm).encode()
         return asked["value"]
 
@@ -307,7 +309,7 @@ def new_passphrase() -> bytes:
     if from_env:
         return from_env.encode()
     if not sys.stdin.isatty():
-        raise InputError("set PERMIT_NEW_PASSPHRASE, or run in a terminal to be asked", reason="passphrase_required")
+        raise InputError("set PERMIT_NEW_PASSPHRASE, or run in a terminal to be asked", reason=Reason.PASSPHRASE_REQUIRED)
     return str(click.prompt(_("New passphrase for the keys"), hide_input=True, confirmation_prompt=True)).encode()
 
 
@@ -335,9 +337,9 @@ def locate(home: Home, permit_id: str, agency: str | None) -> Ledger:
         except NotFoundError:
             ledger.close()
     if not found:
-        raise NotFoundError(f"no permit {permit_id!r} in any ledger of this home", reason="permit_not_found")
+        raise NotFoundError(f"no permit {permit_id!r} in any ledger of this home", reason=Reason.PERMIT_NOT_FOUND)
     if len(found) > 1:
-        raise InputError(f"permit id {permit_id} is in several ledgers; name one with --agency", reason="ambiguous_permit")
+        raise InputError(f"permit id {permit_id} is in several ledgers; name one with --agency", reason=Reason.AMBIGUOUS_PERMIT)
     return found[0]
 
 
@@ -584,7 +586,7 @@ def registry_install(ctx: click.Context, source: str, anchor_file: Path | None, 
         try:
             raw = Path(source).read_bytes()
         except OSError as exc:
-            raise InputError(f"cannot read {source}: {exc.strerror}", reason="bad_registry_file") from None
+            raise InputError(f"cannot read {source}: {exc.strerror}", reason=Reason.BAD_REGISTRY_FILE) from None
     trusted = home.install_registry(raw, now())
     reg = trusted.registry
     emit({"version": reg.version, "expires_at": iso(reg.expires_at), "digest": trusted.digest}, as_json, lambda: click.echo(
@@ -604,7 +606,7 @@ def registry_push(ctx: click.Context, url: str, as_json: bool) -> None:
 
     home = home_of(ctx)
     version = home.trusted_registry(now()).registry.version
-    answer = push(url, "registry", home.file("registry.json").read_bytes(), "application/json", "registry_not_newer")
+    answer = push(url, "registry", home.file("registry.json").read_bytes(), "application/json")
     message = _("Registry version {version} accepted by {url}") if answer else _("Registry version {version} already held by {url}")
     emit({"version": version, "url": url, "accepted": bool(answer)}, as_json, lambda: click.echo(message.format(version=version, url=url)))
 
@@ -765,7 +767,7 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
 
     batch_size = BATCH_SIZE if batch_size is None else batch_size
     if not 1 <= batch_size <= 100_000:
-        raise InputError("--batch-size must be between 1 and 100000", reason="bad_batch_size")
+        raise InputError("--batch-size must be between 1 and 100000", reason=Reason.BAD_BATCH_SIZE)
     home = home_of(ctx)
     at = now()
     reg = home.trusted_registry(at).registry
@@ -933,7 +935,7 @@ def status_publish(ctx: click.Context, agency: str, ttl_hours: int, as_json: boo
     Example: permit status publish --agency hcm-syt --ttl-hours 24
     """
     if not 1 <= ttl_hours <= 24 * 31:
-        raise InputError("--ttl-hours must be between 1 and 744", reason="bad_ttl")
+        raise InputError("--ttl-hours must be between 1 and 744", reason=Reason.BAD_TTL)
     home = home_of(ctx)
     at = now()
     reg = home.trusted_registry(at).registry
@@ -962,8 +964,8 @@ def status_push(ctx: click.Context, url: str, agency: str, as_json: bool) -> Non
     home = home_of(ctx)
     path = home.status_path(agency)
     if not path.exists():
-        raise NotFoundError(f"no status list of {agency} here; run: permit status publish --agency {agency}", reason="status_unavailable")
-    answer = push(url, f"status/{agency}", path.read_bytes(), "application/statuslist+jwt", "status_not_newer")
+        raise NotFoundError(f"no status list of {agency} here; run: permit status publish --agency {agency}", reason=Reason.STATUS_UNAVAILABLE)
+    answer = push(url, f"status/{agency}", path.read_bytes(), "application/statuslist+jwt")
     message = _("Status list of {agency} accepted by {url}") if answer else _("Status list of {agency} already held by {url}")
     emit({"agency": agency, "url": url, "accepted": bool(answer)}, as_json, lambda: click.echo(message.format(agency=agency, url=url)))
 
@@ -1016,7 +1018,7 @@ def qr_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path, as
     url = qr.permit_url(home.base_url, record.token)
     writers = {".png": qr.write_png, ".svg": qr.write_svg}
     if out.suffix.lower() not in writers:
-        raise InputError("--out must end in .png or .svg", reason="bad_output")
+        raise InputError("--out must end in .png or .svg", reason=Reason.BAD_OUTPUT)
     version = writers[out.suffix.lower()](url, out)
     emit({"id": permit_id, "file": str(out), "qr_version": version, "error_correction": "M", "url": url}, as_json, lambda: (
         click.echo(_("QR code (version {version}, error correction M) written to {file}").format(version=version, file=out)),
@@ -1037,7 +1039,7 @@ def print_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path,
     """
     kind = out.suffix.lower()
     if kind not in (".pdf", ".html"):
-        raise InputError("--out must end in .pdf or .html", reason="bad_output")
+        raise InputError("--out must end in .pdf or .html", reason=Reason.BAD_OUTPUT)
     if kind == ".pdf":
         pdf.require_chromium()  # before any work, in one line
     home = home_of(ctx)

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from keys.encoding import b64url_decode, b64url_encode, dumps_canonical
 from keys.errors import InputError
+from keys.reasons import Reason
 
 Alg = Literal["EdDSA", "ES256"]
 ALGORITHMS: tuple[Alg, ...] = ("EdDSA", "ES256")
@@ -106,7 +107,7 @@ def generate_private_key(alg: Alg = DEFAULT_ALG) -> PrivateKey:
         return ed25519.Ed25519PrivateKey.generate()
     if alg == "ES256":
         return ec.generate_private_key(ec.SECP256R1())
-    raise InputError(f"unsupported algorithm {alg!r}; use EdDSA or ES256", reason="bad_algorithm")
+    raise InputError(f"unsupported algorithm {alg!r}; use EdDSA or ES256", reason=Reason.BAD_ALGORITHM)
 
 
 def alg_of(private_key: PrivateKey) -> Alg:
@@ -116,7 +117,7 @@ def alg_of(private_key: PrivateKey) -> Alg:
         private_key.curve, ec.SECP256R1
     ):
         return "ES256"
-    raise InputError("key is neither Ed25519 nor P-256", reason="bad_algorithm")
+    raise InputError("key is neither Ed25519 nor P-256", reason=Reason.BAD_ALGORITHM)
 
 
 def sign_raw(private_key: PrivateKey, message: bytes) -> bytes:

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from keys.errors import InputError
+from keys.reasons import Reason
 
 # The largest integer every JSON implementation reads exactly (I-JSON, RFC 7493).
 MAX_SAFE_INT = 2**53 - 1
@@ -179,4 +180,4 @@ def load_json_file_strict(raw: bytes, what: str) -> Any:
     try:
         return loads_strict(raw)
     except ValueError as exc:
-        raise InputError(f"{what} is not valid JSON ({exc})", reason="bad_json") from None
+        raise InputError(f"{what} is not valid JSON ({exc})", reason=Reason.BAD_JSON) from None

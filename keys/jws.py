@@ -19,6 +19,7 @@ from typing import Any
 from keys.algorithms import ALGORITHMS, PublicKey
 from keys.encoding import b64url_decode, b64url_encode, dumps_canonical, loads_strict
 from keys.errors import DocumentError
+from keys.reasons import Reason
 from keys.signer import Signer
 
 TYP_PERMIT = "permit+jwt"
@@ -81,13 +82,13 @@ class CompactJWS:
 def decode_header(segment: str) -> dict[str, Any]:
     """Decode a protected header segment: canonical base64url of a strict JSON object."""
     if len(segment) > _COMPACT_HEADER_MAX:
-        raise DocumentError("header too large", reason="malformed_token")
+        raise DocumentError("header too large", reason=Reason.MALFORMED_TOKEN)
     try:
         header = loads_strict(b64url_decode(segment))
     except ValueError:
-        raise DocumentError("header is not base64url JSON", reason="malformed_token") from None
+        raise DocumentError("header is not base64url JSON", reason=Reason.MALFORMED_TOKEN) from None
     if not isinstance(header, dict):
-        raise DocumentError("header is not a JSON object", reason="malformed_token")
+        raise DocumentError("header is not a JSON object", reason=Reason.MALFORMED_TOKEN)
     return header
 
 
@@ -98,15 +99,15 @@ def split_compact(token: object, max_length: int) -> tuple[str, str, str]:
     an error, not something to strip.
     """
     if not isinstance(token, str):
-        raise DocumentError("token must be a string", reason="malformed_token")
+        raise DocumentError("token must be a string", reason=Reason.MALFORMED_TOKEN)
     if len(token) > max_length:
-        raise DocumentError("token is too large", reason="token_too_large")
+        raise DocumentError("token is too large", reason=Reason.TOKEN_TOO_LARGE)
     # Counted before splitting: a long run of dots would otherwise become millions of strings.
     if token.count(".") != 2:
-        raise DocumentError("not a compact JWS", reason="malformed_token")
+        raise DocumentError("not a compact JWS", reason=Reason.MALFORMED_TOKEN)
     parts = token.split(".")
     if not all(parts):
-        raise DocumentError("not a compact JWS", reason="malformed_token")
+        raise DocumentError("not a compact JWS", reason=Reason.MALFORMED_TOKEN)
     return parts[0], parts[1], parts[2]
 
 
@@ -117,7 +118,7 @@ def parse_compact(token: object, max_length: int) -> CompactJWS:
         payload = b64url_decode(payload_b64)
         signature = b64url_decode(signature_b64)
     except ValueError:
-        raise DocumentError("segment is not canonical base64url", reason="malformed_token") from None
+        raise DocumentError("segment is not canonical base64url", reason=Reason.MALFORMED_TOKEN) from None
     signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
     return CompactJWS(header, payload, signing_input, signature)
 
@@ -130,15 +131,15 @@ def check_header(header: Mapping[str, Any], typ: str, allowed: Collection[str]) 
     """
     extra = header.keys() - allowed
     if extra:
-        raise DocumentError("unsupported header member", reason="unsupported_header")
+        raise DocumentError("unsupported header member", reason=Reason.UNSUPPORTED_HEADER)
     if header.get("typ") != typ:
-        raise DocumentError("wrong document type", reason="wrong_type")
+        raise DocumentError("wrong document type", reason=Reason.WRONG_TYPE)
     alg = header.get("alg")
     if alg not in ALGORITHMS:
-        raise DocumentError("algorithm not allowed", reason="unsupported_header")
+        raise DocumentError("algorithm not allowed", reason=Reason.UNSUPPORTED_HEADER)
     kid = header.get("kid")
     if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH:
-        raise DocumentError("kid missing or malformed", reason="malformed_token")
+        raise DocumentError("kid missing or malformed", reason=Reason.MALFORMED_TOKEN)
     return alg, kid
 
 
@@ -177,7 +178,7 @@ class GeneralJWS:
 
 
 def _general_invalid(why: str) -> DocumentError:
-    return DocumentError(why, reason="registry_invalid")
+    return DocumentError(why, reason=Reason.REGISTRY_INVALID)
 
 
 def parse_general(document: object, typ: str, max_signatures: int, max_payload: int) -> GeneralJWS:

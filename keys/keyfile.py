@@ -12,10 +12,11 @@ from cryptography.hazmat.primitives import serialization
 
 from keys import pkcs8
 from keys.algorithms import PrivateKey, alg_of
-from keys.errors import InputError, KeyFileError, NotFoundError
+from keys.errors import InputError, KeyFileError, NotFoundError, WrongPassphrase
 from keys.files import write_atomic
 from keys.passphrase import check_new_passphrase
 from keys.pkcs8 import Protection
+from keys.reasons import Reason
 from keys.signer import KeySigner
 
 # A key file is a few hundred bytes; anything much larger is not one, and is not read whole.
@@ -30,7 +31,7 @@ def _sealed(private_key: PrivateKey, passphrase: bytes) -> bytes:
     """The file's bytes, once cryptography's own PKCS#8 loader has given the same key back from them."""
     pem = pkcs8.encrypt(private_key, passphrase)
     if _plain(pkcs8.decrypt(pkcs8.der_of(pem), passphrase)) != _plain(private_key):  # type: ignore[arg-type]
-        raise KeyFileError("the encrypted key does not decrypt to the same key; nothing was written", reason="key_file_invalid")
+        raise KeyFileError("the encrypted key does not decrypt to the same key; nothing was written", reason=Reason.KEY_FILE_INVALID)
     return pem
 
 
@@ -43,7 +44,7 @@ def write_private_key(path: Path, private_key: PrivateKey, passphrase: bytes, co
     """
     check_new_passphrase(passphrase, context)
     if path.exists():
-        raise KeyFileError(f"refusing to overwrite existing key file {path}", reason="key_file_exists")
+        raise KeyFileError(f"refusing to overwrite existing key file {path}", reason=Reason.KEY_FILE_EXISTS)
     pem = _sealed(private_key, passphrase)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_atomic(path, pem, 0o600)
@@ -53,15 +54,15 @@ def _read(path: Path) -> bytes:
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise NotFoundError(f"key file {path} does not exist", reason="key_file_missing") from None
+        raise NotFoundError(f"key file {path} does not exist", reason=Reason.KEY_FILE_MISSING) from None
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(
             f"key file {path} is readable by other users (mode {stat.S_IMODE(st.st_mode):o}); "
             f"run: chmod 600 {path}",
-            reason="key_file_insecure",
+            reason=Reason.KEY_FILE_INSECURE,
         )
     if st.st_size > MAX_KEY_FILE_BYTES:
-        raise KeyFileError(f"{path} is not a PKCS#8 private key file (too large)", reason="key_file_invalid")
+        raise KeyFileError(f"{path} is not a PKCS#8 private key file (too large)", reason=Reason.KEY_FILE_INVALID)
     return path.read_bytes()
 
 
@@ -97,14 +98,14 @@ def read_private_key(path: Path, passphrase: bytes) -> PrivateKey:
     der = _der(path)
     try:
         key = pkcs8.decrypt(der, passphrase)
+    except WrongPassphrase:
+        raise WrongPassphrase(f"wrong passphrase for key file {path}") from None
     except KeyFileError as exc:
-        if exc.reason == "bad_passphrase":
-            raise KeyFileError(f"wrong passphrase for key file {path}", reason="bad_passphrase") from None
         raise KeyFileError(f"key file {path} {exc.message}", reason=exc.reason) from None
     try:
         alg_of(key)  # type: ignore[arg-type]
     except InputError:
-        raise KeyFileError(f"{path} holds a key of an unsupported type", reason="key_file_invalid") from None
+        raise KeyFileError(f"{path} holds a key of an unsupported type", reason=Reason.KEY_FILE_INVALID) from None
     return key  # type: ignore[return-value]
 
 

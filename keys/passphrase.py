@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from keys.errors import InputError
+from keys.reasons import Reason
 
 MIN_PASSPHRASE_CHARACTERS = 12
 # zxcvbn's score 3: "safely unguessable: moderate protection from an offline slow-hash scenario"
@@ -21,14 +22,14 @@ ADVICE = "choose several unrelated words, e.g. four or more"
 
 # Why a passphrase is guessable, from the pattern that covers most of it (zxcvbn's match
 # sequence): the reason code and the English detail; the sentence per code is in verifier/reasons.py.
-_WEAKNESS: dict[str, tuple[str, str]] = {
-    "repeated_character": ("weak_passphrase_repeated_character", "it repeats one character"),
-    "repeated_pattern": ("weak_passphrase_repeated_pattern", "it repeats a short pattern"),
-    "sequence": ("weak_passphrase_sequence", "it is built on a sequence such as abcd or 1234"),
-    "common": ("weak_passphrase_common", "it is built on a common password, word or name from the lists guessers try first"),
-    "keyboard": ("weak_passphrase_keyboard", "it is built on a keyboard pattern such as qwerty"),
-    "identifier": ("weak_passphrase_identifier", "it is built on the agency's or the registry's identifier"),
-    "guessable": ("weak_passphrase_guessable", "it is too easy to guess (dates, years and short words are tried first)"),
+_WEAKNESS: dict[str, tuple[Reason, str]] = {
+    "repeated_character": (Reason.WEAK_PASSPHRASE_REPEATED_CHARACTER, "it repeats one character"),
+    "repeated_pattern": (Reason.WEAK_PASSPHRASE_REPEATED_PATTERN, "it repeats a short pattern"),
+    "sequence": (Reason.WEAK_PASSPHRASE_SEQUENCE, "it is built on a sequence such as abcd or 1234"),
+    "common": (Reason.WEAK_PASSPHRASE_COMMON, "it is built on a common password, word or name from the lists guessers try first"),
+    "keyboard": (Reason.WEAK_PASSPHRASE_KEYBOARD, "it is built on a keyboard pattern such as qwerty"),
+    "identifier": (Reason.WEAK_PASSPHRASE_IDENTIFIER, "it is built on the agency's or the registry's identifier"),
+    "guessable": (Reason.WEAK_PASSPHRASE_GUESSABLE, "it is too easy to guess (dates, years and short words are tried first)"),
 }
 
 
@@ -56,7 +57,7 @@ def check_new_passphrase(passphrase: bytes, context: Iterable[str] = ()) -> None
     text = passphrase.decode("utf-8", errors="replace")
     if len(text) < MIN_PASSPHRASE_CHARACTERS:
         raise InputError(
-            f"the passphrase must be at least {MIN_PASSPHRASE_CHARACTERS} characters long; {ADVICE}", reason="weak_passphrase"
+            f"the passphrase must be at least {MIN_PASSPHRASE_CHARACTERS} characters long; {ADVICE}", reason=Reason.WEAK_PASSPHRASE
         )
     # Imported here: its word lists cost every command's start-up, and only a new key needs them.
     from zxcvbn import zxcvbn

@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.x509 import ObjectIdentifier
 
-from keys.errors import KeyFileError
+from keys.errors import KeyFileError, WrongPassphrase
+from keys.reasons import Reason
 
 # OWASP Password Storage Cheat Sheet: PBKDF2-HMAC-SHA256 with at least 600,000 iterations
 # (about 70 ms per key load, or per guess, on a 2-core server).
@@ -161,16 +162,16 @@ def der_of(pem: bytes) -> bytes:
     """
     match = _PEM.match(pem)
     if match is None:
-        raise KeyFileError("is not a PKCS#8 private key file", reason="key_file_invalid")
+        raise KeyFileError("is not a PKCS#8 private key file", reason=Reason.KEY_FILE_INVALID)
     label = match.group(1).decode("ascii")
     if label != PEM_LABEL:
         if label.endswith("PRIVATE KEY"):
-            raise KeyFileError("is not an encrypted PKCS#8 key file; refusing it", reason="key_file_invalid")
-        raise KeyFileError(f"holds a {label}, not a PKCS#8 private key", reason="key_file_invalid")
+            raise KeyFileError("is not an encrypted PKCS#8 key file; refusing it", reason=Reason.KEY_FILE_INVALID)
+        raise KeyFileError(f"holds a {label}, not a PKCS#8 private key", reason=Reason.KEY_FILE_INVALID)
     try:
         return base64.b64decode(b"".join(match.group(2).split()), validate=True)
     except ValueError:
-        raise KeyFileError("is not a PKCS#8 private key file (bad base64)", reason="key_file_invalid") from None
+        raise KeyFileError("is not a PKCS#8 private key file (bad base64)", reason=Reason.KEY_FILE_INVALID) from None
 
 
 def pem_of(der: bytes) -> bytes:
@@ -189,13 +190,13 @@ def protection_of(der: bytes) -> Protection:
     try:
         asn1.decode_der(AnyEncryptedPrivateKeyInfo, der)
     except ValueError:
-        raise KeyFileError("is not an encrypted PKCS#8 private key", reason="key_file_invalid") from None
+        raise KeyFileError("is not an encrypted PKCS#8 private key", reason=Reason.KEY_FILE_INVALID) from None
     try:
         info = asn1.decode_der(EncryptedPrivateKeyInfo, der)
     except ValueError:
         raise KeyFileError(
             "is not protected by PBES2 with PBKDF2 and AES-CBC, the only scheme this program opens",
-            reason="key_file_unsupported",
+            reason=Reason.KEY_FILE_UNSUPPORTED,
         ) from None
     scheme = info.encryption_algorithm
     kdf = scheme.parameters.key_derivation_func
@@ -205,13 +206,13 @@ def protection_of(der: bytes) -> Protection:
     if scheme.algorithm != PBES2 or kdf.algorithm != PBKDF2 or prf not in PRF_NAMES or cipher.algorithm not in CIPHER_NAMES:
         raise KeyFileError(
             "is not protected by PBES2 with PBKDF2 and AES-CBC, the only scheme this program opens",
-            reason="key_file_unsupported",
+            reason=Reason.KEY_FILE_UNSUPPORTED,
         )
     if not 1 <= params.iteration_count <= MAX_ITERATIONS:
         raise KeyFileError(
             f"asks for {params.iteration_count:,} PBKDF2 iterations; no genuine key file needs more than "
             f"{MAX_ITERATIONS:,} (this program writes {ITERATIONS:,}), so it is refused before any work",
-            reason="key_file_excessive_iterations",
+            reason=Reason.KEY_FILE_EXCESSIVE_ITERATIONS,
         )
     return Protection(PRF_NAMES[prf], params.iteration_count, len(params.salt), CIPHER_NAMES[cipher.algorithm])
 
@@ -256,6 +257,6 @@ def decrypt(der: bytes, passphrase: bytes) -> PrivateKeyTypes:
     except (TypeError, ValueError):
         # TypeError: no passphrase given; ValueError: the padding or the key inside does not
         # decode, which for a well-formed container means the passphrase is wrong.
-        raise KeyFileError("cannot be opened with this passphrase", reason="bad_passphrase") from None
+        raise WrongPassphrase("cannot be opened with this passphrase") from None
     except UnsupportedAlgorithm:
-        raise KeyFileError("holds a key of an unsupported type", reason="key_file_invalid") from None
+        raise KeyFileError("holds a key of an unsupported type", reason=Reason.KEY_FILE_INVALID) from None

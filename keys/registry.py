@@ -15,6 +15,7 @@ from keys import fields
 from keys.algorithms import Alg, KeyRejected, PublicKey, load_public_jwk
 from keys.errors import ConflictError, InputError, NotFoundError
 from keys.fields import FieldError
+from keys.reasons import Reason
 
 NAME_MAX = 200
 URL_MAX = 512
@@ -254,22 +255,22 @@ class Registry:
         try:
             return self.agencies[agency_id]
         except KeyError:
-            raise NotFoundError(f"unknown agency {agency_id!r}", reason="unknown_agency") from None
+            raise NotFoundError(f"unknown agency {agency_id!r}", reason=Reason.UNKNOWN_AGENCY) from None
 
     def permit_type(self, code: str) -> PermitType:
         try:
             return self.types[code]
         except KeyError:
-            raise NotFoundError(f"unknown permit type {code!r}", reason="unknown_type") from None
+            raise NotFoundError(f"unknown permit type {code!r}", reason=Reason.UNKNOWN_TYPE) from None
 
     def with_type(self, permit_type: PermitType) -> Registry:
         if permit_type.code in self.types:
-            raise ConflictError(f"permit type {permit_type.code!r} already exists", reason="duplicate_type")
+            raise ConflictError(f"permit type {permit_type.code!r} already exists", reason=Reason.DUPLICATE_TYPE)
         return replace(self, types={**self.types, permit_type.code: permit_type})
 
     def with_agency(self, agency: Agency) -> Registry:
         if agency.id in self.agencies:
-            raise ConflictError(f"agency {agency.id!r} already exists", reason="duplicate_agency")
+            raise ConflictError(f"agency {agency.id!r} already exists", reason=Reason.DUPLICATE_AGENCY)
         for code in agency.types:
             self.permit_type(code)
         return replace(self, agencies={**self.agencies, agency.id: agency})
@@ -284,7 +285,7 @@ class Registry:
         agency = self.agency(agency_id)
         existing = self.key(public_key.kid)
         if existing is not None:
-            raise ConflictError(f"key {public_key.kid} is already registered to {existing.agency}", reason="duplicate_key")
+            raise ConflictError(f"key {public_key.kid} is already registered to {existing.agency}", reason=Reason.DUPLICATE_KEY)
         key = AgencyKey(agency=agency_id, public_key=public_key, valid_from=valid_from)
         agency = replace(agency, keys=(*agency.keys, key))
         return replace(self, agencies={**self.agencies, agency_id: agency})
@@ -295,17 +296,17 @@ class Registry:
         for i, key in enumerate(keys):
             if key.kid == kid:
                 if key.compromised:
-                    raise ConflictError(f"key {kid} is already retired as compromised", reason="already_retired")
+                    raise ConflictError(f"key {kid} is already retired as compromised", reason=Reason.ALREADY_RETIRED)
                 if key.retired_reason == "superseded" and reason == "superseded":
-                    raise ConflictError(f"key {kid} is already retired", reason="already_retired")
+                    raise ConflictError(f"key {kid} is already retired", reason=Reason.ALREADY_RETIRED)
                 # A superseded key can still be found compromised later; that only hardens it.
                 retired_at = key.retired_at if key.retired_at is not None else at
                 keys[i] = replace(key, retired_at=retired_at, retired_reason=reason)
                 agency = replace(agency, keys=tuple(keys))
                 return replace(self, agencies={**self.agencies, agency_id: agency})
-        raise NotFoundError(f"agency {agency_id} has no key {kid}", reason="unknown_key")
+        raise NotFoundError(f"agency {agency_id} has no key {kid}", reason=Reason.UNKNOWN_KEY)
 
     def check_publishable(self) -> None:
         """Empty policy is an error: refuse to publish a registry that authorises nothing."""
         if not self.agencies:
-            raise InputError("the registry has no agencies; add one before publishing", reason="empty_registry")
+            raise InputError("the registry has no agencies; add one before publishing", reason=Reason.EMPTY_REGISTRY)

@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from keys.errors import InputError
+from keys.reasons import Reason
 
 # Unicode's Default_Ignorable_Code_Point set (DerivedCoreProperties.txt): characters a renderer
 # draws as nothing. Most are format characters, which isprintable() already refuses; these are
@@ -52,13 +53,13 @@ def normalise_text(value: str, field: str, max_len: int) -> str:
     result is empty, too long or holds characters that are refused."""
     text = unicodedata.normalize("NFC", value).strip()
     if not text:
-        raise InputError(f"{field} must not be empty", reason="bad_text")
+        raise InputError(f"{field} must not be empty", reason=Reason.BAD_TEXT)
     if len(text) > max_len:
-        raise InputError(f"{field} is longer than {max_len} characters", reason="bad_text")
+        raise InputError(f"{field} is longer than {max_len} characters", reason=Reason.BAD_TEXT)
     # NFC and trimmed by construction; what is left to check is the characters themselves.
     if not text.isprintable() or _DEFAULT_IGNORABLE.search(text):
         raise InputError(
-            f"{field} contains control, invisible or bidirectional characters", reason="bad_text"
+            f"{field} contains control, invisible or bidirectional characters", reason=Reason.BAD_TEXT
         )
     return text
 
@@ -67,6 +68,6 @@ def check_identifier(value: str, field: str) -> str:
     if not is_identifier(value):
         raise InputError(
             f"{field} {value!r} must be 1-32 lower-case letters, digits or '-'",
-            reason="bad_identifier",
+            reason=Reason.BAD_IDENTIFIER,
         )
     return value

@@ -26,7 +26,7 @@ from typing import Any
 from keys import fields
 from keys.algorithms import KeyRejected, PublicKey, load_public_jwk
 from keys.encoding import dumps_canonical, loads_strict
-from keys.errors import DocumentError, RegistryError
+from keys.errors import DocumentError, RegistryError, RegistryRollback, RegistryStale
 from keys.fields import FieldError
 from keys.jws import (
     GENERAL_PROTECTED_MAX,
@@ -38,6 +38,7 @@ from keys.jws import (
     sign_general,
     verify_general,
 )
+from keys.reasons import Reason
 from keys.registry import Registry
 from keys.signer import Signer
 
@@ -170,7 +171,7 @@ def make_bundle(signed_roots: list[dict[str, Any]], signed_registry: dict[str, A
 
 
 def _invalid(why: str) -> RegistryError:
-    return RegistryError(f"registry not trusted: {why}", reason="registry_invalid")
+    return RegistryError(f"registry not trusted: {why}", reason=Reason.REGISTRY_INVALID)
 
 
 def _form(document: object, typ: str, max_signatures: int, max_payload: int) -> GeneralJWS:
@@ -306,16 +307,13 @@ def open_bundle(
     digest = hashlib.sha256(dumps_canonical(content)).hexdigest()
     if state is not None:
         if registry.version < state.registry_version:
-            raise RegistryError(
-                f"registry version {registry.version} is older than version {state.registry_version} already accepted",
-                reason="registry_rollback",
+            raise RegistryRollback(
+                f"registry version {registry.version} is older than version {state.registry_version} already accepted"
             )
         if registry.version == state.registry_version and digest != state.registry_digest:
-            raise RegistryError(
-                f"a different registry with the same version {registry.version}", reason="registry_rollback"
-            )
+            raise RegistryRollback(f"a different registry with the same version {registry.version}")
     if registry.issued_at > now + ISSUED_AT_LEEWAY:
         raise _invalid("registry issued in the future")
     if now >= registry.expires_at and not allow_stale:
-        raise RegistryError(f"registry version {registry.version} has expired", reason="registry_stale")
+        raise RegistryStale(f"registry version {registry.version} has expired")
     return TrustedRegistry(registry=registry, root=root, digest=digest, bundle=raw)

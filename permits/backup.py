@@ -27,8 +27,9 @@ from typing import Any, BinaryIO
 import sqlite_utils
 
 from keys import fields
-from keys.errors import InputError, LedgerError, PermitError, RegistryError
+from keys.errors import InputError, LedgerError, LedgerSchemaUnknown, PermitError, RegistryError
 from keys.fields import FieldError
+from keys.reasons import Reason
 from keys.trust import open_bundle
 from permits.home import Home
 from permits.ledger import migrations
@@ -148,7 +149,7 @@ def backup_home(home: Home, out: Path, now: int) -> Manifest:
     RegistryError for a registry that does not verify: what a restore would refuse, a backup
     refuses to write."""
     if not out.parent.is_dir():
-        raise InputError(f"cannot write the backup: directory {out.parent} does not exist", reason="backup_failed")
+        raise InputError(f"cannot write the backup: directory {out.parent} does not exist", reason=Reason.BACKUP_FAILED)
     try:
         # Beside `out`, so the finished archive is renamed into place; its janitor removes it
         # if this process is killed, half-written archive included.
@@ -178,7 +179,7 @@ def backup_home(home: Home, out: Path, now: int) -> Manifest:
                 os.fsync(handle.fileno())
             os.replace(archive, out)
     except OSError as exc:
-        raise InputError(f"cannot write the backup {out}: {exc.strerror or exc}", reason="backup_failed") from None
+        raise InputError(f"cannot write the backup {out}: {exc.strerror or exc}", reason=Reason.BACKUP_FAILED) from None
     return manifest
 
 
@@ -201,7 +202,7 @@ def _regular(home: Home, relative: str) -> None:
     # A link could pull a file from outside the home into the backup, and put it back anywhere.
     if home.file(relative).is_symlink() or not home.file(relative).is_file():
         raise InputError(f"{home.file(relative)} is not a regular file; a backup holds regular files only",
-                         reason="backup_unsafe_path")
+                         reason=Reason.BACKUP_UNSAFE_PATH)
 
 
 def _snapshot(home: Home, source: Path, into: Path) -> LedgerFacts:
@@ -268,8 +269,7 @@ def ledger_facts(path: Path, agency: str) -> LedgerFacts:
                 raise LedgerError(f"the ledger file of {agency} is the ledger of {owner[0] if owner else 'nobody'}")
             applied = tuple(m.name for m in migrations.applied(sqlite_utils.Database(conn)))
             if not applied or applied != _known_migrations()[: len(applied)]:
-                raise LedgerError(f"the ledger of {agency} has a schema this version does not know ({', '.join(applied)})",
-                                  reason="ledger_schema_unknown")
+                raise LedgerSchemaUnknown(f"the ledger of {agency} has a schema this version does not know ({', '.join(applied)})")
             permits, events, last = conn.execute(
                 "SELECT (SELECT COUNT(*) FROM permits), (SELECT COUNT(*) FROM events), (SELECT COALESCE(MAX(seq), 0) FROM events)"
             ).fetchone()
@@ -288,12 +288,7 @@ def check_documents(view: Home, now: int) -> int | None:
             view.anchor()
         if not view.file("registry.json").exists():
             return None
-        state = view.trust_state()
-        try:
-            return open_bundle(view.file("registry.json").read_bytes(), view.anchor(), now, state).registry.version
-        except RegistryError as exc:
-            if exc.reason != "registry_stale":
-                raise
-            return state.registry_version if state else None
+        return open_bundle(view.file("registry.json").read_bytes(), view.anchor(), now, view.trust_state(),
+                           allow_stale=True).registry.version
     except PermitError as exc:
-        raise RegistryError(f"the registry and trust documents do not verify: {exc}", reason="registry_invalid") from None
+        raise RegistryError(f"the registry and trust documents do not verify: {exc}", reason=Reason.REGISTRY_INVALID) from None

@@ -28,13 +28,21 @@ from typing import IO, Any
 
 from keys.algorithms import DEFAULT_ALG, KID_LENGTH, Alg, PrivateKey, generate_private_key
 from keys.encoding import dumps_canonical, load_json_file_strict
-from keys.errors import ConflictError, DocumentError, InputError, KeyFileError, NotFoundError, RegistryError
+from keys.errors import (
+    ConflictError,
+    DocumentError,
+    InputError,
+    NotFoundError,
+    RegistryError,
+    WrongPassphrase,
+)
 from keys.fields import FieldError
 from keys.files import write_atomic
 from keys.jws import decode_header, split_compact
 from keys.keyfile import key_file_protection, load_signer, read_private_key, rewrite_private_key, write_private_key
 from keys.passphrase import check_new_passphrase
 from keys.pkcs8 import Protection
+from keys.reasons import Reason
 from keys.registry import Registry
 from keys.signer import KeySigner
 from keys.trust import Root, TrustedRegistry, TrustState, open_bundle
@@ -78,7 +86,7 @@ class Home:
         if not path.is_dir():
             raise NotFoundError(
                 f"permit home {path} does not exist; set PERMIT_HOME or --home, or run: permit registry init",
-                reason="home_missing",
+                reason=Reason.HOME_MISSING,
             )
         return cls(path)
 
@@ -106,7 +114,7 @@ class Home:
             finally:
                 fcntl.flock(held, fcntl.LOCK_UN)
 
-    def _read_json(self, relative: str, what: str, missing_hint: str, reason: str) -> Any:
+    def _read_json(self, relative: str, what: str, missing_hint: str, reason: Reason) -> Any:
         path = self.file(relative)
         try:
             raw = path.read_bytes()
@@ -122,7 +130,7 @@ class Home:
             return {}
         value = load_json_file_strict(path.read_bytes(), f"settings file {path}")
         if not isinstance(value, dict):
-            raise InputError(f"settings file {path} must hold a JSON object", reason="bad_config")
+            raise InputError(f"settings file {path} must hold a JSON object", reason=Reason.BAD_CONFIG)
         return value
 
     def set_config(self, **values: Any) -> None:
@@ -135,7 +143,7 @@ class Home:
     # --- trust --------------------------------------------------------------------------------
 
     def anchor(self) -> Root:
-        raw = self._read_json("anchor.json", "trust anchor", "copy the registry operator's anchor.json here", "anchor_missing")
+        raw = self._read_json("anchor.json", "trust anchor", "copy the registry operator's anchor.json here", Reason.ANCHOR_MISSING)
         try:
             return Root.from_dict(raw)
         except FieldError as exc:
@@ -165,7 +173,7 @@ class Home:
         except FileNotFoundError:
             raise NotFoundError(
                 f"no registry at {path}; publish one (permit registry publish) or install the operator's",
-                reason="registry_missing",
+                reason=Reason.REGISTRY_MISSING,
             ) from None
         trusted = open_bundle(raw, self.anchor(), now, self.trust_state())
         self._save_state(trusted)
@@ -183,7 +191,7 @@ class Home:
         while True:
             trusted = open_bundle(raw, anchor, now, state)
             if require_newer and state is not None and trusted.registry.version <= state.registry_version:
-                raise ConflictError(f"registry version {trusted.registry.version} is already held", reason="registry_not_newer")
+                raise ConflictError(f"registry version {trusted.registry.version} is already held", reason=Reason.REGISTRY_NOT_NEWER)
             with self.lock():
                 current = self.trust_state()
                 if current == state:
@@ -195,19 +203,19 @@ class Home:
     # --- operator files -----------------------------------------------------------------------
 
     def draft(self) -> Registry:
-        raw = self._read_json("operator/draft.json", "registry draft", "this home is not a registry operator's (permit registry init)", "not_operator")
+        raw = self._read_json("operator/draft.json", "registry draft", "this home is not a registry operator's (permit registry init)", Reason.NOT_OPERATOR)
         try:
             return Registry.from_dict(raw)
         except FieldError as exc:
-            raise InputError(f"registry draft is not valid: {exc}", reason="bad_draft") from None
+            raise InputError(f"registry draft is not valid: {exc}", reason=Reason.BAD_DRAFT) from None
 
     def save_draft(self, registry: Registry) -> None:
         write_atomic(self.file("operator/draft.json"), json.dumps(registry.to_dict(), indent=2, ensure_ascii=False).encode() + b"\n")
 
     def root_chain(self) -> list[dict[str, Any]]:
-        chain = self._read_json("operator/roots.json", "root chain", "this home is not a registry operator's", "not_operator")
+        chain = self._read_json("operator/roots.json", "root chain", "this home is not a registry operator's", Reason.NOT_OPERATOR)
         if not isinstance(chain, list):
-            raise InputError("operator/roots.json must be a list", reason="bad_draft")
+            raise InputError("operator/roots.json must be a list", reason=Reason.BAD_DRAFT)
         return chain
 
     def save_root_chain(self, chain: list[dict[str, Any]]) -> None:
@@ -258,7 +266,7 @@ class Home:
                 found.append((label, kid, path))
         missing = sorted(set(labels) - {label for label, _kid, _path in found})
         if missing:
-            raise NotFoundError(f"this home holds no private key of {', '.join(missing)}", reason="key_file_missing")
+            raise NotFoundError(f"this home holds no private key of {', '.join(missing)}", reason=Reason.KEY_FILE_MISSING)
         if new_passphrase is not None:
             check_new_passphrase(new_passphrase, sorted({label for label, _kid, _path in found}))
         # (the report line, the key to rewrite or None, the passphrase to rewrite it under)
@@ -272,8 +280,8 @@ class Home:
             secret = passphrase(f"key {kid} of {label}")
             try:
                 key = read_private_key(path, secret)
-            except KeyFileError as exc:
-                if exc.reason != "bad_passphrase" or new_passphrase is None or not before.meets_standard:
+            except WrongPassphrase:
+                if new_passphrase is None or not before.meets_standard:
                     raise
                 read_private_key(path, new_passphrase)  # still bad_passphrase when neither opens it
                 plan.append((entry, None, b""))
@@ -298,7 +306,7 @@ class Home:
     def signer(self, label: str, kid: str, passphrase: Passphrase) -> KeySigner:
         path = self.private_key_path(label, kid)
         if not path.exists():
-            raise NotFoundError(f"this home has no private key {kid} for {label} ({path})", reason="key_file_missing")
+            raise NotFoundError(f"this home has no private key {kid} for {label} ({path})", reason=Reason.KEY_FILE_MISSING)
         return load_signer(path, passphrase(f"key {kid} of {label}"))
 
     def agency_signer(self, registry: Registry, agency_id: str, passphrase: Passphrase, now: int) -> KeySigner:
@@ -310,7 +318,7 @@ class Home:
         raise NotFoundError(
             f"this home holds no current registered key of {agency_id}; "
             "generate one (permit keys generate) and have the operator register and publish it",
-            reason="no_signing_key",
+            reason=Reason.NO_SIGNING_KEY,
         )
 
     # --- ledgers and status lists ---------------------------------------------------------------
@@ -355,13 +363,13 @@ class Home:
         read (it was verified when it was written) and compared."""
         new = open_status_list(token, registry, agency, now)
         if new.is_expired(now):
-            raise DocumentError(f"status list of {agency} expired at {new.expires_at}", reason="status_stale")
+            raise DocumentError(f"status list of {agency} expired at {new.expires_at}", reason=Reason.STATUS_STALE)
         with self.lock():
             held_at, held_token = self._held_status(registry, agency)
             if held_at is not None and new.issued_at <= held_at and (require_newer or new.token != held_token):
                 raise ConflictError(
                     f"status list of {agency} issued at {new.issued_at} is not newer than the one held ({held_at})",
-                    reason="status_not_newer" if new.issued_at == held_at else "status_rollback",
+                    reason=Reason.STATUS_NOT_NEWER if new.issued_at == held_at else Reason.STATUS_ROLLBACK,
                 )
             write_atomic(self.status_path(agency), token.encode("ascii") + b"\n")
         return new

@@ -21,6 +21,9 @@ from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
+# The marker, defined at the bottom layer where the first messages are written: the reasons.
+from keys.reasons import N_ as N_
+
 DOMAIN = "permit"
 LOCALE_DIR = Path(__file__).with_name("locale")
 LANGUAGES = ("vi", "en")
@@ -56,10 +59,6 @@ def _(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translate_plural(singular, plural, n, _language.get())
-
-
-def N_(message: str) -> str:  # noqa: N802 (the gettext convention)
-    return message
 
 
 def current_language() -> str:

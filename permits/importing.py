@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import TextIO
 
 from keys.errors import InputError, PermitError
+from keys.reasons import Reason
 from keys.registry import PermitType, Registry
 from keys.signer import Signer
 from keys.text import normalise_text
@@ -99,7 +100,7 @@ class ImportReport:
 
 
 class _RowError(Exception):
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
         self.reason, self.message = reason, message
 
@@ -118,7 +119,7 @@ def _date(text: str, column: str) -> date:
             return date(int(match[3]), int(match[2]), int(match[1]))
     except ValueError:
         pass
-    raise _RowError("bad_dates", f"{column} {text!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)")
+    raise _RowError(Reason.BAD_DATES, f"{column} {text!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)")
 
 
 def scan(path: Path) -> tuple[str, int]:
@@ -135,9 +136,9 @@ def scan(path: Path) -> tuple[str, int]:
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
     except FileNotFoundError:
-        raise InputError(f"{path} does not exist", reason="bad_import_file") from None
+        raise InputError(f"{path} does not exist", reason=Reason.BAD_IMPORT_FILE) from None
     except UnicodeDecodeError:
-        raise InputError(f"{path} is not UTF-8 text; save it as 'CSV UTF-8'", reason="bad_encoding") from None
+        raise InputError(f"{path} is not UTF-8 text; save it as 'CSV UTF-8'", reason=Reason.BAD_ENCODING) from None
     return digest.hexdigest(), max(lines - 1, 0)
 
 
@@ -145,11 +146,11 @@ def scan(path: Path) -> tuple[str, int]:
 class _Unreadable:
     """Why a row has no cells to check (sent to the worker in place of the cells)."""
 
-    reason: str
+    reason: Reason
     message: str
 
 
-_MISFIT = _Unreadable("bad_row", "wrong number of cells for the header")
+_MISFIT = _Unreadable(Reason.BAD_ROW, "wrong number of cells for the header")
 
 
 class _Lines:
@@ -194,10 +195,10 @@ class _Lines:
     def _bound(self, line: str) -> None:
         held = self.number - self.first + 1
         if held > MAX_RECORD_LINES:
-            raise _RowError("unbalanced_quote", f"a quote on line {self.first} is not closed within {MAX_RECORD_LINES} lines")
+            raise _RowError(Reason.UNBALANCED_QUOTE, f"a quote on line {self.first} is not closed within {MAX_RECORD_LINES} lines")
         if held > 1:
             if sum(map(len, list(self._recent)[-held:])) > MAX_RECORD_CHARS:
-                raise _RowError("unbalanced_quote",
+                raise _RowError(Reason.UNBALANCED_QUOTE,
                                 f"a quote on line {self.first} is not closed within {MAX_RECORD_CHARS:,} characters")
             return
         if len(line.rstrip("\r\n")) <= MAX_RECORD_CHARS:
@@ -211,16 +212,16 @@ class _Lines:
             after = self._take()
             if after and after != "\n":
                 self._again.appendleft(after)
-        raise _RowError("line_too_long", f"line {self.first} is longer than {MAX_RECORD_CHARS:,} characters")
+        raise _RowError(Reason.LINE_TOO_LONG, f"line {self.first} is longer than {MAX_RECORD_CHARS:,} characters")
 
     def quote_error(self) -> _RowError:
         """Why csv.reader (strict) refused the current row."""
         if self.at_end:
-            return _RowError("unbalanced_quote", f"a quote on line {self.first} is not closed before the end of the file")
+            return _RowError(Reason.UNBALANCED_QUOTE, f"a quote on line {self.first} is not closed before the end of the file")
         if self.number > self.first:
-            return _RowError("unbalanced_quote", f"a quote on line {self.first} is not closed where a cell ends "
+            return _RowError(Reason.UNBALANCED_QUOTE, f"a quote on line {self.first} is not closed where a cell ends "
                                                  f"(text follows a closing quote on line {self.number})")
-        return _RowError("unbalanced_quote", f"text follows a closing quote on line {self.first} "
+        return _RowError(Reason.UNBALANCED_QUOTE, f"text follows a closing quote on line {self.first} "
                                              '(a quote inside a quoted cell is written twice: "")')
 
     def skip_row(self) -> str:
@@ -243,7 +244,7 @@ def _rows(path: Path) -> Iterator[tuple[int, list[str] | _Unreadable, list[str]]
         try:
             header = [name.strip().lower() for name in next(reader)]
         except StopIteration:
-            raise InputError(f"{path} is empty", reason="bad_import_file") from None
+            raise InputError(f"{path} is empty", reason=Reason.BAD_IMPORT_FILE) from None
         except (_RowError, csv.Error) as exc:
             problem = exc if isinstance(exc, _RowError) else lines.quote_error()
             raise InputError(f"{path}: the header cannot be read: {problem.message}", reason=problem.reason) from None
@@ -253,7 +254,7 @@ def _rows(path: Path) -> Iterator[tuple[int, list[str] | _Unreadable, list[str]]
             raise InputError(
                 f"{path}: columns must be among {', '.join(COLUMNS)}; "
                 f"unknown: {', '.join(unknown) or '-'}; missing: {', '.join(missing) or '-'}",
-                reason="bad_columns",
+                reason=Reason.BAD_COLUMNS,
             )
         # Where each of COLUMNS is in this file's rows (None: not given).
         positions = [header.index(column) if column in header else None for column in COLUMNS]
@@ -287,7 +288,7 @@ def _request(cells: list[str] | _Unreadable, agency: str, type_code: str) -> Iss
         return tuple(part for part in (p.strip() for p in fields.get(column, "").split(LIST_SEPARATOR)) if part)
     for column in REQUIRED:
         if not fields.get(column, "").strip():
-            raise _RowError("missing_value", f"{column} is empty")
+            raise _RowError(Reason.MISSING_VALUE, f"{column} is empty")
     valid_from = fields.get("valid_from", "").strip()
     return IssueRequest(
         agency=agency,
@@ -504,7 +505,7 @@ def _settle(
     for row in drafted:
         line, permit_id, number = row[0], row[1], row[2]
         if number in taken_numbers or number in seen:
-            rejects.append((line, "duplicate_permit_number", f"permit number {number!r} is already used",
+            rejects.append((line, Reason.DUPLICATE_PERMIT_NUMBER, f"permit number {number!r} is already used",
                             json.dumps(rows[line], ensure_ascii=False)))
             continue
         seen.add(number)

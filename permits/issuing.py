@@ -18,6 +18,7 @@ from typing import Any
 from keys.errors import ConflictError, InputError
 from keys.fields import FieldError
 from keys.jws import parse_compact
+from keys.reasons import Reason
 from keys.registry import PermitType, Registry
 from keys.signer import Signer
 from keys.text import normalise_text
@@ -77,7 +78,7 @@ class Amendment:
 
 def _texts(values: Sequence[str], field: str, max_items: int) -> tuple[str, ...]:
     if len(values) > max_items:
-        raise InputError(f"at most {max_items} {field} entries", reason="bad_text")
+        raise InputError(f"at most {max_items} {field} entries", reason=Reason.BAD_TEXT)
     return tuple(normalise_text(v, field, model.ITEM_MAX) for v in values)
 
 
@@ -92,21 +93,21 @@ def _reason(reason: str | None) -> str | None:
 def _check_signer(registry: Registry, agency_id: str, signer: Signer, now: int) -> None:
     key = registry.key(signer.kid)
     if key is None or key.agency != agency_id:
-        raise InputError(f"key {signer.kid} is not a registered key of {agency_id}", reason="unknown_key")
+        raise InputError(f"key {signer.kid} is not a registered key of {agency_id}", reason=Reason.UNKNOWN_KEY)
     if key.compromised or not key.usable_for_signing_at(now):
-        raise InputError(f"key {signer.kid} of {agency_id} is retired and can no longer issue", reason="key_retired")
+        raise InputError(f"key {signer.kid} of {agency_id} is retired and can no longer issue", reason=Reason.KEY_RETIRED)
 
 
 def _check_validity(permit_type: PermitType, valid_from: date, valid_until: date, now: int) -> None:
     if valid_until < valid_from:
-        raise InputError(f"valid-until {valid_until} is before valid-from {valid_from}", reason="bad_dates")
+        raise InputError(f"valid-until {valid_until} is before valid-from {valid_from}", reason=Reason.BAD_DATES)
     if valid_until < city_date(now):
-        raise InputError(f"valid-until {valid_until} is already in the past", reason="bad_dates")
+        raise InputError(f"valid-until {valid_until} is already in the past", reason=Reason.BAD_DATES)
     days = (valid_until - valid_from).days + 1
     if days > permit_type.max_days:
         raise InputError(
             f"{days} days of validity; a {permit_type.code} permit may be valid for at most {permit_type.max_days} days",
-            reason="validity_too_long",
+            reason=Reason.VALIDITY_TOO_LONG,
         )
 
 
@@ -114,7 +115,7 @@ def _signed(permit: Permit, signer: Signer) -> str:
     token = sign_permit(permit, signer)
     jws = parse_compact(token, MAX_TOKEN_LENGTH)
     if not signer.public_key().verify(jws.signature, jws.signing_input):
-        raise InputError("the signer produced a signature that does not verify", reason="signer_fault")
+        raise InputError("the signer produced a signature that does not verify", reason=Reason.SIGNER_FAULT)
     return token
 
 
@@ -122,7 +123,7 @@ def _build(**values: object) -> Permit:
     try:
         return Permit(**values)  # type: ignore[arg-type]
     except FieldError as exc:
-        raise InputError(str(exc), reason="bad_input") from None
+        raise InputError(str(exc), reason=Reason.BAD_INPUT) from None
 
 
 def check_authority(registry: Registry, agency_id: str, type_code: str, signer: Signer, now: int) -> None:
@@ -130,7 +131,7 @@ def check_authority(registry: Registry, agency_id: str, type_code: str, signer: 
     agency = registry.agency(agency_id)
     registry.permit_type(type_code)
     if type_code not in agency.types:
-        raise InputError(f"{agency.id} is not authorised to issue {type_code} permits", reason="not_authorised_for_type")
+        raise InputError(f"{agency.id} is not authorised to issue {type_code} permits", reason=Reason.NOT_AUTHORISED_FOR_TYPE)
     _check_signer(registry, agency.id, signer, now)
 
 
@@ -142,7 +143,7 @@ def draft_permit(permit_type: PermitType, request: IssueRequest, now: int, permi
     _check_validity(permit_type, valid_from, request.valid_until, now)
     holder_id = request.holder_id.strip()
     if not _HOLDER_ID.fullmatch(holder_id):
-        raise InputError("holder id must be a registration code (letters, digits, '.', '/', '-')", reason="bad_holder_id")
+        raise InputError("holder id must be a registration code (letters, digits, '.', '/', '-')", reason=Reason.BAD_HOLDER_ID)
     number = None if request.number is None else normalise_text(request.number, "permit number", model.NUMBER_MAX)
     return _build(
         agency=request.agency,
@@ -175,7 +176,7 @@ def issue(
         if request.number is not None:
             number = normalise_text(request.number, "permit number", model.NUMBER_MAX)
             if ledger.number_taken(number):
-                raise ConflictError(f"permit number {number!r} is already used", reason="duplicate_permit_number")
+                raise ConflictError(f"permit number {number!r} is already used", reason=Reason.DUPLICATE_PERMIT_NUMBER)
         permit = draft_permit(permit_type, request, now, permit_id, ledger.allocate_status_index())
         token = _signed(permit, signer)
         ledger.insert_permit(permit, now)
@@ -213,7 +214,7 @@ def _new_version(
                 current, issued_at=now, version=current.version + 1, status_index=ledger.allocate_status_index(), **updates
             )
         except FieldError as exc:
-            raise InputError(str(exc), reason="bad_input") from None
+            raise InputError(str(exc), reason=Reason.BAD_INPUT) from None
         token = _signed(permit, signer)
         ledger.insert_version(permit, token, signer.kid)
         ledger.set_version_status(current.id, current.version, Status.SUPERSEDED)
@@ -230,9 +231,9 @@ def amend(
 ) -> PermitRecord:
     old = ledger.get(permit_id)
     if old.state != "active":
-        raise ConflictError(f"permit {permit_id} is {old.state}; only an active permit can be amended", reason="invalid_transition")
+        raise ConflictError(f"permit {permit_id} is {old.state}; only an active permit can be amended", reason=Reason.INVALID_TRANSITION)
     if changes == Amendment():
-        raise InputError("nothing to amend: give at least one field to change", reason="bad_input")
+        raise InputError("nothing to amend: give at least one field to change", reason=Reason.BAD_INPUT)
     return _new_version(ledger, registry, signer, old, changes, "amended", officer, now, reason)
 
 
@@ -242,7 +243,7 @@ def reissue(
     """Re-sign the current content under `signer` (after a key compromise), as a new version."""
     old = ledger.get(permit_id)
     if old.state == "revoked":
-        raise ConflictError(f"permit {permit_id} is revoked; it is not re-issued", reason="invalid_transition")
+        raise ConflictError(f"permit {permit_id} is revoked; it is not re-issued", reason=Reason.INVALID_TRANSITION)
     return _new_version(ledger, registry, signer, old, Amendment(), "reissued", officer, now, reason)
 
 
@@ -254,7 +255,7 @@ def reissue_signed_by(
     that key was compromised). One transaction per permit, so an interrupted run simply
     continues where it stopped when run again. `progress(done, total)` after each permit."""
     if signer.kid == old_kid:
-        raise InputError("re-issue under a new key, not the one being replaced", reason="same_key")
+        raise InputError("re-issue under a new key, not the one being replaced", reason=Reason.SAME_KEY)
     affected = ledger.current_ids_signed_by(old_kid)
     records = []
     for permit_id in affected:
@@ -264,20 +265,21 @@ def reissue_signed_by(
     return records
 
 
-# Status changes: (states it may come from, state it goes to, status bit of the current version).
+# Status changes: (states it may come from, state it goes to, status bit of the current version,
+# the reason when the permit is already there).
 _TRANSITIONS = {
-    "suspended": ({"active"}, "suspended", Status.SUSPENDED),
-    "reinstated": ({"suspended"}, "active", Status.VALID),
-    "revoked": ({"active", "suspended"}, "revoked", Status.REVOKED),
+    "suspended": ({"active"}, "suspended", Status.SUSPENDED, Reason.ALREADY_SUSPENDED),
+    "reinstated": ({"suspended"}, "active", Status.VALID, Reason.ALREADY_ACTIVE),
+    "revoked": ({"active", "suspended"}, "revoked", Status.REVOKED, Reason.ALREADY_REVOKED),
 }
 
 
 def change_status(ledger: Ledger, permit_id: str, kind: str, officer: str, now: int, reason: str | None) -> PermitRecord:
     """Suspend, reinstate or revoke. A reason is required to suspend or revoke."""
-    sources, target, status = _TRANSITIONS[kind]
+    sources, target, status, already_there = _TRANSITIONS[kind]
     officer = _officer(officer)
     if kind != "reinstated" and not reason:
-        raise InputError(f"a reason is required to record a permit as {kind}", reason="reason_required")
+        raise InputError(f"a reason is required to record a permit as {kind}", reason=Reason.REASON_REQUIRED)
     reason = _reason(reason)
     with ledger.transaction():
         record = ledger.get(permit_id)
@@ -285,7 +287,7 @@ def change_status(ledger: Ledger, permit_id: str, kind: str, officer: str, now: 
             already = record.state == target or (kind == "revoked" and record.state == "revoked")
             raise ConflictError(
                 f"permit {permit_id} is already {record.state}" if already else f"permit {permit_id} is {record.state}; cannot be {kind}",
-                reason="already_" + target if already else "invalid_transition",
+                reason=already_there if already else Reason.INVALID_TRANSITION,
             )
         ledger.set_state(permit_id, target)
         ledger.set_version_status(permit_id, record.permit.version, status)

@@ -26,6 +26,7 @@ from sqlite_utils import Migrations
 
 from keys.encoding import b64url_decode
 from keys.errors import ConflictError, LedgerError, NotFoundError
+from keys.reasons import Reason
 from permits.model import Permit
 from permits.status_list import MIN_SIZE, Status
 from permits.token import inflate_claims
@@ -183,7 +184,7 @@ class Ledger:
     @classmethod
     def open(cls, path: Path, agency: str) -> Ledger:
         if not path.exists():
-            raise NotFoundError(f"no ledger for agency {agency} at {path}", reason="ledger_missing")
+            raise NotFoundError(f"no ledger for agency {agency} at {path}", reason=Reason.LEDGER_MISSING)
         ledger = cls._connect(path)
         try:
             tables = set(ledger.db.table_names())
@@ -301,7 +302,7 @@ class Ledger:
 
     def insert_permit(self, permit: Permit, created_at: int) -> None:
         if self.number_taken(permit.number):
-            raise ConflictError(f"permit number {permit.number!r} is already used", reason="duplicate_permit_number")
+            raise ConflictError(f"permit number {permit.number!r} is already used", reason=Reason.DUPLICATE_PERMIT_NUMBER)
         self._query(
             "INSERT INTO permits (id, number, type, holder_id, holder_name, state, current_version, created_at)"
             " VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
@@ -342,7 +343,7 @@ class Ledger:
             (permit_id,),
         )
         if not rows:
-            raise NotFoundError(f"no permit {permit_id!r} in this ledger", reason="permit_not_found")
+            raise NotFoundError(f"no permit {permit_id!r} in this ledger", reason=Reason.PERMIT_NOT_FOUND)
         state, token, kid, status = rows[0]
         # The token is what was signed; the permit is read back from it.
         return PermitRecord(Permit.from_claims(inflate_claims(b64url_decode(token.split(".")[1]))), state, token, kid, status)

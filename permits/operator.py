@@ -15,6 +15,7 @@ from keys.algorithms import DEFAULT_ALG, Alg, KeyRejected, PublicKey, load_publi
 from keys.encoding import load_json_file_strict
 from keys.errors import ConflictError, InputError
 from keys.fields import MAX_TIME, FieldError
+from keys.reasons import Reason
 from keys.registry import Agency, Names, PermitType, Registry, RetiredReason
 from keys.signer import KeySigner
 from keys.text import check_identifier, normalise_text
@@ -32,9 +33,9 @@ def init_registry(
     check_identifier(registry_id, "registry id")
     name = normalise_text(name, "registry name", 200)
     if home.file("anchor.json").exists() or home.file("operator/draft.json").exists():
-        raise ConflictError(f"{home.path} already holds a registry; use another home", reason="already_initialised")
+        raise ConflictError(f"{home.path} already holds a registry; use another home", reason=Reason.ALREADY_INITIALISED)
     if not 1 <= threshold <= roots <= 16:
-        raise InputError("need 1 <= threshold <= root keys <= 16", reason="bad_threshold")
+        raise InputError("need 1 <= threshold <= root keys <= 16", reason=Reason.BAD_THRESHOLD)
     signers = [home.generate_key(ROOT_LABEL, passphrase, context=(registry_id, name)) for _ in range(roots)]
     root = Root(registry=registry_id, version=1, threshold=threshold, keys={s.kid: s.public_key() for s in signers})
     home.save_root_chain([sign_root(root, signers)])
@@ -50,14 +51,14 @@ def install_anchor(home: Home, path: Path) -> Root:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot read trust anchor {path}: {exc.strerror}", reason="bad_anchor") from None
+        raise InputError(f"cannot read trust anchor {path}: {exc.strerror}", reason=Reason.BAD_ANCHOR) from None
     try:
         root = Root.from_dict(load_json_file_strict(raw, f"trust anchor {path}"))
     except FieldError as exc:
-        raise InputError(f"trust anchor {path} is not valid: {exc}", reason="bad_anchor") from None
+        raise InputError(f"trust anchor {path} is not valid: {exc}", reason=Reason.BAD_ANCHOR) from None
     if home.file("anchor.json").exists():
         if home.anchor() != root:
-            raise ConflictError(f"{home.path} already trusts another anchor; use a new home", reason="anchor_conflict")
+            raise ConflictError(f"{home.path} already trusts another anchor; use a new home", reason=Reason.ANCHOR_CONFLICT)
         return root
     home.write_anchor(root)
     return root
@@ -77,14 +78,14 @@ def publish(home: Home, passphrase: Passphrase, now: int, valid_for: int = DEFAU
     draft = home.draft()
     draft.check_publishable()
     if valid_for < 3600:
-        raise InputError("a registry must stay valid for at least an hour", reason="bad_validity")
+        raise InputError("a registry must stay valid for at least an hour", reason=Reason.BAD_VALIDITY)
     if now + valid_for > MAX_TIME:
-        raise InputError("a registry must expire before the year 10000", reason="bad_validity")
+        raise InputError("a registry must expire before the year 10000", reason=Reason.BAD_VALIDITY)
     root = current_root(home)
     signers = root_signers(home, passphrase, root)
     if len(signers) < root.threshold:
         raise InputError(
-            f"this home holds {len(signers)} of the {root.threshold} root keys needed to publish", reason="below_threshold"
+            f"this home holds {len(signers)} of the {root.threshold} root keys needed to publish", reason=Reason.BELOW_THRESHOLD
         )
     state = home.trust_state()
     version = max(draft.version, state.registry_version if state else 0) + 1
@@ -100,13 +101,13 @@ def rotate_root(home: Home, passphrase: Passphrase, roots: int, threshold: int) 
     and a threshold of the new ones (TUF), so that a verifier anchored on any earlier root can
     follow the chain. The next `publish` signs with the new keys."""
     if not 1 <= threshold <= roots <= 16:
-        raise InputError("need 1 <= threshold <= root keys <= 16", reason="bad_threshold")
+        raise InputError("need 1 <= threshold <= root keys <= 16", reason=Reason.BAD_THRESHOLD)
     current = current_root(home)
     old_signers = root_signers(home, passphrase, current)
     if len(old_signers) < current.threshold:
         raise InputError(
             f"this home holds {len(old_signers)} of the {current.threshold} current root keys needed to rotate",
-            reason="below_threshold",
+            reason=Reason.BELOW_THRESHOLD,
         )
     secret = passphrase("the new root keys")
     new_signers = [home.generate_key(ROOT_LABEL, secret, context=(current.registry,)) for _ in range(roots)]
@@ -122,7 +123,7 @@ def _edit(home: Home, edit: Callable[[Registry], Registry]) -> Registry:
     try:
         registry = edit(home.draft())
     except FieldError as exc:
-        raise InputError(str(exc), reason="bad_input") from None
+        raise InputError(str(exc), reason=Reason.BAD_INPUT) from None
     home.save_draft(registry)
     return registry
 
@@ -137,7 +138,7 @@ def add_agency(home: Home, agency_id: str, name_vi: str, name_en: str, types: li
     check_identifier(agency_id, "agency id")
     names = Names(normalise_text(name_vi, "Vietnamese name", 200), normalise_text(name_en, "English name", 200))
     if not types:
-        raise InputError("an agency must be allowed at least one permit type (--type)", reason="bad_input")
+        raise InputError("an agency must be allowed at least one permit type (--type)", reason=Reason.BAD_INPUT)
     url = status_url or f"{home.base_url.rstrip('/')}/api/v1/status/{agency_id}"
     agency = Agency(id=agency_id, name=names, types=tuple(sorted(set(types))), status_url=url)
     return _edit(home, lambda r: r.with_agency(agency))
@@ -145,7 +146,7 @@ def add_agency(home: Home, agency_id: str, name_vi: str, name_en: str, types: li
 
 def set_agency_types(home: Home, agency_id: str, types: list[str]) -> Registry:
     if not types:
-        raise InputError("an agency must be allowed at least one permit type (--type)", reason="bad_input")
+        raise InputError("an agency must be allowed at least one permit type (--type)", reason=Reason.BAD_INPUT)
     return _edit(home, lambda r: r.with_agency_types(agency_id, tuple(types)))
 
 
@@ -154,13 +155,13 @@ def read_public_key_file(path: Path, alg: Alg | None) -> PublicKey:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot read public key file {path}: {exc.strerror}", reason="bad_key_file") from None
+        raise InputError(f"cannot read public key file {path}: {exc.strerror}", reason=Reason.BAD_KEY_FILE) from None
     jwk = load_json_file_strict(raw, f"public key file {path}")
     chosen = alg or (jwk.get("alg") if isinstance(jwk, dict) else None) or DEFAULT_ALG
     try:
         return load_public_jwk(jwk, chosen)
     except KeyRejected as exc:
-        raise InputError(f"public key file {path} refused: {exc}", reason="bad_key_file") from None
+        raise InputError(f"public key file {path} refused: {exc}", reason=Reason.BAD_KEY_FILE) from None
 
 
 def add_key(home: Home, agency_id: str, public_key: PublicKey, valid_from: int) -> Registry:

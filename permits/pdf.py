@@ -20,6 +20,7 @@ from pathlib import Path
 
 from keys.errors import InputError, PermitError
 from keys.files import write_atomic
+from keys.reasons import Reason
 
 TIMEOUT_SECONDS = 60.0
 # All that is taken from the officer's environment: where programs are (Debian's `chromium` is a
@@ -32,8 +33,7 @@ PASSED_ON = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC
 class PdfError(PermitError):
     """Chromium failed or timed out."""
 
-    reason = "pdf_failed"
-    http_status = 500
+    reason = Reason.PDF_FAILED
 
 
 def find_chromium() -> str | None:
@@ -45,7 +45,7 @@ def require_chromium() -> str:
     chromium = find_chromium()
     if chromium is None:
         raise InputError("no Chromium to make the PDF: install Debian's chromium (apt-get install chromium), "
-                         "or write .html and print it from a browser", reason="pdf_unavailable")
+                         "or write .html and print it from a browser", reason=Reason.PDF_UNAVAILABLE)
     return chromium
 
 

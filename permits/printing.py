@@ -16,6 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from keys.errors import ConflictError
+from keys.reasons import Reason
 from keys.registry import Registry
 from permits import qr
 from permits.i18n import N_, both
@@ -97,10 +98,10 @@ def check_in_force(record: PermitRecord, now: int) -> None:
     permit = record.permit
     if record.state != "active" or record.status != Status.VALID:
         raise ConflictError(f"permit {permit.id} is {record.state}; only a permit in force is printed",
-                            reason="permit_not_in_force")
+                            reason=Reason.PERMIT_NOT_IN_FORCE)
     if now >= permit.valid_until:
         raise ConflictError(f"permit {permit.id} expired on {city_date(permit.valid_until - 1).isoformat()}; "
-                            "only a permit in force is printed", reason="permit_not_in_force")
+                            "only a permit in force is printed", reason=Reason.PERMIT_NOT_IN_FORCE)
 
 
 def render(record: PermitRecord, registry: Registry, base_url: str, now: int) -> PrintedPermit:

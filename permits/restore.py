@@ -34,8 +34,19 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from keys.encoding import load_json_file_strict, loads_strict
-from keys.errors import ConflictError, DocumentError, InputError, LedgerError, PermitError, RegistryError
+from keys.errors import (
+    ConflictError,
+    DocumentError,
+    InputError,
+    KeyCompromised,
+    LedgerError,
+    LedgerSchemaUnknown,
+    PermitError,
+    RegistryError,
+    RegistryRollback,
+)
 from keys.fields import FieldError
+from keys.reasons import Reason
 from keys.registry import Registry
 from keys.trust import Root, TrustedRegistry, follow_roots, open_bundle
 from permits.backup import DIRECTORIES, FORMAT, MANIFEST, MAX_MANIFEST_BYTES, Manifest, is_home_file, ledger_facts
@@ -45,9 +56,6 @@ from permits.status_list import open_status_list, token_from_bytes
 
 _EVENT_COLUMNS = "seq, permit_id, version, kind, officer, at, reason"
 _CHUNK = 1 << 20
-# A list signed by a key the registry now calls compromised may be genuine but is worthless:
-# it is left out rather than refusing the backup (and the ledgers in it) for it.
-_OBSOLETE_LIST = frozenset({"key_compromised"})
 
 
 @dataclass(frozen=True)
@@ -134,9 +142,9 @@ def _unpack(archive: Path, target: Path) -> Manifest:
     try:
         tar = tarfile.open(archive, mode="r:")
     except FileNotFoundError:
-        raise InputError(f"backup {archive} does not exist", reason="backup_unreadable") from None
+        raise InputError(f"backup {archive} does not exist", reason=Reason.BACKUP_UNREADABLE) from None
     except (tarfile.TarError, OSError) as exc:
-        raise InputError(f"{archive} is not a readable backup (not a tar file: {exc})", reason="backup_unreadable") from None
+        raise InputError(f"{archive} is not a readable backup (not a tar file: {exc})", reason=Reason.BACKUP_UNREADABLE) from None
     with tar:
         try:
             members = tar.getmembers()
@@ -146,16 +154,17 @@ def _unpack(archive: Path, target: Path) -> Manifest:
             for member in files:
                 _extract(archive, tar, member, target / member.name, hashes[member.name])
         except (tarfile.TarError, EOFError) as exc:
-            raise InputError(f"backup {archive} cannot be read ({exc})", reason="backup_unreadable") from None
+            raise InputError(f"backup {archive} cannot be read ({exc})", reason=Reason.BACKUP_UNREADABLE) from None
     for agency, expected in manifest.ledgers.items():
         try:
             facts = ledger_facts(target / f"ledgers/{agency}.db", agency)
+        except LedgerSchemaUnknown as exc:
+            raise InputError(f"backup {archive}: {exc}", reason=Reason.BACKUP_INCOMPATIBLE) from None
         except LedgerError as exc:
-            reason = "backup_incompatible" if exc.reason == "ledger_schema_unknown" else "backup_corrupt"
-            raise InputError(f"backup {archive}: {exc}", reason=reason) from None
+            raise InputError(f"backup {archive}: {exc}", reason=Reason.BACKUP_CORRUPT) from None
         if facts != expected:
             raise InputError(f"backup {archive}: the ledger of {agency} does not hold what the manifest says",
-                             reason="backup_corrupt")
+                             reason=Reason.BACKUP_CORRUPT)
     return manifest
 
 
@@ -167,22 +176,22 @@ def _regular(member: tarfile.TarInfo) -> bool:
 def _read_manifest(archive: Path, tar: tarfile.TarFile, members: list[tarfile.TarInfo]) -> Manifest:
     found = [m for m in members if m.name == MANIFEST]
     if not found:
-        raise InputError(f"{archive} is not a backup: it has no {MANIFEST}", reason="backup_unreadable")
+        raise InputError(f"{archive} is not a backup: it has no {MANIFEST}", reason=Reason.BACKUP_UNREADABLE)
     info = found[0]
     if len(found) > 1 or not _regular(info):
-        raise InputError(f"backup {archive} holds {MANIFEST!r} twice or not as a regular file", reason="backup_unsafe_path")
+        raise InputError(f"backup {archive} holds {MANIFEST!r} twice or not as a regular file", reason=Reason.BACKUP_UNSAFE_PATH)
     if info.size > MAX_MANIFEST_BYTES:
-        raise InputError(f"the manifest of backup {archive} is too large", reason="backup_corrupt")
+        raise InputError(f"the manifest of backup {archive} is too large", reason=Reason.BACKUP_CORRUPT)
     handle = tar.extractfile(info)
     assert handle is not None  # a regular member
     try:
         raw = loads_strict(handle.read(info.size))
         if isinstance(raw, dict) and raw.get("format") != FORMAT:
             raise InputError(f"backup {archive} is in format {raw.get('format')!r}; this version reads {FORMAT}",
-                             reason="backup_incompatible")
+                             reason=Reason.BACKUP_INCOMPATIBLE)
         return Manifest.from_dict(raw)
     except (ValueError, FieldError) as exc:
-        raise InputError(f"the manifest of backup {archive} is not valid: {exc}", reason="backup_corrupt") from None
+        raise InputError(f"the manifest of backup {archive} is not valid: {exc}", reason=Reason.BACKUP_CORRUPT) from None
 
 
 def _check_members(archive: Path, members: list[tarfile.TarInfo], manifest: Manifest) -> list[tarfile.TarInfo]:
@@ -197,22 +206,22 @@ def _check_members(archive: Path, members: list[tarfile.TarInfo], manifest: Mani
         path = PurePosixPath(member.name)
         if path.is_absolute() or ".." in path.parts or not is_home_file(member.name):
             raise InputError(f"backup {archive} holds {member.name!r}, which is not a file of a home",
-                             reason="backup_unsafe_path")
+                             reason=Reason.BACKUP_UNSAFE_PATH)
         if not _regular(member):
             raise InputError(f"backup {archive} holds {member.name!r} as a link, device or sparse file, "
-                             "not a regular file", reason="backup_unsafe_path")
+                             "not a regular file", reason=Reason.BACKUP_UNSAFE_PATH)
         if member.name not in declared:
             raise InputError(f"backup {archive} holds {member.name!r}, which its manifest does not list",
-                             reason="backup_corrupt")
+                             reason=Reason.BACKUP_CORRUPT)
         if member.size != declared[member.name]:
             raise InputError(f"{member.name} in backup {archive} is {member.size} bytes; its manifest says "
-                             f"{declared[member.name]}", reason="backup_corrupt")
+                             f"{declared[member.name]}", reason=Reason.BACKUP_CORRUPT)
         files.append(member)
     names = [member.name for member in files]
     if len(set(names)) != len(names):
-        raise InputError(f"backup {archive} holds a file twice", reason="backup_unsafe_path")
+        raise InputError(f"backup {archive} holds a file twice", reason=Reason.BACKUP_UNSAFE_PATH)
     if set(names) != set(declared):
-        raise InputError(f"backup {archive} does not hold every file its manifest lists", reason="backup_corrupt")
+        raise InputError(f"backup {archive} does not hold every file its manifest lists", reason=Reason.BACKUP_CORRUPT)
     return files
 
 
@@ -227,7 +236,7 @@ def _extract(archive: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, targe
         while left:
             chunk = source.read(min(left, _CHUNK))
             if not chunk:
-                raise InputError(f"backup {archive} ends inside {member.name}", reason="backup_unreadable")
+                raise InputError(f"backup {archive} ends inside {member.name}", reason=Reason.BACKUP_UNREADABLE)
             digest.update(chunk)
             out.write(chunk)
             left -= len(chunk)
@@ -235,7 +244,7 @@ def _extract(archive: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, targe
         os.fsync(out.fileno())
     if digest.hexdigest() != sha256:
         raise InputError(f"{member.name} in backup {archive} does not match its SHA-256 in the manifest",
-                         reason="backup_corrupt")
+                         reason=Reason.BACKUP_CORRUPT)
 
 
 # --- 2.-4. deciding --------------------------------------------------------------------------------
@@ -270,7 +279,7 @@ def _anchor(home: Home, backup: Home, plan: _Plan) -> Root | None:
     if offered is not None and offered != held:
         raise ConflictError(
             "the backup's trust anchor differs from this home's anchor.json: a restore never changes whom a "
-            "home trusts; restore it into a new, empty home instead", reason="anchor_mismatch")
+            "home trusts; restore it into a new, empty home instead", reason=Reason.ANCHOR_MISMATCH)
     return held
 
 
@@ -278,7 +287,7 @@ def _read_anchor(view: Home, whose: str) -> Root:
     try:
         return view.anchor()
     except PermitError as exc:
-        raise RegistryError(f"{whose} trust anchor cannot be read: {exc}", reason="registry_invalid") from None
+        raise RegistryError(f"{whose} trust anchor cannot be read: {exc}", reason=Reason.REGISTRY_INVALID) from None
 
 
 def _registry(home: Home, backup: Home, stage: Path, anchor: Root | None, now: int, plan: _Plan) -> Registry | None:
@@ -287,14 +296,14 @@ def _registry(home: Home, backup: Home, stage: Path, anchor: Root | None, now: i
     if not backup.file("registry.json").exists():
         return held.registry if held is not None else None
     if anchor is None:
-        raise RegistryError("the backup holds a registry but no trust anchor to check it against", reason="registry_invalid")
+        raise RegistryError("the backup holds a registry but no trust anchor to check it against", reason=Reason.REGISTRY_INVALID)
     raw = backup.file("registry.json").read_bytes()
     try:
         # Genuine: it chains from the anchor by threshold signatures.
         offered = open_bundle(raw, anchor, now, allow_stale=True)
     except PermitError as exc:
         raise RegistryError(f"the backup's registry does not verify against this home's trust anchor: {exc}",
-                            reason="registry_invalid") from None
+                            reason=Reason.REGISTRY_INVALID) from None
     state = _held_state(home)
     if state is not None:
         if offered.registry.version < state.registry_version:
@@ -310,8 +319,8 @@ def _registry(home: Home, backup: Home, stage: Path, anchor: Root | None, now: i
             return held.registry if held is not None else None
         if offered.registry.version == state.registry_version:
             if offered.digest != state.registry_digest:
-                raise RegistryError(f"the backup's registry version {offered.registry.version} is another document than "
-                                    "the one this home trusts under that version", reason="registry_rollback")
+                raise RegistryRollback(f"the backup's registry version {offered.registry.version} is another document "
+                                       "than the one this home trusts under that version")
             plan.files.pop("registry.json")  # the same document: nothing to do
             return offered.registry
         try:
@@ -320,7 +329,7 @@ def _registry(home: Home, backup: Home, stage: Path, anchor: Root | None, now: i
             offered = open_bundle(raw, anchor, now, state, allow_stale=True)
         except PermitError as exc:
             raise RegistryError(f"the backup's registry does not follow from the root this home trusts: {exc}",
-                                reason="registry_invalid") from None
+                                reason=Reason.REGISTRY_INVALID) from None
     derived = stage / "trust-state.json"
     derived.write_bytes(trust_state_document(offered))
     plan.files["trust-state.json"] = derived
@@ -349,14 +358,14 @@ def _check_root_chain(backup: Home, anchor: Root) -> None:
         follow_roots(anchor, backup.root_chain())
     except PermitError as exc:
         raise RegistryError(f"the backup's operator/roots.json does not chain from the trust anchor: {exc}",
-                            reason="registry_invalid") from None
+                            reason=Reason.REGISTRY_INVALID) from None
 
 
 def _status_lists(home: Home, backup: Home, registry: Registry | None, now: int, plan: _Plan) -> None:
     for relative in sorted(p for p in plan.files if p.startswith("status/")):
         agency = PurePosixPath(relative).stem
         if registry is None:
-            raise InputError(f"the backup holds {relative} but no registry to check it against", reason="backup_corrupt")
+            raise InputError(f"the backup holds {relative} but no registry to check it against", reason=Reason.BACKUP_CORRUPT)
         if agency not in registry.agencies:
             plan.files.pop(relative)
             plan.kept.append(Kept(relative, f"{agency} is not in the registry this home keeps"))
@@ -364,13 +373,13 @@ def _status_lists(home: Home, backup: Home, registry: Registry | None, now: int,
         held = _held_list(home, registry, agency, now)
         try:
             offered = open_status_list(token_from_bytes(backup.status_path(agency).read_bytes()), registry, agency, now)
-        except DocumentError as exc:
-            if exc.reason not in _OBSOLETE_LIST:
-                raise DocumentError(f"the backup's status list of {agency} is refused: {exc}", reason=exc.reason) from None
+        except KeyCompromised:
             plan.files.pop(relative)
             plan.kept.append(Kept(relative, f"the backup's list of {agency} is signed by a key now declared "
                                             "compromised: no verifier would take it, so it is not restored"))
             continue
+        except DocumentError as exc:
+            raise DocumentError(f"the backup's status list of {agency} is refused: {exc}", reason=exc.reason) from None
         if held is not None and offered.issued_at <= held.issued_at:
             plan.files.pop(relative)
             if offered.token != held.token:
@@ -399,7 +408,7 @@ def _settings(home: Home, backup: Home, force: bool, plan: _Plan) -> None:
         return
     if not force:
         raise ConflictError("the backup would change this home's settings: " + "; ".join(map(str, changes)) +
-                            "; check them, then use --force to accept", reason="restore_changes_settings")
+                            "; check them, then use --force to accept", reason=Reason.RESTORE_CHANGES_SETTINGS)
     plan.settings.extend(changes)
 
 
@@ -409,7 +418,7 @@ def _config(view: Home) -> dict[str, Any]:
         return {}
     value = load_json_file_strict(path.read_bytes(), f"settings file {path}")
     if not isinstance(value, dict):
-        raise InputError(f"settings file {path} must hold a JSON object", reason="bad_config")
+        raise InputError(f"settings file {path} must hold a JSON object", reason=Reason.BAD_CONFIG)
     return value
 
 
@@ -451,13 +460,13 @@ def _check_history(home: Home, backup: Home, agency: str, force: bool) -> Lost |
             return None
         raise ConflictError(
             f"the ledger of {agency} in this home cannot be read ({exc}), so whether the backup lacks permits "
-            "it holds cannot be checked; use --force to replace it", reason="current_ledger_unreadable") from None
+            "it holds cannot be checked; use --force to replace it", reason=Reason.CURRENT_LEDGER_UNREADABLE) from None
     lost = Lost(agency, rows[0][0], rows[-1][0], dict(Counter(kind for _, kind, _ in rows)), max(at for _, _, at in rows))
     if not force:
         raise ConflictError(
             f"the ledger of {agency} in this home has events the backup lacks ({lost}): restoring would lose the "
             "permits issued or changed since the backup and could reuse their status-list indexes; use --force "
-            "only if they must go", reason="restore_would_lose_permits")
+            "only if they must go", reason=Reason.RESTORE_WOULD_LOSE_PERMITS)
     return lost
 
 
@@ -478,7 +487,7 @@ def _check_unchanged(home: Home, plan: _Plan) -> None:
     for relative, seen in plan.seen.items():
         if _fingerprint(home.file(relative)) != seen:
             raise ConflictError(f"{relative} changed in this home while the backup was being checked (a registry "
-                                "or status list was installed); run the restore again", reason="home_changed_during_restore")
+                                "or status list was installed); run the restore again", reason=Reason.HOME_CHANGED_DURING_RESTORE)
 
 
 # The order of the renames inside the one commit: a registry before the trust state that
@@ -530,7 +539,7 @@ def _out_of_use(paths: list[Path]) -> Iterator[None]:
                 mode = "busy"
             if mode != "delete":
                 raise ConflictError(f"ledger {path} is open in another process (an import, an officer's command); "
-                                    "let it finish, then restore", reason="ledger_in_use")
+                                    "let it finish, then restore", reason=Reason.LEDGER_IN_USE)
             switched.append(path)
         yield
     except BaseException:

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from keys.errors import DocumentError
+from keys.errors import DocumentError, KeyCompromised
 from keys.fields import MAX_TIME
 from keys.jws import (
     SIGNATURE_CHARS,
@@ -33,6 +33,7 @@ from keys.jws import (
     sign_compact,
     split_compact,
 )
+from keys.reasons import Reason
 from keys.registry import Registry
 from keys.signer import Signer
 from keys.text import is_identifier
@@ -111,10 +112,10 @@ def token_from_bytes(raw: bytes) -> str:
     try:
         return raw.decode("ascii")
     except UnicodeDecodeError:
-        raise DocumentError("status list refused: not ASCII", reason="malformed_token") from None
+        raise DocumentError("status list refused: not ASCII", reason=Reason.MALFORMED_TOKEN) from None
 
 
-def _refused(why: str, reason: str) -> DocumentError:
+def _refused(why: str, reason: Reason) -> DocumentError:
     return DocumentError(f"status list refused: {why}", reason=reason)
 
 
@@ -132,28 +133,28 @@ def open_status_list(token: str, registry: Registry, agency: str, now: int) -> S
     header = jws.header
     iss, iat, exp, size = header.get("iss"), header.get("iat"), header.get("exp"), header.get("size")
     if iss is None:
-        raise _refused("iss missing", "missing_claim")
+        raise _refused("iss missing", Reason.MISSING_CLAIM)
     if not (isinstance(iss, str) and is_identifier(iss)):
-        raise _refused("iss malformed", "bad_claim")
+        raise _refused("iss malformed", Reason.BAD_CLAIM)
     if type(iat) is not int or type(exp) is not int or type(size) is not int:
-        raise _refused("iat, exp and size must be integers", "bad_claim")
+        raise _refused("iat, exp and size must be integers", Reason.BAD_CLAIM)
     if size % 4 or not MIN_SIZE <= size <= MAX_SIZE or not 0 <= iat < exp <= MAX_TIME:
-        raise _refused("size, iat or exp out of range", "bad_claim")
+        raise _refused("size, iat or exp out of range", Reason.BAD_CLAIM)
     key = registry.key(kid)
     if key is None:
-        raise _refused("signed by a key the registry does not know", "unknown_key")
+        raise _refused("signed by a key the registry does not know", Reason.UNKNOWN_KEY)
     if key.agency != iss or iss != agency:
-        raise _refused(f"a list of {iss} signed by a key of {key.agency}, expected {agency}", "issuer_key_mismatch")
+        raise _refused(f"a list of {iss} signed by a key of {key.agency}, expected {agency}", Reason.ISSUER_KEY_MISMATCH)
     if key.alg != alg:
-        raise _refused("algorithm does not match the registered key", "algorithm_mismatch")
+        raise _refused("algorithm does not match the registered key", Reason.ALGORITHM_MISMATCH)
     if key.compromised:
-        raise _refused("signing key is compromised", "key_compromised")
+        raise KeyCompromised("status list refused: signing key is compromised")
     if not key.usable_for_signing_at(iat):
-        raise _refused("signing key was not valid when the list was issued", "key_not_valid_at_issue")
+        raise _refused("signing key was not valid when the list was issued", Reason.KEY_NOT_VALID_AT_ISSUE)
     if not key.public_key.verify(jws.signature, jws.signing_input):
-        raise _refused("bad signature", "bad_signature")
+        raise _refused("bad signature", Reason.BAD_SIGNATURE)
     if iat > now + ISSUED_AT_LEEWAY:
-        raise _refused("issued in the future", "issued_in_future")
+        raise _refused("issued in the future", Reason.ISSUED_IN_FUTURE)
     bits = _inflate_exactly(jws.payload, size // 4)
     return _unpacked(agency, iat, exp, size, token, bits)
 
@@ -175,7 +176,7 @@ def _check_proportionate(token: str) -> None:
     # A size out of range is refused later as bad_claim; it earns no more room than the smallest.
     entries = size if type(size) is int and MIN_SIZE <= size <= MAX_SIZE else MIN_SIZE
     if len(payload_b64) > max_payload_length(entries) or len(signature_b64) > SIGNATURE_CHARS:
-        raise _refused(f"larger than any list of {entries} entries", "token_too_large")
+        raise _refused(f"larger than any list of {entries} entries", Reason.TOKEN_TOO_LARGE)
 
 
 def _inflate_exactly(payload: bytes, length: int) -> bytes:
@@ -185,9 +186,9 @@ def _inflate_exactly(payload: bytes, length: int) -> bytes:
         # One more byte asked for: a stream that inflates beyond `length` is refused, not cut.
         extra = b"" if inflater.eof else inflater.decompress(b"", 1)
     except (OSError, EOFError, ValueError):
-        raise _refused("payload is not bzip2 data", "malformed_token") from None
+        raise _refused("payload is not bzip2 data", Reason.MALFORMED_TOKEN) from None
     if len(bits) != length or extra or not inflater.eof or inflater.unused_data:
-        raise _refused("payload does not hold exactly size entries", "malformed_token")
+        raise _refused("payload does not hold exactly size entries", Reason.MALFORMED_TOKEN)
     return bits
 
 

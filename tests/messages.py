@@ -32,7 +32,7 @@ from permits.i18n import DOMAIN, LOCALE_DIR  # noqa: E402
 PO = LOCALE_DIR / "vi" / "LC_MESSAGES" / f"{DOMAIN}.po"
 MO = PO.with_suffix(".mo")
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
-SOURCES = ("permits", "verifier")
+SOURCES = ("keys", "permits", "verifier")
 HEADER = "# Vietnamese translations of the permit service's messages.\n# `make messages` extracts new messages here and compiles permit.mo."
 # Fixed, so that the catalogue changes only when a message does.
 DATE = datetime(2026, 11, 30, tzinfo=UTC)

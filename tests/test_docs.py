@@ -11,7 +11,7 @@ import click
 import pytest
 
 from cli import cli
-from keys.errors import VERDICT_REASONS
+from keys.reasons import VERDICT_REASONS
 from verifier.reasons import REASON_TEXT, STATUS_TEXT
 from verifier.verdict import STATUSES
 

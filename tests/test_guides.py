@@ -35,12 +35,12 @@ from conftest import DAY, City, Served, passphrase, start_server
 from forge import claims_of, compress
 
 from keys.encoding import b64url_encode, dumps_canonical
-from keys.errors import VERDICT_REASONS
+from keys.reasons import VERDICT_REASONS, Reason
 from permits import issuing, operator, publishing, qr
 from permits.home import Home
 from verifier.reasons import REASON_TEXT, STATUS_TEXT
 from verifier.verdict import STATUSES, status_for
-from verifier.web import api, app, serve
+from verifier.web import api, errors, serve
 
 ROOT = Path(__file__).parent.parent
 GUIDE = ROOT / "docs" / "integrator.md"
@@ -273,11 +273,10 @@ def test_the_status_table_lists_every_status_in_both_languages() -> None:
 
 def error_reasons() -> set[str]:
     """Every reason an API error can carry, read from the code that raises them."""
-    reasons = set(re.findall(r'ApiError\(\d{3}, "([a-z_]+)"', Path(api.__file__).read_text()))
-    reasons |= set(app._HTTP_REASONS.values()) | {"internal_error", "http_error"}
+    reasons = {code.lower() for code in re.findall(r"ApiError\(\d{3}, Reason\.([A-Z_]+)", Path(api.__file__).read_text())}
+    reasons |= set(errors._HTTP_REASONS.values()) | {Reason.INTERNAL_ERROR, Reason.HTTP_ERROR}
     reasons |= {reason for _, reason in serve._PARSER_STATUS.values()}
-    reasons |= set(re.findall(r'reason="([a-z_]+)"', (ROOT / "permits" / "home.py").read_text())) & {
-        "registry_not_newer", "status_not_newer", "status_rollback"}
+    reasons |= {Reason.REGISTRY_NOT_NEWER, Reason.STATUS_NOT_NEWER, Reason.STATUS_ROLLBACK}  # PUT's conflicts
     return reasons
 
 

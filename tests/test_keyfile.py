@@ -22,6 +22,7 @@ from keys.errors import InputError, KeyFileError, NotFoundError
 from keys.keyfile import key_file_protection, load_signer, read_private_key, rewrite_private_key, write_private_key
 from keys.passphrase import MIN_PASSPHRASE_CHARACTERS
 from keys.signer import KeySigner, Signer
+from verifier.web.errors import status_of
 
 MESSAGE = "Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm".encode()
 
@@ -186,7 +187,7 @@ def test_missing_key_file_is_not_found(key_path: Path) -> None:
     with pytest.raises(NotFoundError) as caught:
         read_private_key(key_path, PASSPHRASE)
     assert caught.value.reason == "key_file_missing"
-    assert caught.value.http_status == 404
+    assert status_of(caught.value) == 404
 
 
 @pytest.mark.parametrize("alg", ["EdDSA", "ES256"])

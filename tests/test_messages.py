@@ -5,7 +5,6 @@ every reason code a sentence in both languages, and the CLI speaks Vietnamese wh
 from __future__ import annotations
 
 import gettext
-import re
 from pathlib import Path
 
 import pytest
@@ -13,9 +12,9 @@ from click.testing import CliRunner, Result
 from messages import MO, check, collect, compiled, help_texts, read_catalogue
 
 from cli import cli
-from keys.errors import VERDICT_REASONS
+from keys.reasons import VERDICT_REASONS, Reason
 from permits.i18n import both, language_from_environment, translate
-from verifier.reasons import ERROR_SENTENCE, REASON_SENTENCE, REASON_TEXT, STATUS_SENTENCE, STATUS_TEXT
+from verifier.reasons import REASON_TEXT, STATUS_SENTENCE, STATUS_TEXT
 from verifier.verdict import STATUSES
 from verifier.web.page import UI_TEXT
 
@@ -61,27 +60,18 @@ def test_the_help_of_every_command_and_option_is_collected() -> None:
 # --- reason codes ----------------------------------------------------------------------------
 
 
-def error_reasons_in_the_code() -> set[str]:
-    """Every reason code an error can carry, as the code spells it."""
-    found = set()
-    for path in SOURCES:
-        text = path.read_text()
-        found |= set(re.findall(r'reason(?:=|: ClassVar\[str\] = | = )"([a-z_]+)"', text))
-        found |= set(re.findall(r'(?:ApiError|CommandFailed|error_response)\(\s*(?:\d+,\s*)?"([a-z_]+)"', text))
-        found |= {"already_" + target for target in re.findall(r'\(\{"[a-z]+"(?:, "[a-z]+")?\}, "([a-z]+)"', text)}
-    found.discard("already_")
-    return found
-
-
-def test_every_reason_code_has_a_sentence_in_vietnamese_and_english() -> None:
-    assert set(REASON_SENTENCE) == VERDICT_REASONS
+def test_every_reason_has_a_sentence_in_vietnamese_and_english() -> None:
+    assert set(REASON_TEXT) == VERDICT_REASONS
     assert set(STATUS_SENTENCE) == set(STATUSES)
-    codes = error_reasons_in_the_code()
-    assert {"permit_not_found", "already_revoked", "unsupported_media_type", "bad_language"} <= codes
-    assert sorted(codes - set(ERROR_SENTENCE) - VERDICT_REASONS) == []
-    for english in (*REASON_SENTENCE.values(), *STATUS_SENTENCE.values(), *ERROR_SENTENCE.values()):
+    assert {"permit_not_found", "already_revoked", "unsupported_media_type", "bad_language"} <= {r.value for r in Reason}
+    for reason in Reason:
+        assert reason.name == reason.value.upper() and Reason.of(reason.value) is reason
+        text = both(reason.sentence)
+        assert text["en"] == reason.sentence and text["vi"] and text["vi"] != reason.sentence, reason
+    for english in STATUS_SENTENCE.values():
         text = both(english)
         assert text["en"] == english and text["vi"] and text["vi"] != english, english
+    assert Reason.of("no_such_reason") is None
 
 
 def test_the_tables_the_page_and_api_users_read_come_from_the_catalogue() -> None:
@@ -144,7 +134,7 @@ def test_every_command_has_vietnamese_help() -> None:
 def test_an_error_in_vietnamese_gives_the_reason_sentence_and_keeps_the_detail(tmp_path: Path) -> None:
     result = run("--lang", "vi", "show", "ABCD1234", env={"PERMIT_HOME": str(tmp_path / "none")})
     assert result.exit_code == 2
-    sentence = translate(ERROR_SENTENCE["home_missing"], "vi")
+    sentence = translate(Reason.HOME_MISSING.sentence, "vi")
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Lỗi: [home_missing] " + sentence + " (permit home ")
     english = run("show", "ABCD1234", env={"PERMIT_HOME": str(tmp_path / "none")})

@@ -14,6 +14,7 @@ from pathlib import Path
 from keys.encoding import b64url_decode, b64url_encode
 from keys.errors import ConflictError
 from keys.jws import split_compact
+from keys.reasons import Reason
 from permits import issuing, operator, publishing, qr
 from permits.home import Home
 from permits.i18n import _
@@ -99,7 +100,7 @@ def _tampered(token: str) -> str:
 def _prepare(directory: Path) -> Home:
     if directory.exists() and any(directory.iterdir()):
         if not (directory / MARKER).exists():
-            raise ConflictError(f"{directory} exists and is not a demo directory; choose another --dir", reason="not_a_demo")
+            raise ConflictError(f"{directory} exists and is not a demo directory; choose another --dir", reason=Reason.NOT_A_DEMO)
         shutil.rmtree(directory)
     home = Home.create(directory)
     (directory / MARKER).write_text("made by permit demo; deleted by the next run\n")

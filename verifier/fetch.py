@@ -19,6 +19,7 @@ import time
 from urllib.parse import urljoin, urlsplit
 
 from keys.errors import PermitError
+from keys.reasons import Reason
 
 MAX_REDIRECTS = 3
 _CHUNK = 64 * 1024
@@ -26,7 +27,7 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 
 
 class FetchError(PermitError):
-    reason = "fetch_failed"
+    reason = Reason.FETCH_FAILED
 
 
 def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:

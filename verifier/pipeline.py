@@ -18,6 +18,7 @@ from keys.encoding import b64url_decode
 from keys.errors import DocumentError
 from keys.fields import FieldError
 from keys.jws import TYP_PERMIT, check_header, decode_header, split_compact
+from keys.reasons import Reason
 from keys.registry import Registry
 from permits.model import Permit
 from permits.status_list import Status, StatusList
@@ -27,8 +28,8 @@ from verifier.verdict import Verdict, status_for
 # Clock difference tolerated between issuer and verifier, in seconds.
 LEEWAY = 60
 _DAY = 86_400
-_FIELD_REASON = {"missing": "missing_claim", "bad": "bad_claim", "text": "non_canonical_text"}
-_STATUS_REASON = {Status.REVOKED: "revoked", Status.SUSPENDED: "suspended", Status.SUPERSEDED: "superseded"}
+_FIELD_REASON = {"missing": Reason.MISSING_CLAIM, "bad": Reason.BAD_CLAIM, "text": Reason.NON_CANONICAL_TEXT}
+_STATUS_REASON = {Status.REVOKED: Reason.REVOKED, Status.SUSPENDED: Reason.SUSPENDED, Status.SUPERSEDED: Reason.SUPERSEDED}
 
 
 @lru_cache(maxsize=1024)
@@ -36,7 +37,7 @@ def _permit_header(segment: str) -> tuple[str, str]:
     header = decode_header(segment)
     alg, kid = check_header(header, TYP_PERMIT, PERMIT_HEADER_MEMBERS)
     if header.get("zip") != ZIP_V1:
-        raise DocumentError("unsupported compression", reason="unsupported_header")
+        raise DocumentError("unsupported compression", reason=Reason.UNSUPPORTED_HEADER)
     return alg, kid
 
 
@@ -55,7 +56,7 @@ def verify(
     its expiry is stale: the verdict is then never `valid`.
     """
 
-    def refused(reason: str) -> Verdict:
+    def refused(reason: Reason) -> Verdict:
         return Verdict("invalid", (reason,), now, registry.version)
 
     try:
@@ -66,15 +67,15 @@ def verify(
     except DocumentError as exc:
         return refused(exc.reason)
     except ValueError:
-        return refused("malformed_token")
+        return refused(Reason.MALFORMED_TOKEN)
 
     key = registry.key(kid)
     if key is None:
-        return refused("unknown_key")
+        return refused(Reason.UNKNOWN_KEY)
     if key.alg != alg:
-        return refused("algorithm_mismatch")
+        return refused(Reason.ALGORITHM_MISMATCH)
     if not key.public_key.verify(signature, f"{header_b64}.{payload_b64}".encode("ascii")):
-        return refused("bad_signature")
+        return refused(Reason.BAD_SIGNATURE)
 
     # The bytes are the issuer's; now they may be read.
     try:
@@ -82,43 +83,43 @@ def verify(
     except FieldError as exc:
         return refused(_FIELD_REASON[exc.problem])
     except ValueError:
-        return refused("malformed_token")
+        return refused(Reason.MALFORMED_TOKEN)
 
     agency = registry.agencies.get(permit.agency)
     if agency is None:
-        return refused("unknown_issuer")
+        return refused(Reason.UNKNOWN_ISSUER)
     if key.agency != permit.agency:
-        return refused("issuer_key_mismatch")
+        return refused(Reason.ISSUER_KEY_MISMATCH)
     if key.compromised:
-        return refused("key_compromised")
+        return refused(Reason.KEY_COMPROMISED)
     if not key.usable_for_signing_at(permit.issued_at):
-        return refused("key_not_valid_at_issue")
+        return refused(Reason.KEY_NOT_VALID_AT_ISSUE)
     permit_type = registry.types.get(permit.type)
     if permit_type is None or permit.type not in agency.types:
-        return refused("not_authorised_for_type")
+        return refused(Reason.NOT_AUTHORISED_FOR_TYPE)
     if permit.lifetime > permit_type.max_days * _DAY:
-        return refused("bad_claim")
+        return refused(Reason.BAD_CLAIM)
     if permit.issued_at > now + LEEWAY:
-        return refused("issued_in_future")
+        return refused(Reason.ISSUED_IN_FUTURE)
 
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     if now >= permit.valid_until + LEEWAY:
-        reasons.append("expired")
+        reasons.append(Reason.EXPIRED)
     elif now + LEEWAY < permit.valid_from:
-        reasons.append("not_yet_valid")
+        reasons.append(Reason.NOT_YET_VALID)
 
     status_list = status_lists.get(permit.agency)
     status = status_list.status(permit.status_index) if status_list is not None else None
     if status is None:
-        reasons.append("status_unavailable")
+        reasons.append(Reason.STATUS_UNAVAILABLE)
     elif status_list is not None and status_list.is_expired(now - grace):
         # A revocation is final, so a stale list still proves it; anything else may have changed.
-        reasons.append("revoked" if status == Status.REVOKED else "status_stale")
+        reasons.append(Reason.REVOKED if status == Status.REVOKED else Reason.STATUS_STALE)
     elif status:
         reasons.append(_STATUS_REASON[Status(status)])
 
     if now >= registry.expires_at + grace:
-        reasons.append("registry_stale")
+        reasons.append(Reason.REGISTRY_STALE)
 
     final = tuple(reasons)
     return Verdict(status_for(final), final, now, registry.version, permit, agency, permit_type)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from keys.errors import ConflictError, DocumentError, NotFoundError, PermitError
+from keys.reasons import Reason
 from keys.trust import MAX_BUNDLE_BYTES, TrustedRegistry, open_bundle
 from permits.home import Home
 from permits.status_list import MAX_STATUS_TOKEN_LENGTH, StatusList, open_status_list, token_from_bytes
@@ -38,9 +39,9 @@ Fetcher = Callable[[str, int, float], bytes]
 @dataclass(frozen=True)
 class Snapshot:
     registry: TrustedRegistry | None = None
-    registry_problem: str | None = "registry_unavailable"
+    registry_problem: Reason | None = Reason.REGISTRY_UNAVAILABLE
     lists: Mapping[str, StatusList] = field(default_factory=dict)
-    list_problems: Mapping[str, str] = field(default_factory=dict)
+    list_problems: Mapping[str, Reason] = field(default_factory=dict)
     # What was read from disk, to notice changes: path → (mtime_ns, size).
     seen: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
@@ -94,7 +95,7 @@ class TrustStore:
             self.reload(wait=False)
         snapshot, now = self.snapshot, self.now()
         if snapshot.registry is None:
-            return Verdict("status_unknown", (snapshot.registry_problem or "registry_unavailable",), now, None)
+            return Verdict("status_unknown", (snapshot.registry_problem or Reason.REGISTRY_UNAVAILABLE,), now, None)
         return verify(token, snapshot.registry.registry, snapshot.lists, now, grace=self.grace)
 
     # --- accepting pushed documents ----------------------------------------------------------------
@@ -110,9 +111,9 @@ class TrustStore:
         self.reload()  # the registry may have been pushed to another worker a moment ago
         snapshot = self.snapshot
         if snapshot.registry is None:
-            raise DocumentError("no trusted registry to check the list against", reason="registry_unavailable")
+            raise DocumentError("no trusted registry to check the list against", reason=Reason.REGISTRY_UNAVAILABLE)
         if agency not in snapshot.registry.registry.agencies:
-            raise NotFoundError(f"no agency {agency!r} in the registry", reason="unknown_issuer")
+            raise NotFoundError(f"no agency {agency!r} in the registry", reason=Reason.UNKNOWN_ISSUER)
         status_list = self.home.install_status_list(token, snapshot.registry.registry, agency, self.now(), require_newer=True)
         self.reload()
         return status_list
@@ -148,7 +149,7 @@ class TrustStore:
                 if registry is None or candidate.registry.version >= registry.registry.version:
                     registry, problem = candidate, None
             except FileNotFoundError:
-                problem = problem if registry is not None else "registry_unavailable"
+                problem = problem if registry is not None else Reason.REGISTRY_UNAVAILABLE
             except PermitError as exc:
                 log.warning("registry on disk refused: %s [%s]", exc.message, exc.reason)
                 if registry is None:
@@ -166,13 +167,13 @@ class TrustStore:
             seen[path] = signature or (0, 0)
             if signature is None:
                 lists.pop(agency, None)
-                list_problems[agency] = "status_unavailable"
+                list_problems[agency] = Reason.STATUS_UNAVAILABLE
                 continue
             try:
                 token = token_from_bytes(self.home.status_path(agency).read_bytes())
                 fresh = open_status_list(token, registry.registry, agency, now)
             except (OSError, PermitError) as exc:
-                reason = exc.reason if isinstance(exc, PermitError) else "status_unavailable"
+                reason = exc.reason if isinstance(exc, PermitError) else Reason.STATUS_UNAVAILABLE
                 log.warning("status list of %s on disk refused [%s]", agency, reason)
                 # A list that no longer verifies (its key was just declared compromised) goes.
                 if registry_changed or agency not in lists:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from keys.errors import VERDICT_REASONS
+from keys.reasons import VERDICT_REASONS, Reason
 from keys.registry import Agency, PermitType
 from permits.model import Permit
 
@@ -22,24 +22,24 @@ STATUSES = (
 )
 
 # Which status a reason leads to; when several apply the first in STATUS_PRIORITY wins.
-_STATUS_OF_REASON: dict[str, str] = {
-    "revoked": "revoked",
-    "suspended": "suspended",
-    "superseded": "superseded",
-    "expired": "expired",
-    "not_yet_valid": "not_yet_valid",
-    "status_unavailable": "status_unknown",
-    "status_stale": "status_unknown",
-    "registry_stale": "status_unknown",
-    "registry_invalid": "status_unknown",
-    "registry_rollback": "status_unknown",
-    "registry_unavailable": "status_unknown",
+_STATUS_OF_REASON: dict[Reason, str] = {
+    Reason.REVOKED: "revoked",
+    Reason.SUSPENDED: "suspended",
+    Reason.SUPERSEDED: "superseded",
+    Reason.EXPIRED: "expired",
+    Reason.NOT_YET_VALID: "not_yet_valid",
+    Reason.STATUS_UNAVAILABLE: "status_unknown",
+    Reason.STATUS_STALE: "status_unknown",
+    Reason.REGISTRY_STALE: "status_unknown",
+    Reason.REGISTRY_INVALID: "status_unknown",
+    Reason.REGISTRY_ROLLBACK: "status_unknown",
+    Reason.REGISTRY_UNAVAILABLE: "status_unknown",
 }
 _STATUS_SET = frozenset(STATUSES)
 STATUS_PRIORITY = ("invalid", "revoked", "suspended", "superseded", "expired", "not_yet_valid", "status_unknown")
 
 
-def status_for(reasons: tuple[str, ...]) -> str:
+def status_for(reasons: tuple[Reason, ...]) -> str:
     if not reasons:
         return "valid"
     found = {_STATUS_OF_REASON.get(reason, "invalid") for reason in reasons}
@@ -62,7 +62,7 @@ class Verdict:
     """
 
     status: str
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
     checked_at: int
     registry_version: int | None
     permit: Permit | None = None

@@ -25,8 +25,9 @@ from cli import cli
 from keys import pkcs8
 from keys.algorithms import PrivateKey
 from keys.errors import InputError
+from keys.reasons import Reason
 from permits import operator
-from verifier.reasons import error_sentence
+from permits.i18n import translate
 
 PERMIT = Path(sys.executable).parent / "permit"
 AGENCY = "hcm-syt"
@@ -113,7 +114,7 @@ def test_guessable_passphrase_for_a_new_agency_key_is_refused_with_its_reason(ci
     line = assert_error(run("keys", "generate", "--agency", AGENCY, env=env), reason)
     assert why in line and secret not in line
     line = assert_error(run("--lang", "vi", "registry", "add-key", AGENCY, env=env), reason)
-    assert error_sentence(reason, "vi") in line
+    assert translate(Reason(reason).sentence, "vi") in line
     assert key_files(home) == before
 
 

@@ -29,8 +29,9 @@ from conftest import PASSPHRASE, City, passphrase
 from test_import import HEADER, row, run_import, write_csv
 
 from cli import cli
+from keys.reasons import Reason
 from permits import operator
-from verifier.reasons import error_sentence
+from permits.i18n import translate
 
 PERMIT = str(Path(sys.executable).parent / "permit")
 # The bounds SECURITY.md and the officer's guide give: how long a line, how far an open quote.
@@ -172,8 +173,8 @@ def test_text_after_a_closing_quote_is_a_rejected_row_not_a_silently_changed_nam
 
 
 def test_the_new_reasons_have_a_sentence_in_both_languages() -> None:
-    for reason in ("line_too_long", "unbalanced_quote"):
-        english, vietnamese = error_sentence(reason, "en"), error_sentence(reason, "vi")
+    for reason in (Reason.LINE_TOO_LONG, Reason.UNBALANCED_QUOTE):
+        english, vietnamese = translate(reason.sentence, "en"), translate(reason.sentence, "vi")
         assert english and vietnamese and english != vietnamese
 
 

@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 from shapes import SHAPES, TIME_SHAPES, Shape, spliced
 
 from keys.encoding import MAX_DEPTH, b64url_encode, loads_strict
-from keys.errors import VERDICT_REASONS, DocumentError, RegistryError
+from keys.errors import DocumentError, RegistryError
 from keys.fields import MAX_TIME
 from keys.jws import TYP_REGISTRY, sign_general
+from keys.reasons import VERDICT_REASONS
 from keys.signer import Signer
 from keys.trust import make_bundle, open_bundle
 from permits.home import Home

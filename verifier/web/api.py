@@ -18,7 +18,8 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
 from keys.encoding import loads_strict
-from keys.errors import ConflictError, DocumentError, InputError, NotFoundError, PermitError
+from keys.errors import ConflictError, DocumentError, InputError, NotFoundError, RegistryRollback
+from keys.reasons import Reason
 from keys.text import is_identifier
 from keys.trust import MAX_BUNDLE_BYTES
 from permits.qr import token_from_input
@@ -27,6 +28,7 @@ from permits.token import MAX_TOKEN_LENGTH
 from verifier.state import TrustStore
 from verifier.verdict import iso
 from verifier.web import fastpath
+from verifier.web.errors import ApiError
 from verifier.web.openapi import openapi_document
 
 blueprint = Blueprint("api", __name__)
@@ -46,12 +48,6 @@ LARGE_PUSH_CPU_SHARE = 0.25
 LARGE_PUSH_BURST = 1.0  # seconds of processor time
 PUSH_RETRY_AFTER = 2  # seconds
 
-class ApiError(PermitError):
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(message, reason=reason)
-        self.http_status = status  # type: ignore[misc]
-
-
 class LargePushes:
     """This worker's turn for large pushes: one at a time, paid from a budget of processor time
     that refills at LARGE_PUSH_CPU_SHARE of a second per second, up to LARGE_PUSH_BURST."""
@@ -70,7 +66,7 @@ class LargePushes:
             self._budget = min(LARGE_PUSH_BURST, self._budget + (now - self._refilled_at) * LARGE_PUSH_CPU_SHARE)
             self._refilled_at = now
             if self._busy or self._budget <= 0:
-                raise ApiError(429, "push_busy", "this verifier is checking other large documents; send it again in a moment")
+                raise ApiError(429, Reason.PUSH_BUSY, "this verifier is checking other large documents; send it again in a moment")
             self._busy = True
         started = time.thread_time()
         try:
@@ -113,12 +109,12 @@ def _body(limit: int, media_types: tuple[str, ...]) -> bytes:
     # gunicorn frames a body by its last coding, chunked, and hands over the rest undecoded: a
     # body sent "gzip, chunked" would be read as if it were plain. Chunked alone, or nothing.
     if coding is not None and [c.strip(" \t").lower() for c in coding.split(",")] != ["chunked"]:
-        raise ApiError(400, "unsupported_transfer_coding", "send the body as it is, or chunked and nothing else")
+        raise ApiError(400, Reason.UNSUPPORTED_TRANSFER_CODING, "send the body as it is, or chunked and nothing else")
     if request.mimetype not in media_types:
-        raise ApiError(415, "unsupported_media_type", f"send Content-Type: {media_types[0]}")
+        raise ApiError(415, Reason.UNSUPPORTED_MEDIA_TYPE, f"send Content-Type: {media_types[0]}")
     charset = request.mimetype_params.get("charset")
     if charset is not None and charset.lower() not in ("utf-8", "utf8"):
-        raise ApiError(415, "unsupported_media_type", "the body must be UTF-8")
+        raise ApiError(415, Reason.UNSUPPORTED_MEDIA_TYPE, "the body must be UTF-8")
     # One byte more than allowed is read, so a chunked body (no Content-Length) that is too long
     # is refused rather than cut; a declared length over the limit is refused before reading.
     request.max_content_length = limit + 1
@@ -127,9 +123,9 @@ def _body(limit: int, media_types: tuple[str, ...]) -> bytes:
     except HTTPException:
         raise
     except Exception:  # the transport failed mid-body (bad chunking, a closed connection)
-        raise ApiError(400, "bad_body", "the request body could not be read") from None
+        raise ApiError(400, Reason.BAD_BODY, "the request body could not be read") from None
     if len(data) > limit:
-        raise ApiError(413, "body_too_large", f"the body is larger than {limit} bytes")
+        raise ApiError(413, Reason.BODY_TOO_LARGE, f"the body is larger than {limit} bytes")
     return data
 
 
@@ -137,28 +133,28 @@ def _json_object(limit: int, allowed: frozenset[str]) -> dict[str, Any]:
     try:
         body = loads_strict(_body(limit, ("application/json",)))
     except ValueError as exc:
-        raise ApiError(400, "bad_json", f"the body is not strict JSON: {exc}") from None
+        raise ApiError(400, Reason.BAD_JSON, f"the body is not strict JSON: {exc}") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "body_not_object", "the body must be a JSON object")
+        raise ApiError(400, Reason.BODY_NOT_OBJECT, "the body must be a JSON object")
     unknown = body.keys() - allowed
     if unknown:
-        raise ApiError(400, "unknown_member", f"unknown member {sorted(unknown)[0]!r}")
+        raise ApiError(400, Reason.UNKNOWN_MEMBER, f"unknown member {sorted(unknown)[0]!r}")
     return body
 
 
 def _token(value: object, where: str) -> str:
     """A token as sent: a compact JWS, or the digits a QR code carries after '#'."""
     if not isinstance(value, str):
-        raise ApiError(400, "token_not_string", f"{where} must be a string")
+        raise ApiError(400, Reason.TOKEN_NOT_STRING, f"{where} must be a string")
     if len(value) > 2 * MAX_TOKEN_LENGTH:
-        raise ApiError(413, "token_too_large", f"{where} is longer than any permit")
+        raise ApiError(413, Reason.TOKEN_TOO_LARGE, f"{where} is longer than any permit")
     if value.isascii() and value.isdigit():
         try:
             return token_from_input(value)
         except ValueError:
             return value  # the pipeline calls it malformed_token
     if len(value) > MAX_TOKEN_LENGTH:
-        raise ApiError(413, "token_too_large", f"{where} is longer than {MAX_TOKEN_LENGTH} characters")
+        raise ApiError(413, Reason.TOKEN_TOO_LARGE, f"{where} is longer than {MAX_TOKEN_LENGTH} characters")
     return value
 
 
@@ -171,7 +167,7 @@ def _no_store(response: Response) -> Response:
 def verify() -> Response:
     body = _json_object(VERIFY_BODY_MAX, frozenset({"token"}))
     if "token" not in body:
-        raise ApiError(400, "missing_token", "the body must have a token")
+        raise ApiError(400, Reason.MISSING_TOKEN, "the body must have a token")
     verdict = _store().verify(_token(body["token"], "token"))
     return _no_store(jsonify(verdict.to_dict()))
 
@@ -182,9 +178,9 @@ def verify_batch() -> Response:
     body = _json_object(limit * (2 * MAX_TOKEN_LENGTH + 8) + 64, frozenset({"tokens"}))
     tokens = body.get("tokens")
     if not isinstance(tokens, list):
-        raise ApiError(400, "missing_tokens", "the body must have tokens, a list of strings")
+        raise ApiError(400, Reason.MISSING_TOKENS, "the body must have tokens, a list of strings")
     if len(tokens) > limit:
-        raise ApiError(413, "batch_too_large", f"at most {limit} tokens per request")
+        raise ApiError(413, Reason.BATCH_TOO_LARGE, f"at most {limit} tokens per request")
     checked = [_token(token, f"tokens[{i}]") for i, token in enumerate(tokens)]
     store = _store()
     return _no_store(jsonify({"verdicts": [store.verify(token).to_dict() for token in checked]}))
@@ -206,7 +202,7 @@ def _document(body: bytes, media_type: str, expires_at: int, now: int) -> Respon
 def registry() -> Response:
     trusted = _store().snapshot.registry
     if trusted is None:
-        raise ApiError(404, "registry_unavailable", "this verifier holds no trusted registry yet")
+        raise ApiError(404, Reason.REGISTRY_UNAVAILABLE, "this verifier holds no trusted registry yet")
     return _document(trusted.bundle, "application/json", trusted.registry.expires_at, _store().now())
 
 
@@ -219,14 +215,14 @@ def put_registry() -> Response:
         except ConflictError as exc:
             raise ApiError(409, exc.reason, exc.message) from None
         except DocumentError as exc:
-            status = 409 if exc.reason == "registry_rollback" else 422
+            status = 409 if isinstance(exc, RegistryRollback) else 422
             raise ApiError(status, exc.reason, exc.message) from None
     return jsonify({"accepted": True, "version": trusted.registry.version, "expires_at": iso(trusted.registry.expires_at)})
 
 
 def _agency(agency: str) -> str:
     if not is_identifier(agency):
-        raise ApiError(404, "unknown_issuer", "no such agency")
+        raise ApiError(404, Reason.UNKNOWN_ISSUER, "no such agency")
     return agency
 
 
@@ -235,7 +231,7 @@ def status_list(agency: str) -> Response:
     snapshot = _store().snapshot
     held = snapshot.lists.get(_agency(agency))
     if held is None:
-        raise ApiError(404, "status_unavailable", f"this verifier holds no status list of {agency}")
+        raise ApiError(404, Reason.STATUS_UNAVAILABLE, f"this verifier holds no status list of {agency}")
     return _document(held.token.encode("ascii"), "application/statuslist+jwt", held.expires_at, _store().now())
 
 
@@ -246,7 +242,7 @@ def put_status_list(agency: str) -> Response:
         try:
             token = token_from_bytes(raw)
         except DocumentError:
-            raise ApiError(400, "malformed_token", "a status list is ASCII") from None
+            raise ApiError(400, Reason.MALFORMED_TOKEN, "a status list is ASCII") from None
         try:
             held = _store().put_status(_agency(agency), token)
         except NotFoundError as exc:
@@ -274,7 +270,7 @@ def healthz() -> Response:
     for agency in sorted(reg.agencies):
         held = snapshot.lists.get(agency)
         if held is None:
-            body["status_lists"][agency] = {"problem": snapshot.list_problems.get(agency, "status_unavailable")}
+            body["status_lists"][agency] = {"problem": snapshot.list_problems.get(agency, Reason.STATUS_UNAVAILABLE)}
             degraded = True
             continue
         stale = held.is_expired(now - store.grace)

@@ -21,14 +21,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 
-from keys.errors import NotFoundError, PermitError
+from keys.errors import NotFoundError
+from keys.reasons import Reason
 from keys.trust import MAX_BUNDLE_BYTES
 from permits.home import Home
 from verifier.state import TrustStore
 from verifier.web import api, page
+from verifier.web.errors import register_error_handlers
 from verifier.web.fastpath import VerifyFastPath
 
 DEFAULTS: dict[str, Any] = {
@@ -65,7 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     if not app.config["HOME"]:
-        raise NotFoundError("the verifier needs a home with anchor.json: set PERMIT_HOME", reason="home_missing")
+        raise NotFoundError("the verifier needs a home with anchor.json: set PERMIT_HOME", reason=Reason.HOME_MISSING)
     home = Home.existing(Path(str(app.config["HOME"])))
     home.anchor()  # the trust anchor is the one thing that must be there at start
     store = TrustStore(
@@ -92,7 +93,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.redirect_defaults = False
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(page.blueprint)
-    _register_error_handlers(app)
+    register_error_handlers(app)
     app.wsgi_app = Hardening(VerifyFastPath(store, app.wsgi_app, bool(app.config["BACKGROUND_REFRESH"])))  # type: ignore[method-assign]
     return app
 
@@ -128,50 +129,3 @@ class Hardening:
             return start_response(status, headers, exc_info)
 
         return self.app(environ, start)
-
-
-MESSAGE_MAX = 200
-
-
-def _bounded(message: str) -> str:
-    """Messages can quote what a client sent: keep them short and free of control characters."""
-    text = "".join(c if c.isprintable() else "?" for c in message[:MESSAGE_MAX])
-    return text + ("…" if len(message) > MESSAGE_MAX else "")
-
-
-def error_response(status: int, reason: str, message: str) -> Response:
-    """The one error shape of the API, for every 4xx (and the 500 that should never happen)."""
-    response = jsonify({"error": {"status": status, "reason": reason, "message": _bounded(message)}})
-    response.status_code = status
-    return response
-
-
-_HTTP_REASONS = {
-    400: "bad_request",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "body_too_large",
-    415: "unsupported_media_type",
-}
-
-
-def _register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(PermitError)
-    def permit_error(exc: PermitError) -> Response:
-        return error_response(exc.http_status, exc.reason, exc.message)
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response | tuple[str, int]:
-        status = exc.code or 500
-        if request.path.startswith("/api/"):
-            response = error_response(status, _HTTP_REASONS.get(status, "http_error"), exc.description or exc.name)
-            if status == 405 and exc.get_response().headers.get("Allow"):
-                response.headers["Allow"] = exc.get_response().headers["Allow"]
-            return response
-        return render_template("error.html", status=status, name=exc.name), status
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response:
-        # A bug, not an input problem: logged with its traceback, answered in the same shape.
-        log.exception("unexpected error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "the verifier failed unexpectedly; the error was logged")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keys.errors import VERDICT_REASONS
+from keys.reasons import VERDICT_REASONS
 from permits.token import MAX_TOKEN_LENGTH
 from verifier.verdict import STATUSES
 

@@ -34,6 +34,7 @@ from gunicorn.workers import gthread
 from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
+from keys.reasons import Reason
 from verifier.web.app import CACHE_AND_SECURITY_HEADERS, create_app
 
 # 20+ characters from the alphabets of compact JWS and of QR digits (never a real path segment),
@@ -78,17 +79,18 @@ class RedactingLogger(Logger):  # type: ignore[misc]
         return atoms
 
 
-_PARSER_STATUS = {LimitRequestLine: (414, "request_line_too_long"), LimitRequestHeaders: (431, "headers_too_large"),
-                  ExpectationFailed: (417, "expectation_failed"), UnsupportedTransferCoding: (400, "unsupported_transfer_coding")}
+_PARSER_STATUS = {LimitRequestLine: (414, Reason.REQUEST_LINE_TOO_LONG), LimitRequestHeaders: (431, Reason.HEADERS_TOO_LARGE),
+                  ExpectationFailed: (417, Reason.EXPECTATION_FAILED),
+                  UnsupportedTransferCoding: (400, Reason.UNSUPPORTED_TRANSFER_CODING)}
 
 
-def _parser_refusal(exc: BaseException) -> tuple[int, str]:
+def _parser_refusal(exc: BaseException) -> tuple[int, Reason]:
     """The status and reason for a request gunicorn could not parse. A Transfer-Encoding it
     refuses (chunked not last or twice, identity, an unknown coding, chunked in HTTP/1.0) gets
     the same reason as the codings the API refuses itself."""
     if isinstance(exc, InvalidHeader) and exc.hdr == "TRANSFER-ENCODING":
-        return 400, "unsupported_transfer_coding"
-    return next((v for cls, v in _PARSER_STATUS.items() if isinstance(exc, cls)), (400, "bad_request"))
+        return 400, Reason.UNSUPPORTED_TRANSFER_CODING
+    return next((v for cls, v in _PARSER_STATUS.items() if isinstance(exc, cls)), (400, Reason.BAD_REQUEST))
 
 
 class _JsonErrorPages:
