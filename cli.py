@@ -34,8 +34,9 @@ from keys.files import write_atomic
 from keys.reasons import Reason
 from keys.registry import RETIRED_REASONS, Registry
 from keys.trust import MAX_BUNDLE_BYTES
-from permits import issuing, operator, pdf, printing, publishing, qr
+from permits import issuing, operator, pdf, printing, qr
 from permits.backup import Manifest, backup_home
+from permits.desk import Desk
 from permits.home import Home, KeyAction, Passphrase
 from permits.i18n import (
     DOMAIN,
@@ -49,7 +50,7 @@ from permits.i18n import (
     ngettext,
     translate,
 )
-from permits.ledger import Ledger, PermitRecord
+from permits.ledger import PermitRecord
 from permits.restore import RestoreReport, restore_home
 from verifier.offline import verify_in_home
 from verifier.reasons import REASON_TEXT, STATUS_TEXT
@@ -82,7 +83,9 @@ class CommandFailed(click.ClickException):
 def split_language(args: Sequence[str]) -> tuple[str, list[str]]:
     """Take `--lang X` / `--lang=X` out of the arguments (before any `--`), so it works
     anywhere on the command line; without it, the environment decides."""
-    lang, rest, i = None, [], 0
+    lang: str | None = None
+    rest: list[str] = []
+    i = 0
     while i < len(args):
         arg = args[i]
         if arg == "--":
@@ -313,6 +316,11 @@ def new_passphrase() -> bytes:
     return str(click.prompt(_("New passphrase for the keys"), hide_input=True, confirmation_prompt=True)).encode()
 
 
+def say(*lines: str) -> None:
+    for line in lines:
+        click.echo(line)
+
+
 def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -324,23 +332,14 @@ def day(value: datetime | None) -> date | None:
     return value.date() if value else None
 
 
-def locate(home: Home, permit_id: str, agency: str | None) -> Ledger:
-    """The ledger holding `permit_id`: the named agency's, or the one ledger in the home that has it."""
-    if agency:
-        return home.ledger(agency)
-    found = []
-    for path in sorted(home.file("ledgers").glob("*.db")):
-        ledger = home.ledger(path.stem)
-        try:
-            ledger.get(permit_id)
-            found.append(ledger)
-        except NotFoundError:
-            ledger.close()
-    if not found:
-        raise NotFoundError(f"no permit {permit_id!r} in any ledger of this home", reason=Reason.PERMIT_NOT_FOUND)
-    if len(found) > 1:
-        raise InputError(f"permit id {permit_id} is in several ledgers; name one with --agency", reason=Reason.AMBIGUOUS_PERMIT)
-    return found[0]
+def desk_of(ctx: click.Context, agency: str) -> Desk:
+    """The desk of `agency` in this home, for this officer, on this command's clock."""
+    return Desk(home_of(ctx), agency, officer_of(ctx), passphrases(), now())
+
+
+def desk_of_permit(ctx: click.Context, permit_id: str, agency: str | None) -> Desk:
+    """The desk of the agency whose ledger holds `permit_id` (or of `agency`, when named)."""
+    return Desk.of_permit(home_of(ctx), permit_id, agency, officer_of(ctx), passphrases(), now())
 
 
 def record_dict(home: Home, record: PermitRecord) -> dict[str, Any]:
@@ -433,9 +432,9 @@ def registry_init(ctx: click.Context, registry_id: str, name: str, roots: int, t
     if base_url:
         home.set_config(base_url=base_url)
     data = {"registry": registry_id, "roots": sorted(root.keys), "threshold": threshold, "anchor": str(home.file("anchor.json"))}
-    emit(data, as_json, lambda: (
-        click.echo(_("Registry {id} initialised: {roots} root key(s), threshold {threshold}.").format(id=registry_id, roots=roots, threshold=threshold)),
-        click.echo(_("Trust anchor for verifiers: {file} (root keys {keys})").format(file=data["anchor"], keys=", ".join(data["roots"])))))
+    emit(data, as_json, lambda: say(
+        _("Registry {id} initialised: {roots} root key(s), threshold {threshold}.").format(id=registry_id, roots=roots, threshold=threshold),
+        _("Trust anchor for verifiers: {file} (root keys {keys})").format(file=data["anchor"], keys=", ".join(sorted(root.keys)))))
 
 
 @registry.command("add-type")
@@ -654,9 +653,9 @@ def keys_generate(ctx: click.Context, agency: str, alg: str, out: Path | None, a
         out.write_text(json.dumps(signer.public_key().handover_jwk(), indent=2) + "\n")
     data = {"agency": agency, "kid": signer.kid, "alg": alg, "private_key": str(home.private_key_path(agency, signer.kid)),
             "public_key": str(out or home.public_key_path(signer.kid))}
-    emit(data, as_json, lambda: (
-        click.echo(_("Key {kid} ({alg}) for {agency}: private key {file}").format(kid=signer.kid, alg=alg, agency=agency, file=data["private_key"])),
-        click.echo(_("Public key to hand to the registry operator: {file}").format(file=data["public_key"]))))
+    emit(data, as_json, lambda: say(
+        _("Key {kid} ({alg}) for {agency}: private key {file}").format(kid=signer.kid, alg=alg, agency=agency, file=data["private_key"]),
+        _("Public key to hand to the registry operator: {file}").format(file=data["public_key"])))
 
 
 KEY_ACTION_TEXT = {
@@ -722,25 +721,17 @@ def issue_cmd(ctx: click.Context, agency: str, type_code: str, holder_id: str, h
 
     Example: permit issue --agency hcm-syt --type food-safety --holder-id 0312345678 --holder-name "Công ty TNHH …" --valid-until 2029-12-31
     """
-    home = home_of(ctx)
-    at = now()
-    reg = home.trusted_registry(at).registry
-    reg.agency(agency)
-    signer = home.agency_signer(reg, agency, passphrases(), at)
-    request = issuing.IssueRequest(
+    desk = desk_of(ctx, agency)
+    record = desk.issue(issuing.IssueRequest(
         agency=agency, type=type_code, holder_id=holder_id, holder_name=holder_name, holder_address=holder_address,
         activities=activities, conditions=conditions, number=number, valid_from=day(valid_from), valid_until=valid_until.date(),
-    )
-    with home.ledger(agency, create=True) as ledger:
-        record = issuing.issue(ledger, reg, signer, request, officer_of(ctx), at)
-    # An agency's first permit needs a status list before anyone can check it; later lists
-    # are published by `permit status publish` (after revocations, and on a schedule).
-    held = home.status_list(reg, agency, at) if home.status_path(agency).exists() else None
-    if held is None or held.is_expired(at):
-        publishing.publish_status_list(home, reg, agency, signer, at)
-    data = record_dict(home, record)
+    ))
+    data = record_dict(desk.home, record)
     data["qr_version"] = qr.qr_version(data["url"])
-    emit(data, as_json, lambda: (click.echo(paint(_("Issued."), fg="green")), print_record(data)))
+    def human() -> None:
+        click.echo(paint(_("Issued."), fg="green"))
+        print_record(data)
+    emit(data, as_json, human)
 
 
 @cli.command("import")
@@ -760,25 +751,12 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
 
     Example: permit import giay-phep-cu.csv --agency hcm-syt --type food-safety
     """
-    from functools import partial
-
-    from keys.keyfile import load_signer
-    from permits.importing import BATCH_SIZE, import_csv
+    from permits.importing import BATCH_SIZE
 
     batch_size = BATCH_SIZE if batch_size is None else batch_size
     if not 1 <= batch_size <= 100_000:
         raise InputError("--batch-size must be between 1 and 100000", reason=Reason.BAD_BATCH_SIZE)
-    home = home_of(ctx)
-    at = now()
-    reg = home.trusted_registry(at).registry
-    secret = passphrases()
-    signer = home.agency_signer(reg, agency, secret, at)
-    # The signing process loads the same key file itself: a key object cannot cross processes.
-    loader = partial(load_signer, home.private_key_path(agency, signer.kid), secret(_("key {kid} of {agency}").format(kid=signer.kid, agency=agency)))
-    with home.ledger(agency, create=True) as ledger:
-        report = import_csv(ledger, reg, signer, csv_file, agency, type_code, officer_of(ctx), at,
-                            batch_size=batch_size, progress=ProgressBar(_("Importing"), _("rows")), signer_loader=loader)
-    publishing.publish_status_list(home, reg, agency, signer, at)
+    report = desk_of(ctx, agency).import_csv(csv_file, type_code, batch_size, ProgressBar(_("Importing"), _("rows")))
     data = {"rows": report.rows, "imported": report.imported, "already_imported": report.total_imported - report.imported,
             "rejected": report.rejected, "rejected_file": str(report.rejected_file) if report.rejected_file else None,
             "resumed_after_line": report.resumed_after, "source_sha256": report.source}
@@ -806,7 +784,7 @@ def list_cmd(ctx: click.Context, agency: str | None, state: str | None, type_cod
     Example: permit list --agency hcm-syt --state active
     """
     home = home_of(ctx)
-    agencies = [agency] if agency else sorted(p.stem for p in home.file("ledgers").glob("*.db"))
+    agencies = [agency] if agency else home.ledger_agencies()
     rows = []
     for name in agencies:
         if not home.ledger_path(name).exists():
@@ -835,13 +813,11 @@ def show_cmd(ctx: click.Context, permit_id: str, agency: str | None, as_json: bo
 
     Example: permit show 7KQ2M9XD
     """
-    home = home_of(ctx)
-    with locate(home, permit_id, agency) as ledger:
-        data = record_dict(home, ledger.get(permit_id))
-        data["events"] = [
-            {"at": iso(e.at), "kind": e.kind, "version": e.version, "officer": e.officer, "reason": e.reason}
-            for e in ledger.events(permit_id)
-        ]
+    desk = desk_of_permit(ctx, permit_id, agency)
+    record, events = desk.history(permit_id)
+    data = record_dict(desk.home, record)
+    data["events"] = [{"at": iso(e.at), "kind": e.kind, "version": e.version, "officer": e.officer, "reason": e.reason}
+                      for e in events]
     def human() -> None:
         print_record(data)
         click.echo(_("History:"))
@@ -868,22 +844,18 @@ def amend_cmd(ctx: click.Context, permit_id: str, agency: str | None, holder_nam
 
     Example: permit amend 7KQ2M9XD --holder-address "45 Lê Lợi, Phường Sài Gòn" --reason "moved"
     """
-    home = home_of(ctx)
-    at = now()
     changes = issuing.Amendment(
         holder_name=holder_name, holder_address=holder_address, activities=activities or None,
         conditions=conditions or None, valid_until=day(valid_until),
     )
-    with locate(home, permit_id, agency) as ledger:
-        current = ledger.get(permit_id).permit
-        reg = home.trusted_registry(at).registry
-        signer = home.agency_signer(reg, current.agency, passphrases(), at)
-        record = issuing.amend(ledger, reg, signer, permit_id, changes, officer_of(ctx), at, reason)
-    data = record_dict(home, record)
-    emit(data, as_json, lambda: (
-        click.echo(_("Amended: version {new} issued, version {old} superseded.").format(new=record.permit.version, old=record.permit.version - 1)),
-        print_record(data),
-        click.echo(_("Publish the status list: {command}").format(command=f"permit status publish --agency {record.permit.agency}"))))
+    desk = desk_of_permit(ctx, permit_id, agency)
+    record = desk.amend(permit_id, changes, reason)
+    data = record_dict(desk.home, record)
+    def human() -> None:
+        click.echo(_("Amended: version {new} issued, version {old} superseded.").format(new=record.permit.version, old=record.permit.version - 1))
+        print_record(data)
+        click.echo(_("Publish the status list: {command}").format(command=f"permit status publish --agency {record.permit.agency}"))
+    emit(data, as_json, human)
 
 
 def _status_command(kind: str, verb: str, help_text: str, reason_required: bool) -> click.Command:
@@ -894,10 +866,9 @@ def _status_command(kind: str, verb: str, help_text: str, reason_required: bool)
     @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     @click.pass_context
     def command(ctx: click.Context, permit_id: str, agency: str | None, reason: str | None, as_json: bool) -> None:
-        home = home_of(ctx)
-        with locate(home, permit_id, agency) as ledger:
-            record = issuing.change_status(ledger, permit_id, kind, officer_of(ctx), now(), reason)
-        data = record_dict(home, record)
+        desk = desk_of_permit(ctx, permit_id, agency)
+        record = desk.change_status(permit_id, kind, reason)
+        data = record_dict(desk.home, record)
         emit(data, as_json, lambda: click.echo(_("Permit {id} is now {state}. Publish the status list: {command}").format(
             id=permit_id, state=state_label(record.state), command=f"permit status publish --agency {record.permit.agency}")))
 
@@ -936,14 +907,10 @@ def status_publish(ctx: click.Context, agency: str, ttl_hours: int, as_json: boo
     """
     if not 1 <= ttl_hours <= 24 * 31:
         raise InputError("--ttl-hours must be between 1 and 744", reason=Reason.BAD_TTL)
-    home = home_of(ctx)
-    at = now()
-    reg = home.trusted_registry(at).registry
-    signer = home.agency_signer(reg, agency, passphrases(), at)
-    status_list = publishing.publish_status_list(home, reg, agency, signer, at, ttl_hours * 3600,
-                                                 progress=ProgressBar(_("Publishing"), _("steps"), delay=1.0, rate=False))
+    desk = desk_of(ctx, agency)
+    status_list = desk.publish(ttl_hours * 3600, ProgressBar(_("Publishing"), _("steps"), delay=1.0, rate=False))
     data = {"agency": agency, "size": status_list.size, "issued_at": iso(status_list.issued_at),
-            "expires_at": iso(status_list.expires_at), "bytes": len(status_list.token), "file": str(home.status_path(agency))}
+            "expires_at": iso(status_list.expires_at), "bytes": len(status_list.token), "file": str(desk.home.status_path(agency))}
     emit(data, as_json, lambda: click.echo(
         _("Status list of {agency} published: {size} entries, {bytes} bytes, valid until {expires}: {file}").format(
             agency=agency, size=data["size"], bytes=data["bytes"], expires=data["expires_at"], file=data["file"])))
@@ -983,20 +950,14 @@ def reissue_cmd(ctx: click.Context, agency: str, old_kid: str, reason: str, as_j
 
     Example: permit reissue --agency hcm-syt --key 3q2Xs9AbCdEf --reason "key compromised"
     """
-    home = home_of(ctx)
-    at = now()
-    reg = home.trusted_registry(at).registry
-    signer = home.agency_signer(reg, agency, passphrases(), at)
-    with home.ledger(agency) as ledger:
-        records = issuing.reissue_signed_by(ledger, reg, signer, old_kid, officer_of(ctx), at, reason,
-                                            progress=ProgressBar(_("Re-issuing"), _("permits"), delay=1.0))
-    publishing.publish_status_list(home, reg, agency, signer, at)
-    data = {"agency": agency, "old_key": old_kid, "new_key": signer.kid, "count": len(records),
-            "permits": [record_dict(home, r) for r in records]}
+    desk = desk_of(ctx, agency)
+    records = desk.reissue(old_kid, reason, ProgressBar(_("Re-issuing"), _("permits"), delay=1.0))
+    data = {"agency": agency, "old_key": old_kid, "new_key": desk.signer.kid, "count": len(records),
+            "permits": [record_dict(desk.home, r) for r in records]}
     def human() -> None:
         click.echo(_("Re-issued {count} permit(s) of {agency} under key {kid}; status list published.").format(
-            count=len(records), agency=agency, kid=signer.kid))
-        for row in data["permits"]:
+            count=len(records), agency=agency, kid=data["new_key"]))
+        for row in (record_dict(desk.home, r) for r in records):
             click.echo(f"  {row['id']} v{row['version']}  {row['holder']['name']}  {row['url']}")
     emit(data, as_json, human)
 
@@ -1012,17 +973,15 @@ def qr_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path, as
 
     Example: permit qr 7KQ2M9XD --out permit.png
     """
-    home = home_of(ctx)
-    with locate(home, permit_id, agency) as ledger:
-        record = ledger.get(permit_id)
-    url = qr.permit_url(home.base_url, record.token)
+    desk = desk_of_permit(ctx, permit_id, agency)
+    record = desk.record(permit_id)
+    url = qr.permit_url(desk.home.base_url, record.token)
     writers = {".png": qr.write_png, ".svg": qr.write_svg}
     if out.suffix.lower() not in writers:
         raise InputError("--out must end in .png or .svg", reason=Reason.BAD_OUTPUT)
     version = writers[out.suffix.lower()](url, out)
-    emit({"id": permit_id, "file": str(out), "qr_version": version, "error_correction": "M", "url": url}, as_json, lambda: (
-        click.echo(_("QR code (version {version}, error correction M) written to {file}").format(version=version, file=out)),
-        click.echo(url)))
+    emit({"id": permit_id, "file": str(out), "qr_version": version, "error_correction": "M", "url": url}, as_json, lambda: say(
+        _("QR code (version {version}, error correction M) written to {file}").format(version=version, file=out), url))
 
 
 @cli.command("print")
@@ -1042,11 +1001,9 @@ def print_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path,
         raise InputError("--out must end in .pdf or .html", reason=Reason.BAD_OUTPUT)
     if kind == ".pdf":
         pdf.require_chromium()  # before any work, in one line
-    home = home_of(ctx)
-    with locate(home, permit_id, agency) as ledger:
-        record = ledger.get(permit_id)
-    at = now()
-    printed = printing.render(record, home.trusted_registry(at).registry, home.base_url, at)
+    desk = desk_of_permit(ctx, permit_id, agency)
+    record = desk.record(permit_id)
+    printed = printing.render(record, desk.registry, desk.home.base_url, desk.now)
     if kind == ".pdf":
         pdf.write_pdf(printed.html, out)
     else:
@@ -1173,7 +1130,7 @@ def restore_cmd(ctx: click.Context, backup_file: Path, force: bool, as_json: boo
     Example: permit --home ./hcm-restored restore /srv/backup/hcm-2026-11-22.tar
     """
     given = ctx.find_root().params.get("home")
-    existed = bool(given) and Path(given).exists()
+    existed = given is not None and Path(given).exists()
     home = home_of(ctx, create=True)
     try:
         report = restore_home(home, backup_file, now(), force)

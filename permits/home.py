@@ -332,8 +332,32 @@ class Home:
             return Ledger.create(path, agency)
         return Ledger.open(path, agency)
 
+    def ledger_agencies(self) -> list[str]:
+        """The agencies that have a ledger in this home, sorted."""
+        return sorted(path.stem for path in self.file("ledgers").glob("*.db"))
+
+    def agency_of(self, permit_id: str) -> str:
+        """The agency whose ledger in this home holds `permit_id`; NotFoundError when none does,
+        InputError when several do (then the agency must be named)."""
+        found = []
+        for agency in self.ledger_agencies():
+            with self.ledger(agency) as ledger:
+                try:
+                    ledger.get(permit_id)
+                except NotFoundError:
+                    continue
+            found.append(agency)
+        if not found:
+            raise NotFoundError(f"no permit {permit_id!r} in any ledger of this home", reason=Reason.PERMIT_NOT_FOUND)
+        if len(found) > 1:
+            raise InputError(f"permit id {permit_id} is in several ledgers; name one with --agency", reason=Reason.AMBIGUOUS_PERMIT)
+        return found[0]
+
     def status_path(self, agency: str) -> Path:
         return self.file(f"status/{agency}.jwt")
+
+    def has_status_list(self, agency: str) -> bool:
+        return self.status_path(agency).exists()
 
     def status_list(self, registry: Registry, agency: str, now: int) -> StatusList | None:
         path = self.status_path(agency)

@@ -1,0 +1,124 @@
+"""An agency's desk: each task an issuing officer does, as one call that applies its rules.
+
+A front end (the `permit` command today, an HTTP issuing API or another tool tomorrow) parses
+what the officer asked, opens the desk of the agency concerned, calls one method and shows the
+result. The rules live here, once: the registry the home trusts and the agency's current key
+(loaded only when a task signs), an agency's status list published with its first permit and
+after every task that changes many permits at once, the officer's name recorded with each
+change, one clock per task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from keys.errors import InputError
+from keys.keyfile import load_signer
+from keys.reasons import Reason
+from keys.registry import Registry
+from keys.signer import KeySigner
+from permits import issuing, publishing
+from permits.home import Home, Passphrase
+from permits.importing import BATCH_SIZE, ImportReport, import_csv
+from permits.ledger import Event, PermitRecord
+from permits.status_list import StatusList
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Desk:
+    """The desk of `agency` in `home`, for `officer`, at `now`."""
+
+    home: Home
+    agency: str
+    officer: str
+    passphrase: Passphrase
+    now: int
+    _registry: Registry | None = field(default=None, init=False, repr=False)
+    _signer: KeySigner | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def of_permit(cls, home: Home, permit_id: str, agency: str | None, officer: str, passphrase: Passphrase,
+                  now: int) -> Desk:
+        """The desk of the agency whose ledger holds `permit_id` (`agency` when given)."""
+        return cls(home, agency or home.agency_of(permit_id), officer, passphrase, now)
+
+    @property
+    def registry(self) -> Registry:
+        """The registry this home trusts (checked against its anchor once per desk)."""
+        if self._registry is None:
+            self._registry = self.home.trusted_registry(self.now).registry
+            self._registry.agency(self.agency)  # an agency the registry knows
+        return self._registry
+
+    @property
+    def signer(self) -> KeySigner:
+        """The agency's newest current key held in this home; its passphrase is asked once."""
+        if self._signer is None:
+            self._signer = self.home.agency_signer(self.registry, self.agency, self.passphrase, self.now)
+        return self._signer
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def record(self, permit_id: str) -> PermitRecord:
+        with self.home.ledger(self.agency) as ledger:
+            return ledger.get(permit_id)
+
+    def history(self, permit_id: str) -> tuple[PermitRecord, list[Event]]:
+        with self.home.ledger(self.agency) as ledger:
+            return ledger.get(permit_id), ledger.events(permit_id)
+
+    # --- tasks that sign -----------------------------------------------------------------------
+
+    def issue(self, request: issuing.IssueRequest) -> PermitRecord:
+        """Check, record and sign a permit. The agency's first permit also publishes its status
+        list, without which no verifier could say the permit is in force."""
+        if request.agency != self.agency:
+            raise InputError(f"a permit of {request.agency} is not issued at the desk of {self.agency}",
+                             reason=Reason.BAD_INPUT)
+        with self.home.ledger(self.agency, create=True) as ledger:
+            record = issuing.issue(ledger, self.registry, self.signer, request, self.officer, self.now)
+        held = self.home.status_list(self.registry, self.agency, self.now) if self.home.has_status_list(self.agency) else None
+        if held is None or held.is_expired(self.now):
+            self.publish()
+        return record
+
+    def import_csv(self, path: Path, type_code: str, batch_size: int = BATCH_SIZE,
+                   progress: Progress | None = None) -> ImportReport:
+        """Import paper permits from a CSV file (resumable), then publish the status list."""
+        # The signing processes load the same key file themselves: a key cannot cross processes.
+        key_file = self.home.private_key_path(self.agency, self.signer.kid)
+        loader = partial(load_signer, key_file, self.passphrase(f"key {self.signer.kid} of {self.agency}"))
+        with self.home.ledger(self.agency, create=True) as ledger:
+            report = import_csv(ledger, self.registry, self.signer, path, self.agency, type_code, self.officer, self.now,
+                                batch_size=batch_size, progress=progress, signer_loader=loader)
+        self.publish()
+        return report
+
+    def amend(self, permit_id: str, changes: issuing.Amendment, reason: str) -> PermitRecord:
+        """A new version of the permit; the old one becomes superseded."""
+        with self.home.ledger(self.agency) as ledger:
+            return issuing.amend(ledger, self.registry, self.signer, permit_id, changes, self.officer, self.now, reason)
+
+    def reissue(self, old_kid: str, reason: str, progress: Progress | None = None) -> list[PermitRecord]:
+        """Re-issue under the current key every permit `old_kid` signed, then publish."""
+        with self.home.ledger(self.agency) as ledger:
+            records = issuing.reissue_signed_by(ledger, self.registry, self.signer, old_kid, self.officer, self.now,
+                                                reason, progress=progress)
+        self.publish()
+        return records
+
+    def publish(self, ttl: int = publishing.DEFAULT_STATUS_TTL, progress: Progress | None = None) -> StatusList:
+        """Sign the agency's status list from its ledger and install it in the home."""
+        return publishing.publish_status_list(self.home, self.registry, self.agency, self.signer, self.now, ttl, progress)
+
+    # --- tasks that only record ------------------------------------------------------------------
+
+    def change_status(self, permit_id: str, kind: str, reason: str | None) -> PermitRecord:
+        """Suspend, reinstate or revoke (`kind`); verifiers learn it from the next status list."""
+        with self.home.ledger(self.agency) as ledger:
+            return issuing.change_status(ledger, permit_id, kind, self.officer, self.now, reason)
