@@ -50,6 +50,11 @@ def integer(value: object, what: str, low: int = 0, high: int = MAX_SAFE_INT) ->
 MAX_TIME = 253_402_300_799 - 14 * 3600
 
 
+# A document (a registry, a status list) may be signed on a machine whose clock is a little ahead
+# of the verifier's: how far ahead its issue time may be before it counts as issued in the future.
+ISSUED_AT_LEEWAY = 300
+
+
 def time_value(value: object, what: str) -> int:
     """A time in whole seconds since the epoch, from 1970 to MAX_TIME (year 9999)."""
     if type(value) is not int or not 0 <= value <= MAX_TIME:

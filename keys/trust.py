@@ -27,7 +27,7 @@ from keys import fields
 from keys.algorithms import KeyRejected, PublicKey, load_public_jwk
 from keys.encoding import dumps_canonical, loads_strict
 from keys.errors import DocumentError, RegistryError, RegistryRollback, RegistryStale
-from keys.fields import FieldError
+from keys.fields import ISSUED_AT_LEEWAY, FieldError
 from keys.jws import (
     GENERAL_PROTECTED_MAX,
     SIGNATURE_CHARS,
@@ -83,8 +83,6 @@ MAX_REGISTRY_DOCUMENT = _SIGNED_DOCUMENT + MAX_REGISTRY_PAYLOAD + MAX_ROOT_KEYS 
 # The largest bundle the limits above allow, as make_bundle writes it: 10,887,896 bytes.
 MAX_BUNDLE_BYTES = len('{"registry":,"roots":[]}\n') + MAX_ROOT_CHAIN * MAX_ROOT_DOCUMENT + MAX_REGISTRY_DOCUMENT
 
-# A registry may be signed on a machine whose clock is a little ahead of the verifier's.
-ISSUED_AT_LEEWAY = 300
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ ledger does not hold, and a faulty signer never produces a permit at all.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
@@ -30,7 +29,6 @@ from permits.token import MAX_TOKEN_LENGTH, sign_permit
 
 # Ho Chi Minh City time (UTC+7, no daylight saving): the calendar the dates on a permit mean.
 CITY_TZ = timezone(timedelta(hours=7), "ICT")
-_HOLDER_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z./-]{0,31}")
 OFFICER_MAX = 100
 REASON_MAX = 500
 
@@ -142,7 +140,7 @@ def draft_permit(permit_type: PermitType, request: IssueRequest, now: int, permi
     valid_from = request.valid_from or city_date(now)
     _check_validity(permit_type, valid_from, request.valid_until, now)
     holder_id = request.holder_id.strip()
-    if not _HOLDER_ID.fullmatch(holder_id):
+    if not model.HOLDER_ID.fullmatch(holder_id):
         raise InputError("holder id must be a registration code (letters, digits, '.', '/', '-')", reason=Reason.BAD_HOLDER_ID)
     number = None if request.number is None else normalise_text(request.number, "permit number", model.NUMBER_MAX)
     return _build(

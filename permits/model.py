@@ -33,7 +33,7 @@ MAX_VERSION = 10_000
 
 # Holder ids are registration codes (enterprise code, household business number) or an
 # issuer's pseudonym for a natural person; never a citizen ID in clear.
-_HOLDER_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z./-]{0,31}")
+HOLDER_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z./-]{0,31}")
 _PERMIT_ID = re.compile(r"[0-9A-Z]{4,32}")
 
 _CLAIMS = frozenset({"iss", "jti", "sub", "iat", "nbf", "exp", "ptype", "st", "ver", "permit"})
@@ -67,7 +67,7 @@ class Permit:
             raise FieldError("bad", "ptype must be a lower-case identifier")
         if type(self.id) is not str or not _PERMIT_ID.fullmatch(self.id):
             raise FieldError("bad", "jti must be 4-32 upper-case letters or digits")
-        if type(self.holder_id) is not str or not _HOLDER_ID.fullmatch(self.holder_id):
+        if type(self.holder_id) is not str or not HOLDER_ID.fullmatch(self.holder_id):
             raise FieldError("bad", "sub must be a registration code (letters, digits, '.', '/', '-')")
         times = (self.issued_at, self.valid_from, self.valid_until)
         if not all(type(t) is int and 0 <= t <= MAX_TIME for t in times):

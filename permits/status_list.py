@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from keys.errors import DocumentError, KeyCompromised
-from keys.fields import MAX_TIME
+from keys.fields import ISSUED_AT_LEEWAY, MAX_TIME
 from keys.jws import (
     SIGNATURE_CHARS,
     TYP_STATUS_LIST,
@@ -41,7 +41,6 @@ from keys.text import is_identifier
 MIN_SIZE = 131_072
 MAX_SIZE = 1 << 26  # 67 million permits per agency: 16 MiB inflated, the decompression bound
 MAX_STATUS_TOKEN_LENGTH = 8 * 1024 * 1024
-ISSUED_AT_LEEWAY = 300
 _HEADER_MEMBERS = frozenset({"alg", "kid", "typ", "iss", "iat", "exp", "size"})
 
 

@@ -15,12 +15,11 @@ from conftest import DAY, NOW
 from keys.algorithms import generate_private_key
 from keys.encoding import b64url_decode, b64url_encode, dumps_canonical, loads_strict
 from keys.errors import ConflictError, InputError, NotFoundError, RegistryError
-from keys.fields import FieldError
+from keys.fields import ISSUED_AT_LEEWAY, FieldError
 from keys.jws import TYP_REGISTRY, TYP_ROOT, sign_general
 from keys.registry import Agency, AgencyKey, Names, PermitType, Registry
 from keys.signer import KeySigner
 from keys.trust import (
-    ISSUED_AT_LEEWAY,
     MAX_BUNDLE_BYTES,
     MAX_ROOT_KEYS,
     Root,

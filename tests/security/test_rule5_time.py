@@ -33,11 +33,10 @@ from hostile import (
 
 import cli as cli_module
 from cli import cli
-from keys.fields import MAX_TIME
+from keys.fields import ISSUED_AT_LEEWAY, MAX_TIME
 from keys.signer import KeySigner
 from permits import operator
 from permits.model import Permit
-from permits.status_list import ISSUED_AT_LEEWAY
 from permits.token import sign_permit
 from verifier.pipeline import LEEWAY
 from verifier.web.app import create_app
