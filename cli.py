@@ -34,7 +34,7 @@ from keys.files import write_atomic
 from keys.reasons import Reason
 from keys.registry import RETIRED_REASONS, Registry
 from keys.trust import MAX_BUNDLE_BYTES
-from permits import issuing, operator, pdf, printing, qr
+from permits import issuing, layout, operator, pdf, printing, qr
 from permits.backup import Manifest, backup_home
 from permits.desk import Desk
 from permits.home import Home, KeyAction, Passphrase
@@ -431,7 +431,7 @@ def registry_init(ctx: click.Context, registry_id: str, name: str, roots: int, t
     root = operator.init_registry(home, registry_id, name, roots, threshold, passphrases(confirm=True)("the root keys"), now())
     if base_url:
         home.set_config(base_url=base_url)
-    data = {"registry": registry_id, "roots": sorted(root.keys), "threshold": threshold, "anchor": str(home.file("anchor.json"))}
+    data = {"registry": registry_id, "roots": sorted(root.keys), "threshold": threshold, "anchor": str(home.file(layout.ANCHOR))}
     emit(data, as_json, lambda: say(
         _("Registry {id} initialised: {roots} root key(s), threshold {threshold}.").format(id=registry_id, roots=roots, threshold=threshold),
         _("Trust anchor for verifiers: {file} (root keys {keys})").format(file=data["anchor"], keys=", ".join(sorted(root.keys)))))
@@ -528,7 +528,7 @@ def registry_publish(ctx: click.Context, valid_days: int, as_json: bool) -> None
     home = home_of(ctx)
     trusted = operator.publish(home, passphrases(), now(), valid_days * 86_400)
     reg = trusted.registry
-    data = {"version": reg.version, "expires_at": iso(reg.expires_at), "file": str(home.file("registry.json")), "digest": trusted.digest}
+    data = {"version": reg.version, "expires_at": iso(reg.expires_at), "file": str(home.file(layout.REGISTRY)), "digest": trusted.digest}
     emit(data, as_json, lambda: click.echo(_("Published registry version {version}, valid until {expires}: {file}").format(
         version=reg.version, expires=iso(reg.expires_at), file=data["file"])))
 
@@ -605,7 +605,7 @@ def registry_push(ctx: click.Context, url: str, as_json: bool) -> None:
 
     home = home_of(ctx)
     version = home.trusted_registry(now()).registry.version
-    answer = push(url, "registry", home.file("registry.json").read_bytes(), "application/json")
+    answer = push(url, "registry", home.file(layout.REGISTRY).read_bytes(), "application/json")
     message = _("Registry version {version} accepted by {url}") if answer else _("Registry version {version} already held by {url}")
     emit({"version": version, "url": url, "accepted": bool(answer)}, as_json, lambda: click.echo(message.format(version=version, url=url)))
 

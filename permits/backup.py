@@ -21,7 +21,7 @@ from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import sqlite_utils
@@ -31,6 +31,7 @@ from keys.errors import InputError, LedgerError, LedgerSchemaUnknown, PermitErro
 from keys.fields import FieldError
 from keys.reasons import Reason
 from keys.trust import open_bundle
+from permits import layout
 from permits.home import Home
 from permits.ledger import migrations
 from permits.staging import staging
@@ -38,11 +39,6 @@ from permits.staging import staging
 FORMAT = "hcm-permits-backup/1"
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
-TOP_FILES = ("anchor.json", "registry.json", "trust-state.json", "config.json")
-# Directories of a home and which files in them a backup holds (one level, no hidden files).
-DIRECTORIES = {"status": ".jwt", "ledgers": ".db", "operator": "", "private": "", "public": ""}
-# One path component, not hidden (temporary files are): key ids may begin with "-" or "_".
-_NAME = re.compile(r"[^./\x00-\x1f][^/\x00-\x1f]{0,254}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _EVENT_COLUMNS = "seq, permit_id, version, kind, officer, at, reason"
 
@@ -54,7 +50,7 @@ class FileEntry:
     sha256: str
 
     def __post_init__(self) -> None:
-        if not is_home_file(self.path):
+        if not layout.is_home_file(self.path):
             raise FieldError("bad", f"{self.path!r} is not a file of a home")
         fields.integer(self.size, f"size of {self.path}")
         if not isinstance(self.sha256, str) or not _SHA256.fullmatch(self.sha256):
@@ -97,7 +93,7 @@ class Manifest:
         paths = [entry.path for entry in self.files]
         if len(set(paths)) != len(paths):
             raise FieldError("bad", "a file is listed twice")
-        if set(self.ledgers) != {PurePosixPath(p).stem for p in paths if p.startswith("ledgers/")}:
+        if set(self.ledgers) != {layout.agency_of(p) for p in paths if layout.in_directory(p, layout.LEDGERS)}:
             raise FieldError("bad", "the ledgers listed are not the ledger files")
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,16 +124,6 @@ class Manifest:
         return cls(created, version, files, ledgers)
 
 
-def is_home_file(path: str) -> bool:
-    """Whether `path` (relative, POSIX) is a file a backup may hold: nothing absolute, no `..`,
-    nothing hidden, nothing outside the home's documented layout."""
-    parts = path.split("/")
-    if len(parts) == 1:
-        return path in TOP_FILES
-    return (len(parts) == 2 and parts[0] in DIRECTORIES and _NAME.fullmatch(parts[1]) is not None
-            and parts[1].endswith(DIRECTORIES[parts[0]]))
-
-
 # --- backup ---------------------------------------------------------------------------------------
 
 
@@ -155,7 +141,7 @@ def backup_home(home: Home, out: Path, now: int) -> Manifest:
         # if this process is killed, half-written archive included.
         with staging(out.parent, f".{out.name}.") as stage:
             copy = stage.path / "home"  # laid out as a home, so that the home's own readers check it
-            ledgers = {path.stem: _snapshot(home, path, copy) for path in sorted(home.file("ledgers").glob("*.db"))}
+            ledgers = {agency: _snapshot(home, home.ledger_path(agency), copy) for agency in home.ledger_agencies()}
             # The small files are read under the home's lock, so the registry and the trust
             # state that guards it come from the same moment (installing writes both under it).
             with home.lock():
@@ -164,7 +150,7 @@ def backup_home(home: Home, out: Path, now: int) -> Manifest:
                 (copy / relative).parent.mkdir(parents=True, exist_ok=True)
                 (copy / relative).write_bytes(data)
             registry_version = check_documents(Home(copy), now)
-            paths = sorted([*documents, *(f"ledgers/{agency}.db" for agency in ledgers)])
+            paths = sorted([*documents, *(layout.ledger(agency) for agency in ledgers)])
             manifest = Manifest(now, registry_version, tuple(FileEntry(p, *_size_and_hash(copy / p)) for p in paths), ledgers)
             archive = stage.path / "backup.tar"
             # 0600 from the start: the archive holds the private keys (encrypted, as in the home).
@@ -185,13 +171,13 @@ def backup_home(home: Home, out: Path, now: int) -> Manifest:
 
 def _home_files(home: Home) -> list[str]:
     """The home's files a backup holds, besides the ledgers."""
-    found = [name for name in TOP_FILES if home.file(name).exists() or home.file(name).is_symlink()]
-    for directory, suffix in DIRECTORIES.items():
-        if directory == "ledgers" or not home.file(directory).is_dir():
+    found = [name for name in layout.TOP_FILES if home.file(name).exists() or home.file(name).is_symlink()]
+    for directory, suffix in layout.DIRECTORIES.items():
+        if directory == layout.LEDGERS or not home.file(directory).is_dir():
             continue
         for path in sorted(home.file(directory).iterdir()):
             relative = f"{directory}/{path.name}"
-            if is_home_file(relative) and path.name.endswith(suffix):
+            if layout.is_home_file(relative) and path.name.endswith(suffix):
                 found.append(relative)
     for relative in found:
         _regular(home, relative)
@@ -209,8 +195,8 @@ def _snapshot(home: Home, source: Path, into: Path) -> LedgerFacts:
     """Copy the ledger with SQLite's online backup, every page in one step: one read
     transaction, so the copy is the ledger as of one commit, whatever other processes write
     meanwhile (WAL lets them go on)."""
-    _regular(home, f"ledgers/{source.name}")
-    target = into / "ledgers" / source.name
+    _regular(home, layout.ledger(source.stem))
+    target = into / layout.ledger(source.stem)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with closing(sqlite3.connect(source, timeout=30)) as live, closing(sqlite3.connect(target)) as copy:
@@ -238,7 +224,7 @@ def _add(tar: tarfile.TarFile, name: str, data: BinaryIO, mtime: int) -> None:
     info = tarfile.TarInfo(name)
     info.size = data.seek(0, os.SEEK_END)
     data.seek(0)
-    info.mode = 0o600 if name.startswith("private/") else 0o644
+    info.mode = 0o600 if layout.in_directory(name, layout.PRIVATE) else 0o644
     info.mtime = mtime
     tar.addfile(info, data)
 
@@ -284,11 +270,11 @@ def check_documents(view: Home, now: int) -> int | None:
     expired registry is still genuine: the restored home says registry_stale, as it did, until a
     newer one is installed. Returns the registry version; RegistryError registry_invalid."""
     try:
-        if view.file("anchor.json").exists():
+        if view.file(layout.ANCHOR).exists():
             view.anchor()
-        if not view.file("registry.json").exists():
+        if not view.file(layout.REGISTRY).exists():
             return None
-        return open_bundle(view.file("registry.json").read_bytes(), view.anchor(), now, view.trust_state(),
+        return open_bundle(view.file(layout.REGISTRY).read_bytes(), view.anchor(), now, view.trust_state(),
                            allow_stale=True).registry.version
     except PermitError as exc:
         raise RegistryError(f"the registry and trust documents do not verify: {exc}", reason=Reason.REGISTRY_INVALID) from None

@@ -1,15 +1,5 @@
-"""A permit home: the directory an operator, an agency or a verifier keeps its files in.
-
-    anchor.json            trust anchor: root public keys and threshold (set by hand)
-    registry.json          the signed registry bundle last accepted
-    trust-state.json       what was accepted (root, version, digest): the rollback guard
-    config.json            settings, e.g. the verifier base URL printed in QR codes
-    operator/draft.json    the operator's unsigned working copy of the registry
-    operator/roots.json    the signed root documents, oldest first
-    private/<label>-<kid>.key   encrypted private keys, mode 0600 in a 0700 directory
-    public/<kid>.jwk.json  public keys, to hand over to the registry operator
-    ledgers/<agency>.db    each agency's ledger
-    status/<agency>.jwt    status lists: the agency's own, or the latest verified copy
+"""A permit home: the directory an operator, an agency or a verifier keeps its files in, read
+and written here (its files are named in permits/layout.py).
 
 Every file is written whole (temporary file, fsync, rename) so a crash never leaves half of one.
 """
@@ -46,6 +36,7 @@ from keys.reasons import Reason
 from keys.registry import Registry
 from keys.signer import KeySigner
 from keys.trust import Root, TrustedRegistry, TrustState, open_bundle
+from permits import layout
 from permits.ledger import Ledger
 from permits.status_list import MAX_STATUS_TOKEN_LENGTH, StatusList, open_status_list, token_from_bytes
 
@@ -100,7 +91,7 @@ class Home:
 
     @property
     def lock_path(self) -> Path:
-        return self.file(".lock")
+        return self.file(layout.LOCK)
 
     @contextmanager
     def lock(self, handle: IO[Any] | None = None) -> Iterator[None]:
@@ -125,7 +116,7 @@ class Home:
     # --- settings ---------------------------------------------------------------------------
 
     def config(self) -> dict[str, Any]:
-        path = self.file("config.json")
+        path = self.file(layout.CONFIG)
         if not path.exists():
             return {}
         value = load_json_file_strict(path.read_bytes(), f"settings file {path}")
@@ -134,7 +125,7 @@ class Home:
         return value
 
     def set_config(self, **values: Any) -> None:
-        write_atomic(self.file("config.json"), json.dumps({**self.config(), **values}, indent=2, ensure_ascii=False).encode())
+        write_atomic(self.file(layout.CONFIG), json.dumps({**self.config(), **values}, indent=2, ensure_ascii=False).encode())
 
     @property
     def base_url(self) -> str:
@@ -143,17 +134,17 @@ class Home:
     # --- trust --------------------------------------------------------------------------------
 
     def anchor(self) -> Root:
-        raw = self._read_json("anchor.json", "trust anchor", "copy the registry operator's anchor.json here", Reason.ANCHOR_MISSING)
+        raw = self._read_json(layout.ANCHOR, "trust anchor", "copy the registry operator's anchor.json here", Reason.ANCHOR_MISSING)
         try:
             return Root.from_dict(raw)
         except FieldError as exc:
             raise RegistryError(f"trust anchor {self.file('anchor.json')} is not valid: {exc}") from None
 
     def write_anchor(self, root: Root) -> None:
-        write_atomic(self.file("anchor.json"), json.dumps(root.to_dict(), indent=2).encode() + b"\n")
+        write_atomic(self.file(layout.ANCHOR), json.dumps(root.to_dict(), indent=2).encode() + b"\n")
 
     def trust_state(self) -> TrustState | None:
-        path = self.file("trust-state.json")
+        path = self.file(layout.TRUST_STATE)
         if not path.exists():
             return None
         raw = load_json_file_strict(path.read_bytes(), f"trust state {path}")
@@ -163,11 +154,11 @@ class Home:
             raise RegistryError(f"trust state {path} is damaged ({exc})") from None
 
     def _save_state(self, trusted: TrustedRegistry) -> None:
-        write_atomic(self.file("trust-state.json"), trust_state_document(trusted))
+        write_atomic(self.file(layout.TRUST_STATE), trust_state_document(trusted))
 
     def trusted_registry(self, now: int) -> TrustedRegistry:
         """The home's registry, checked against the anchor and what was accepted before."""
-        path = self.file("registry.json")
+        path = self.file(layout.REGISTRY)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -195,7 +186,7 @@ class Home:
             with self.lock():
                 current = self.trust_state()
                 if current == state:
-                    write_atomic(self.file("registry.json"), raw)
+                    write_atomic(self.file(layout.REGISTRY), raw)
                     self._save_state(trusted)
                     return trusted
             state = current
@@ -203,28 +194,28 @@ class Home:
     # --- operator files -----------------------------------------------------------------------
 
     def draft(self) -> Registry:
-        raw = self._read_json("operator/draft.json", "registry draft", "this home is not a registry operator's (permit registry init)", Reason.NOT_OPERATOR)
+        raw = self._read_json(layout.DRAFT, "registry draft", "this home is not a registry operator's (permit registry init)", Reason.NOT_OPERATOR)
         try:
             return Registry.from_dict(raw)
         except FieldError as exc:
             raise InputError(f"registry draft is not valid: {exc}", reason=Reason.BAD_DRAFT) from None
 
     def save_draft(self, registry: Registry) -> None:
-        write_atomic(self.file("operator/draft.json"), json.dumps(registry.to_dict(), indent=2, ensure_ascii=False).encode() + b"\n")
+        write_atomic(self.file(layout.DRAFT), json.dumps(registry.to_dict(), indent=2, ensure_ascii=False).encode() + b"\n")
 
     def root_chain(self) -> list[dict[str, Any]]:
-        chain = self._read_json("operator/roots.json", "root chain", "this home is not a registry operator's", Reason.NOT_OPERATOR)
+        chain = self._read_json(layout.ROOTS, "root chain", "this home is not a registry operator's", Reason.NOT_OPERATOR)
         if not isinstance(chain, list):
-            raise InputError("operator/roots.json must be a list", reason=Reason.BAD_DRAFT)
+            raise InputError(f"{layout.ROOTS} must be a list", reason=Reason.BAD_DRAFT)
         return chain
 
     def save_root_chain(self, chain: list[dict[str, Any]]) -> None:
-        write_atomic(self.file("operator/roots.json"), dumps_canonical(chain) + b"\n")
+        write_atomic(self.file(layout.ROOTS), dumps_canonical(chain) + b"\n")
 
     # --- keys ---------------------------------------------------------------------------------
 
     def private_key_path(self, label: str, kid: str) -> Path:
-        return self.file(f"private/{label}-{kid}.key")
+        return self.file(layout.private_key(label, kid))
 
     def generate_key(self, label: str, passphrase: bytes, alg: Alg = DEFAULT_ALG, context: Iterable[str] = ()) -> KeySigner:
         """New key pair: private part encrypted in private/, public JWK in public/.
@@ -237,7 +228,7 @@ class Home:
         check_new_passphrase(passphrase, names)
         private_key = generate_private_key(alg)
         signer = KeySigner(private_key)
-        private_dir = self.file("private")
+        private_dir = self.file(layout.PRIVATE)
         private_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(private_dir, 0o700)
         write_private_key(self.private_key_path(label, signer.kid), private_key, passphrase, names)
@@ -259,7 +250,7 @@ class Home:
         with no key here) and the KeyFileErrors of reading a key file.
         """
         found = []
-        for path in sorted(self.file("private").glob("*.key")):
+        for path in sorted(self.file(layout.PRIVATE).glob("*.key")):
             # private/<label>-<kid>.key, the only names this home gives key files
             label, dash, kid = path.stem[: -KID_LENGTH - 1], path.stem[-KID_LENGTH - 1 : -KID_LENGTH], path.stem[-KID_LENGTH:]
             if dash == "-" and label and (not labels or label in labels):
@@ -298,7 +289,7 @@ class Home:
         return done
 
     def public_key_path(self, kid: str) -> Path:
-        return self.file(f"public/{kid}.jwk.json")
+        return self.file(layout.public_key(kid))
 
     def has_private_key(self, label: str, kid: str) -> bool:
         return self.private_key_path(label, kid).exists()
@@ -324,7 +315,7 @@ class Home:
     # --- ledgers and status lists ---------------------------------------------------------------
 
     def ledger_path(self, agency: str) -> Path:
-        return self.file(f"ledgers/{agency}.db")
+        return self.file(layout.ledger(agency))
 
     def ledger(self, agency: str, create: bool = False) -> Ledger:
         path = self.ledger_path(agency)
@@ -334,7 +325,7 @@ class Home:
 
     def ledger_agencies(self) -> list[str]:
         """The agencies that have a ledger in this home, sorted."""
-        return sorted(path.stem for path in self.file("ledgers").glob("*.db"))
+        return sorted(path.stem for path in self.file(layout.LEDGERS).glob("*.db"))
 
     def agency_of(self, permit_id: str) -> str:
         """The agency whose ledger in this home holds `permit_id`; NotFoundError when none does,
@@ -354,7 +345,7 @@ class Home:
         return found[0]
 
     def status_path(self, agency: str) -> Path:
-        return self.file(f"status/{agency}.jwt")
+        return self.file(layout.status_list(agency))
 
     def has_status_list(self, agency: str) -> bool:
         return self.status_path(agency).exists()

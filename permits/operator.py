@@ -20,6 +20,7 @@ from keys.registry import Agency, Names, PermitType, Registry, RetiredReason
 from keys.signer import KeySigner
 from keys.text import check_identifier, normalise_text
 from keys.trust import Root, TrustedRegistry, follow_roots, make_bundle, sign_registry, sign_root
+from permits import layout
 from permits.home import Home, Passphrase
 
 ROOT_LABEL = "root"
@@ -32,7 +33,7 @@ def init_registry(
     """Create the root keys, root version 1, the anchor and an empty draft."""
     check_identifier(registry_id, "registry id")
     name = normalise_text(name, "registry name", 200)
-    if home.file("anchor.json").exists() or home.file("operator/draft.json").exists():
+    if home.file(layout.ANCHOR).exists() or home.file(layout.DRAFT).exists():
         raise ConflictError(f"{home.path} already holds a registry; use another home", reason=Reason.ALREADY_INITIALISED)
     if not 1 <= threshold <= roots <= 16:
         raise InputError("need 1 <= threshold <= root keys <= 16", reason=Reason.BAD_THRESHOLD)
@@ -56,7 +57,7 @@ def install_anchor(home: Home, path: Path) -> Root:
         root = Root.from_dict(load_json_file_strict(raw, f"trust anchor {path}"))
     except FieldError as exc:
         raise InputError(f"trust anchor {path} is not valid: {exc}", reason=Reason.BAD_ANCHOR) from None
-    if home.file("anchor.json").exists():
+    if home.file(layout.ANCHOR).exists():
         if home.anchor() != root:
             raise ConflictError(f"{home.path} already trusts another anchor; use a new home", reason=Reason.ANCHOR_CONFLICT)
         return root

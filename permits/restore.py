@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from keys.encoding import load_json_file_strict, loads_strict
+from keys.encoding import loads_strict
 from keys.errors import (
     ConflictError,
     DocumentError,
@@ -49,7 +49,8 @@ from keys.fields import FieldError
 from keys.reasons import Reason
 from keys.registry import Registry
 from keys.trust import Root, TrustedRegistry, follow_roots, open_bundle
-from permits.backup import DIRECTORIES, FORMAT, MANIFEST, MAX_MANIFEST_BYTES, Manifest, is_home_file, ledger_facts
+from permits import layout
+from permits.backup import FORMAT, MANIFEST, MAX_MANIFEST_BYTES, Manifest, ledger_facts
 from permits.home import Home, trust_state_document
 from permits.staging import Move, Stage, staging
 from permits.status_list import open_status_list, token_from_bytes
@@ -157,7 +158,7 @@ def _unpack(archive: Path, target: Path) -> Manifest:
             raise InputError(f"backup {archive} cannot be read ({exc})", reason=Reason.BACKUP_UNREADABLE) from None
     for agency, expected in manifest.ledgers.items():
         try:
-            facts = ledger_facts(target / f"ledgers/{agency}.db", agency)
+            facts = ledger_facts(target / layout.ledger(agency), agency)
         except LedgerSchemaUnknown as exc:
             raise InputError(f"backup {archive}: {exc}", reason=Reason.BACKUP_INCOMPATIBLE) from None
         except LedgerError as exc:
@@ -201,10 +202,10 @@ def _check_members(archive: Path, members: list[tarfile.TarInfo], manifest: Mani
     declared = {entry.path: entry.size for entry in manifest.files}
     files: list[tarfile.TarInfo] = []
     for member in members:
-        if member.name == MANIFEST or (member.isdir() and member.name.rstrip("/") in DIRECTORIES):
+        if member.name == MANIFEST or (member.isdir() and member.name.rstrip("/") in layout.DIRECTORIES):
             continue
         path = PurePosixPath(member.name)
-        if path.is_absolute() or ".." in path.parts or not is_home_file(member.name):
+        if path.is_absolute() or ".." in path.parts or not layout.is_home_file(member.name):
             raise InputError(f"backup {archive} holds {member.name!r}, which is not a file of a home",
                              reason=Reason.BACKUP_UNSAFE_PATH)
         if not _regular(member):
@@ -252,13 +253,12 @@ def _extract(archive: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, targe
 
 def _plan(home: Home, backup: Home, stage: Path, manifest: Manifest, now: int, force: bool) -> _Plan:
     plan = _Plan(files={entry.path: backup.file(entry.path) for entry in manifest.files})
-    plan.files.pop("trust-state.json", None)  # never taken as it is: it follows from the registry kept
-    for relative in ("anchor.json", "registry.json", "trust-state.json", "config.json",
-                     *(p for p in plan.files if p.startswith("status/"))):
+    plan.files.pop(layout.TRUST_STATE, None)  # never taken as it is: it follows from the registry kept
+    for relative in (*layout.TOP_FILES, *(p for p in plan.files if layout.in_directory(p, layout.STATUS))):
         plan.seen[relative] = _fingerprint(home.file(relative))
     anchor = _anchor(home, backup, plan)
     registry = _registry(home, backup, stage, anchor, now, plan)
-    if backup.file("operator/roots.json").exists() and anchor is not None:
+    if backup.file(layout.ROOTS).exists() and anchor is not None:
         _check_root_chain(backup, anchor)
     _status_lists(home, backup, registry, now, plan)
     _settings(home, backup, force, plan)
@@ -271,11 +271,11 @@ def _plan(home: Home, backup: Home, stage: Path, manifest: Manifest, now: int, f
 
 def _anchor(home: Home, backup: Home, plan: _Plan) -> Root | None:
     """The anchor the restored home trusts: its own; the backup's only for a home that has none."""
-    held = _read_anchor(home, "this home's") if home.file("anchor.json").exists() else None
-    offered = _read_anchor(backup, "the backup's") if backup.file("anchor.json").exists() else None
+    held = _read_anchor(home, "this home's") if home.file(layout.ANCHOR).exists() else None
+    offered = _read_anchor(backup, "the backup's") if backup.file(layout.ANCHOR).exists() else None
     if held is None:
         return offered
-    plan.files.pop("anchor.json", None)
+    plan.files.pop(layout.ANCHOR, None)
     if offered is not None and offered != held:
         raise ConflictError(
             "the backup's trust anchor differs from this home's anchor.json: a restore never changes whom a "
@@ -293,11 +293,11 @@ def _read_anchor(view: Home, whose: str) -> Root:
 def _registry(home: Home, backup: Home, stage: Path, anchor: Root | None, now: int, plan: _Plan) -> Registry | None:
     """Decide between the backup's registry and the home's; return the one the home keeps."""
     held = _held_registry(home, anchor, now)
-    if not backup.file("registry.json").exists():
+    if not backup.file(layout.REGISTRY).exists():
         return held.registry if held is not None else None
     if anchor is None:
         raise RegistryError("the backup holds a registry but no trust anchor to check it against", reason=Reason.REGISTRY_INVALID)
-    raw = backup.file("registry.json").read_bytes()
+    raw = backup.file(layout.REGISTRY).read_bytes()
     try:
         # Genuine: it chains from the anchor by threshold signatures.
         offered = open_bundle(raw, anchor, now, allow_stale=True)
@@ -307,12 +307,12 @@ def _registry(home: Home, backup: Home, stage: Path, anchor: Root | None, now: i
     state = _held_state(home)
     if state is not None:
         if offered.registry.version < state.registry_version:
-            plan.files.pop("registry.json")
-            plan.kept.append(Kept("registry.json", f"this home holds registry version {state.registry_version}; "
+            plan.files.pop(layout.REGISTRY)
+            plan.kept.append(Kept(layout.REGISTRY, f"this home holds registry version {state.registry_version}; "
                                                    f"the backup's version {offered.registry.version} is older"))
             # The operator's draft and root chain are what the next version is published from:
             # older ones would publish the older registry again (a compromised key good again).
-            for relative in ("operator/draft.json", "operator/roots.json"):
+            for relative in (layout.DRAFT, layout.ROOTS):
                 if relative in plan.files and home.file(relative).exists():
                     plan.files.pop(relative)
                     plan.kept.append(Kept(relative, "it goes with the newer registry this home keeps"))
@@ -321,7 +321,7 @@ def _registry(home: Home, backup: Home, stage: Path, anchor: Root | None, now: i
             if offered.digest != state.registry_digest:
                 raise RegistryRollback(f"the backup's registry version {offered.registry.version} is another document "
                                        "than the one this home trusts under that version")
-            plan.files.pop("registry.json")  # the same document: nothing to do
+            plan.files.pop(layout.REGISTRY)  # the same document: nothing to do
             return offered.registry
         try:
             # Newer: it must also chain from the root this home has reached (a root rotation
@@ -330,9 +330,9 @@ def _registry(home: Home, backup: Home, stage: Path, anchor: Root | None, now: i
         except PermitError as exc:
             raise RegistryError(f"the backup's registry does not follow from the root this home trusts: {exc}",
                                 reason=Reason.REGISTRY_INVALID) from None
-    derived = stage / "trust-state.json"
+    derived = stage / "derived-trust-state.json"
     derived.write_bytes(trust_state_document(offered))
-    plan.files["trust-state.json"] = derived
+    plan.files[layout.TRUST_STATE] = derived
     return offered.registry
 
 
@@ -344,10 +344,10 @@ def _held_state(home: Home) -> Any:
 
 
 def _held_registry(home: Home, anchor: Root | None, now: int) -> TrustedRegistry | None:
-    if anchor is None or not home.file("registry.json").exists():
+    if anchor is None or not home.file(layout.REGISTRY).exists():
         return None
     try:
-        return open_bundle(home.file("registry.json").read_bytes(), anchor, now, _held_state(home), allow_stale=True)
+        return open_bundle(home.file(layout.REGISTRY).read_bytes(), anchor, now, _held_state(home), allow_stale=True)
     except PermitError:
         return None
 
@@ -362,8 +362,8 @@ def _check_root_chain(backup: Home, anchor: Root) -> None:
 
 
 def _status_lists(home: Home, backup: Home, registry: Registry | None, now: int, plan: _Plan) -> None:
-    for relative in sorted(p for p in plan.files if p.startswith("status/")):
-        agency = PurePosixPath(relative).stem
+    for relative in sorted(p for p in plan.files if layout.in_directory(p, layout.STATUS)):
+        agency = layout.agency_of(relative)
         if registry is None:
             raise InputError(f"the backup holds {relative} but no registry to check it against", reason=Reason.BACKUP_CORRUPT)
         if agency not in registry.agencies:
@@ -397,14 +397,14 @@ def _held_list(home: Home, registry: Registry, agency: str, now: int) -> Any:
 def _settings(home: Home, backup: Home, force: bool, plan: _Plan) -> None:
     """Settings decide what every later permit prints (the base URL above all): a change is shown
     and needs `force`. A new, empty home simply takes the backup's."""
-    if "config.json" not in plan.files or _is_empty(home):
+    if layout.CONFIG not in plan.files or _is_empty(home):
         return
-    before = _config(home)
-    after = _config(backup)
+    before = home.config()
+    after = backup.config()
     changes = [SettingChange(name, before.get(name), after.get(name))
                for name in sorted(before.keys() | after.keys()) if before.get(name) != after.get(name)]
     if not changes:
-        plan.files.pop("config.json")
+        plan.files.pop(layout.CONFIG)
         return
     if not force:
         raise ConflictError("the backup would change this home's settings: " + "; ".join(map(str, changes)) +
@@ -412,21 +412,11 @@ def _settings(home: Home, backup: Home, force: bool, plan: _Plan) -> None:
     plan.settings.extend(changes)
 
 
-def _config(view: Home) -> dict[str, Any]:
-    path = view.file("config.json")
-    if not path.exists():
-        return {}
-    value = load_json_file_strict(path.read_bytes(), f"settings file {path}")
-    if not isinstance(value, dict):
-        raise InputError(f"settings file {path} must hold a JSON object", reason=Reason.BAD_CONFIG)
-    return value
-
-
 def _is_empty(home: Home) -> bool:
     """No file of a home's layout in it: a new home (a directory just made for the restore)."""
     for item in home.path.iterdir():
-        if is_home_file(item.name) or (item.is_dir() and item.name in DIRECTORIES and any(
-                is_home_file(f"{item.name}/{child.name}") for child in item.iterdir())):
+        if layout.is_home_file(item.name) or (item.is_dir() and item.name in layout.DIRECTORIES and any(
+                layout.is_home_file(f"{item.name}/{child.name}") for child in item.iterdir())):
             return False
     return True
 
@@ -492,13 +482,14 @@ def _check_unchanged(home: Home, plan: _Plan) -> None:
 
 # The order of the renames inside the one commit: a registry before the trust state that
 # records it, ledgers last.
-_ORDER = ("anchor.json", "registry.json", "trust-state.json", "config.json", "status/", "operator/", "public/", "private/",
-          "ledgers/")
+_ORDER = (layout.ANCHOR, layout.REGISTRY, layout.TRUST_STATE, layout.CONFIG, layout.STATUS, layout.OPERATOR,
+          layout.PUBLIC, layout.PRIVATE, layout.LEDGERS)
 
 
 def _commit(home: Home, stage: Stage, plan: _Plan, force: bool) -> None:
-    relatives = sorted(plan.files, key=lambda p: (next(i for i, prefix in enumerate(_ORDER) if p.startswith(prefix)), p))
-    ledgers = [home.file(p) for p in relatives if p.startswith("ledgers/")]
+    relatives = sorted(plan.files, key=lambda p: (next(i for i, place in enumerate(_ORDER)
+                                                        if p == place or layout.in_directory(p, place)), p))
+    ledgers = [home.file(p) for p in relatives if layout.in_directory(p, layout.LEDGERS)]
     with _out_of_use(ledgers):
         if not force:
             # An officer may have committed to a ledger while the backup was being checked.
@@ -507,16 +498,16 @@ def _commit(home: Home, stage: Stage, plan: _Plan, force: bool) -> None:
         moves: list[Move] = []
         for relative in relatives:
             target = home.file(relative)
-            private = relative.startswith("private/")
+            private = layout.in_directory(relative, layout.PRIVATE)
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o755)
             if private:
                 os.chmod(target.parent, 0o700)
             os.chmod(plan.files[relative], 0o600 if private else 0o644)
-            if relative.startswith("ledgers/"):
+            if layout.in_directory(relative, layout.LEDGERS):
                 # The old ledger's journal files must never meet the restored database.
                 moves.extend(Move(None, target.with_name(target.name + suffix)) for suffix in ("-wal", "-shm", "-journal")
                              if target.with_name(target.name + suffix).exists())
-            moves.append(Move(plan.files[relative], target, wal=relative.startswith("ledgers/")))
+            moves.append(Move(plan.files[relative], target, wal=layout.in_directory(relative, layout.LEDGERS)))
         stage.commit(moves)
 
 

@@ -26,8 +26,9 @@ import cli as cli_module
 from cli import cli
 from keys.keyfile import load_signer
 from permits import publishing
-from permits.backup import MANIFEST, is_home_file
+from permits.backup import MANIFEST
 from permits.home import Home
+from permits.layout import is_home_file
 from verifier.pipeline import verify
 
 PERMIT = str(Path(sys.executable).parent / "permit")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from keys.errors import ConflictError, DocumentError, NotFoundError, PermitError
 from keys.reasons import Reason
 from keys.trust import MAX_BUNDLE_BYTES, TrustedRegistry, open_bundle
+from permits import layout
 from permits.home import Home
 from permits.status_list import MAX_STATUS_TOKEN_LENGTH, StatusList, open_status_list, token_from_bytes
 from verifier.fetch import fetch
@@ -134,14 +135,14 @@ class TrustStore:
             self._refresh_lock.release()
 
     def _reloaded(self, old: Snapshot, now: int, accepted: TrustedRegistry | None = None) -> Snapshot:
-        registry_path = str(self.home.file("registry.json"))
+        registry_path = str(self.home.file(layout.REGISTRY))
         seen = dict(old.seen)
         registry, problem = old.registry, old.registry_problem
         registry_changed = _signature(registry_path) != old.seen.get(registry_path)
         if registry_changed:
             seen[registry_path] = _signature(registry_path) or (0, 0)
             try:
-                raw = self.home.file("registry.json").read_bytes()
+                raw = self.home.file(layout.REGISTRY).read_bytes()
                 if accepted is not None and raw == accepted.bundle:
                     candidate = accepted
                 else:
