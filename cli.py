@@ -1183,10 +1183,18 @@ def demo_cmd(directory: Path, and_serve: bool, bind: str) -> None:
 
     Example: permit demo --dir demo-home --serve
     """
-    from verifier.demo import run_demo
+    from permits.demo import build_demo
 
     base_url = f"http://{bind}"
-    urls = run_demo(directory, click.echo, base_url)
+    home, urls = build_demo(directory, click.echo, base_url)
+    click.echo("\n" + _("Verifying, offline, with the published registry and status lists:"))
+    for label, url in urls:
+        verdict = verify_in_home(home, qr.token_from_input(url), int(time.time()))
+        shown = STATUS_TEXT[verdict.status]
+        holder = verdict.permit.holder_name if verdict.permit else _("(content not shown: not genuine)")
+        reasons = ", ".join(verdict.reasons) or _("all checks passed")
+        click.echo(f"  {label:<9} → {shown['en']} / {shown['vi']}  [{reasons}]  {holder}")
+    click.echo("\n" + _("Home: {directory}/ (PERMIT_HOME={directory} permit list)").format(directory=directory))
     if and_serve:
         from verifier.web.serve import serve
 

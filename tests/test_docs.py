@@ -73,3 +73,18 @@ def test_every_local_link_resolves(page: Path) -> None:
         elif fragment and file.suffix == ".md" and fragment not in anchors(file):
             broken.append(target)
     assert broken == []
+
+
+def test_the_readme_shows_the_verdicts_the_demo_prints(tmp_path: Path) -> None:
+    """The README's block of demo verdicts is what `permit demo` prints, line for line."""
+    from click.testing import CliRunner
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```\n((?:  \S+ +→ .*\n)+)```", readme)
+    assert block is not None
+    shown = block.group(1).splitlines()
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")], env={"PERMIT_PASSPHRASE": None},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    printed = [line for line in result.stdout.splitlines() if " → " in line]
+    assert printed == shown

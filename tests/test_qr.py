@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from keys.encoding import b64url_encode
 from permits import issuing, qr
-from verifier.demo import SAMPLES, Sample
+from permits.demo import SAMPLES, Sample
 
 segment = st.binary(min_size=1, max_size=255)
 
