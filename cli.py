@@ -573,13 +573,13 @@ def registry_install(ctx: click.Context, source: str, anchor_file: Path | None, 
 
     Example: permit registry install https://xacminh.example/api/v1/registry --anchor anchor.json
     """
-    from verifier.fetch import fetch
+    from verifier.http_client import get
 
     home = home_of(ctx, create=True)
     if anchor_file is not None:
         operator.install_anchor(home, anchor_file)
     if source.startswith(("http://", "https://")):
-        raw = fetch(source, MAX_BUNDLE_BYTES, 15, "application/json")
+        raw = get(source, MAX_BUNDLE_BYTES, 15, accept="application/json").body
     else:
         try:
             raw = Path(source).read_bytes()
@@ -600,7 +600,7 @@ def registry_push(ctx: click.Context, url: str, as_json: bool) -> None:
 
     Example: permit registry push https://xacminh.example
     """
-    from verifier.push import push
+    from verifier.http_client import push
 
     home = home_of(ctx)
     version = home.trusted_registry(now()).registry.version
@@ -957,7 +957,7 @@ def status_push(ctx: click.Context, url: str, agency: str, as_json: bool) -> Non
 
     Example: permit status push https://xacminh.example --agency hcm-syt
     """
-    from verifier.push import push
+    from verifier.http_client import push
 
     home = home_of(ctx)
     path = home.status_path(agency)

@@ -27,12 +27,17 @@ from keys.errors import ConflictError, DocumentError, NotFoundError, PermitError
 from keys.trust import MAX_BUNDLE_BYTES, TrustedRegistry, open_bundle
 from permits.home import Home
 from permits.status_list import MAX_STATUS_TOKEN_LENGTH, StatusList, open_status_list, token_from_bytes
-from verifier.fetch import fetch
+from verifier.http_client import Fetched, get
 from verifier.pipeline import verify
 from verifier.verdict import Verdict
 
 log = logging.getLogger("permits.verifier")
-Fetcher = Callable[[str, int, float], bytes]
+# (url, max_bytes, timeout, etag or None) → the document, or not modified: http_client.get.
+Fetcher = Callable[[str, int, float, str | None], Fetched]
+
+
+def _fetch(url: str, max_bytes: int, timeout: float, etag: str | None) -> Fetched:
+    return get(url, max_bytes, timeout, etag=etag)
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ class TrustStore:
         grace: int = 0,
         fetch_timeout: float = 5,
         clock: Callable[[], float] = time.time,
-        fetcher: Fetcher = fetch,
+        fetcher: Fetcher = _fetch,
     ) -> None:
         self.home = home
         self.registry_url = registry_url
@@ -191,7 +196,7 @@ class TrustStore:
         if self.registry_url and self._due("registry", now, self._registry_expiry()):
             self._last_pull["registry"] = now
             try:
-                raw = self.fetcher(self.registry_url, MAX_BUNDLE_BYTES, self.fetch_timeout)
+                raw = self.fetcher(self.registry_url, MAX_BUNDLE_BYTES, self.fetch_timeout, None).body
                 current = self.snapshot.registry
                 if current is None or raw != current.bundle:
                     self.home.install_registry(raw, now)
@@ -208,7 +213,7 @@ class TrustStore:
                     continue
                 self._last_pull[f"status:{agency.id}"] = now
                 try:
-                    raw = self.fetcher(agency.status_url, MAX_STATUS_TOKEN_LENGTH, self.fetch_timeout)
+                    raw = self.fetcher(agency.status_url, MAX_STATUS_TOKEN_LENGTH, self.fetch_timeout, None).body
                     token = token_from_bytes(raw)
                     if held is None or token != held.token:
                         self.home.install_status_list(token, snapshot.registry.registry, agency.id, now)
