@@ -99,6 +99,9 @@ def get(url: str, max_bytes: int, timeout: float = PULL_TIMEOUT, *, accept: str 
                         return Fetched(b"", response.headers.get("ETag") or etag, modified=False)
                     if response.status_code != 200:
                         raise HttpError(f"{url} answered HTTP {response.status_code}")
+                    declared = response.headers.get("Content-Length", "")
+                    if declared.isdigit() and int(declared) > max_bytes:  # refused before a byte of it is read
+                        raise HttpError(f"{url} sent more than {max_bytes} bytes")
                     body = _read(response, max_bytes, HttpError(f"{url} sent more than {max_bytes} bytes"))
                     if deadline.passed:
                         raise HttpError(f"{url} took longer than {timeout:g} s")

@@ -214,6 +214,19 @@ def test_a_host_trickling_through_the_proxy_is_cut_off_at_the_deadline(
     assert tinyproxy.requests() == [("GET", f"{host.url}/registry.json")]
 
 
+def test_a_document_announced_larger_than_the_cap_is_refused_before_its_body_is_read() -> None:
+    host = Host(lambda path, sock: None)
+    host.answer = lambda path, sock: trickle(sock, b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n", b"", 1, host.closing, 8)
+    started = time.monotonic()
+    try:
+        with pytest.raises(HttpError) as refused:
+            get(f"{host.url}/registry.json", MAX_BUNDLE_BYTES, 5)
+    finally:
+        host.stop()
+    assert (refused.value.reason, time.monotonic() - started < 2) == ("fetch_failed", True)
+    assert refused.value.message.endswith(f"sent more than {MAX_BUNDLE_BYTES} bytes")
+
+
 # --- conditional pulls ---------------------------------------------------------------------------
 
 
