@@ -43,8 +43,8 @@ MAX_HEADER_BYTES = 64 * 1024
 # A verifier's answer to a push is a few hundred bytes of JSON.
 MAX_ANSWER_BYTES = 64 * 1024
 PULL_TIMEOUT = 5.0
-# A push's deadline covers every attempt and every wait: a 16 MiB registry on a slow uplink,
-# and a few rounds of 429 from a verifier busy with other large documents.
+# A push's deadline covers every attempt and every wait: the largest registry (10.9 MB) on a slow
+# uplink, and a few rounds of 429 from a verifier busy with other large documents.
 PUSH_TIMEOUT = 120.0
 PUSH_ATTEMPTS = 5
 DEFAULT_RETRY_AFTER = 1.0
@@ -172,8 +172,9 @@ def push(base_url: str, path: str, body: bytes, content_type: str, already_held:
 class _Deadline:
     """The deadline of one pull or push. httpx2's timeouts bound each read and each write alone,
     so a host sending a byte just within each would hold the exchange for ever: when the deadline
-    passes, a timer shuts down the socket of every connection made for it (httpx2 names each
-    through its documented `trace` extension), which ends a read or write blocked on it at once."""
+    passes, a timer shuts down the socket of every connection made for it (httpx2's `trace`
+    extension hands over each network stream as it is made, and the stream's `get_extra_info`
+    its socket), which ends a read or write blocked on it at once."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
