@@ -72,7 +72,11 @@ def tinyproxy(tmp_path: Path) -> Iterator[Proxy]:
         yield Proxy(f"http://127.0.0.1:{port}", log)
     finally:
         process.terminate()
-        process.wait(timeout=15)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # it waits for open connections up to its Timeout
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture
