@@ -15,6 +15,7 @@ import gettext
 import inspect
 import json
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -29,6 +30,7 @@ from typing import Any
 
 import click
 
+from keys.algorithms import KID_LENGTH
 from keys.errors import InputError, NotFoundError, PermitError
 from keys.files import write_atomic
 from keys.reasons import Reason
@@ -150,6 +152,20 @@ class TranslatedHelp:
 
 class TranslatedCommand(TranslatedHelp, click.Command):
     pass
+
+
+class KidArgumentCommand(TranslatedCommand):
+    """A command that takes a key id. A kid is base64url, so one in 64 begins with "-" (some
+    with "-h"): a token that is a whole kid is an argument, never an option (or help)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        kids = [arg for arg in args if arg.startswith("-") and _KID.fullmatch(arg)]
+        others = [arg for arg in args if arg not in kids]
+        # After "--" click reads every token as an argument; the agency comes first either way.
+        return super().parse_args(ctx, [*others, "--", *kids] if kids else others)
+
+
+_KID = re.compile(rf"[A-Za-z0-9_-]{{{KID_LENGTH}}}")
 
 
 class TranslatedGroup(TranslatedHelp, click.Group):
@@ -498,8 +514,7 @@ def registry_add_key(ctx: click.Context, agency_id: str, public_key: Path | None
         _("Key {kid} ({alg}) of {agency} added to the draft; publish to make it effective.").format(kid=key.kid, alg=key.alg, agency=agency_id)))
 
 
-# A kid is base64url and may begin with "-": the token after the agency is the kid, not an option.
-@registry.command("retire-key", context_settings={"ignore_unknown_options": True})
+@registry.command("retire-key", cls=KidArgumentCommand)
 @click.argument("agency_id")
 @click.argument("kid")
 @option("--reason", type=click.Choice(RETIRED_REASONS), required=True, help="superseded: earlier permits stay valid; compromised: none are.")
@@ -574,13 +589,13 @@ def registry_install(ctx: click.Context, source: str, anchor_file: Path | None, 
 
     Example: permit registry install https://xacminh.example/api/v1/registry --anchor anchor.json
     """
-    from verifier.fetch import fetch
+    from verifier.http_client import get
 
     home = home_of(ctx, create=True)
     if anchor_file is not None:
         operator.install_anchor(home, anchor_file)
     if source.startswith(("http://", "https://")):
-        raw = fetch(source, MAX_BUNDLE_BYTES, 15, "application/json")
+        raw = get(source, MAX_BUNDLE_BYTES, 15, accept="application/json").body
     else:
         try:
             raw = Path(source).read_bytes()
@@ -601,7 +616,7 @@ def registry_push(ctx: click.Context, url: str, as_json: bool) -> None:
 
     Example: permit registry push https://xacminh.example
     """
-    from verifier.push import push
+    from verifier.http_client import push
 
     home = home_of(ctx)
     version = home.trusted_registry(now()).registry.version
@@ -926,7 +941,7 @@ def status_push(ctx: click.Context, url: str, agency: str, as_json: bool) -> Non
 
     Example: permit status push https://xacminh.example --agency hcm-syt
     """
-    from verifier.push import push
+    from verifier.http_client import push
 
     home = home_of(ctx)
     path = home.status_path(agency)

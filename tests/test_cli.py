@@ -237,7 +237,8 @@ def test_a_kid_that_begins_with_a_dash_is_an_argument_not_an_option(permit: Perm
     ok(permit("registry", "add-key", "hcm-sxd", "--public-key", jwk_file))
     retired = as_json(permit("registry", "retire-key", "hcm-sxd", signer.kid, "--reason", "superseded", "--json"))
     assert (retired["kid"], retired["reason"]) == (signer.kid, "superseded")
-    assert_error(permit("registry", "retire-key", "hcm-sxd", "-AAAAAAAAAAA", "--reason", "superseded"), "unknown_key")
+    for unknown in ("-AAAAAAAAAAA", "-hAAAAAAAAAA"):  # -h: not the help option either
+        assert_error(permit("registry", "retire-key", "hcm-sxd", unknown, "--reason", "superseded"), "unknown_key")
 
 
 def test_registry_add_key_refuses_a_file_that_is_not_a_public_jwk(permit: Permit, tmp_path: Path) -> None:

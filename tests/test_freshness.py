@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 
 from keys.errors import PermitError
 from permits import operator
-from verifier.fetch import FetchError, fetch
+from verifier.http_client import HttpError, get
 from verifier.web.app import create_app
 
 
@@ -161,19 +161,19 @@ def test_fetch_refuses_a_redirect_to_another_host(publisher: Publisher) -> None:
     other = Publisher({"/registry.json": lambda: (200, b"{}", {})})
     try:
         publisher.routes["/moved"] = lambda: (302, b"", {"Location": f"{other.url}/registry.json"})
-        with pytest.raises(FetchError, match="another host"):
-            fetch(f"{publisher.url}/moved", 1000, 2)
+        with pytest.raises(HttpError, match="another host"):
+            get(f"{publisher.url}/moved", 1000, 2)
         publisher.routes["/same"] = lambda: (302, b"", {"Location": f"{publisher.url}/ok"})
         publisher.routes["/ok"] = lambda: (200, b"fine", {})
-        assert fetch(f"{publisher.url}/same", 1000, 2) == b"fine"
+        assert get(f"{publisher.url}/same", 1000, 2).body == b"fine"
     finally:
         other.stop()
 
 
 def test_fetch_stops_at_the_size_limit(publisher: Publisher) -> None:
     publisher.routes["/big"] = lambda: (200, b"x" * 100_000, {})
-    with pytest.raises(FetchError, match="more than"):
-        fetch(f"{publisher.url}/big", 10_000, 2)
+    with pytest.raises(HttpError, match="more than"):
+        get(f"{publisher.url}/big", 10_000, 2)
 
 
 def test_fetch_has_a_deadline_for_the_whole_transfer(publisher: Publisher) -> None:
@@ -183,13 +183,13 @@ def test_fetch_has_a_deadline_for_the_whole_transfer(publisher: Publisher) -> No
 
     publisher.routes["/slow"] = slow
     started = time.monotonic()
-    with pytest.raises(FetchError):
-        fetch(f"{publisher.url}/slow", 1000, 1)
+    with pytest.raises(HttpError):
+        get(f"{publisher.url}/slow", 1000, 1)
     assert time.monotonic() - started < 3
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.org/x", "gopher://x", "http://127.0.0.1:1/closed"])
 def test_fetch_only_speaks_http_and_fails_cleanly(url: str) -> None:
     with pytest.raises(PermitError) as failed:
-        fetch(url, 1000, 1)
+        get(url, 1000, 1)
     assert failed.value.reason == "fetch_failed"

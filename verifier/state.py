@@ -8,7 +8,8 @@ request handlers read without locks; a background thread replaces it:
   worker process, a file dropped in by an operator);
 - every `refresh_interval` seconds, or sooner when a document is close to expiry, it pulls the
   registry from `registry_url` and each agency's status list from the `status_url` the registry
-  gives for that agency (never a URL from a token).
+  gives for that agency (never a URL from a token). A pull is conditional when the document held
+  is the one the host last served: it sends that ETag, and a 304 keeps the document.
 
 A verifier that cannot refresh keeps answering with what it has; the pipeline then says
 `status_stale` or `registry_stale` once a document is past its expiry plus `grace`.
@@ -29,12 +30,17 @@ from keys.trust import MAX_BUNDLE_BYTES, TrustedRegistry, open_bundle
 from permits import layout
 from permits.home import Home
 from permits.status_list import MAX_STATUS_TOKEN_LENGTH, StatusList, open_status_list, token_from_bytes
-from verifier.fetch import fetch
+from verifier.http_client import Fetched, get
 from verifier.pipeline import verify
 from verifier.verdict import Verdict
 
 log = logging.getLogger("permits.verifier")
-Fetcher = Callable[[str, int, float], bytes]
+# (url, max_bytes, timeout, etag or None) → the document, or not modified: http_client.get.
+Fetcher = Callable[[str, int, float, str | None], Fetched]
+
+
+def _fetch(url: str, max_bytes: int, timeout: float, etag: str | None) -> Fetched:
+    return get(url, max_bytes, timeout, etag=etag)
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ class TrustStore:
         grace: int = 0,
         fetch_timeout: float = 5,
         clock: Callable[[], float] = time.time,
-        fetcher: Fetcher = fetch,
+        fetcher: Fetcher = _fetch,
     ) -> None:
         self.home = home
         self.registry_url = registry_url
@@ -81,6 +87,10 @@ class TrustStore:
         self.snapshot = Snapshot()
         self._refresh_lock = threading.Lock()
         self._last_pull: dict[str, float] = {}
+        # What each pull last brought that is held now: key → (its ETag, the held document's
+        # identity). Only a document held is named in If-None-Match: one refused (its key not
+        # yet in the registry, say) must be fetched whole again.
+        self._etags: dict[str, tuple[str, str]] = {}
         self._thread_pid: int | None = None
         self._stopping = threading.Event()
 
@@ -190,35 +200,62 @@ class TrustStore:
     def pull(self) -> None:
         """Fetch from the network what is due. Never raises."""
         now = self.now()
+        fetched: Fetched | None = None
         if self.registry_url and self._due("registry", now, self._registry_expiry()):
             self._last_pull["registry"] = now
+            current = self.snapshot.registry
+            sent_for = current.digest if current else None
             try:
-                raw = self.fetcher(self.registry_url, MAX_BUNDLE_BYTES, self.fetch_timeout)
-                current = self.snapshot.registry
-                if current is None or raw != current.bundle:
-                    self.home.install_registry(raw, now)
+                fetched = self.fetcher(self.registry_url, MAX_BUNDLE_BYTES, self.fetch_timeout, self._etag_for("registry", sent_for))
+                if fetched.modified and (current is None or fetched.body != current.bundle):
+                    self.home.install_registry(fetched.body, now)
             except ConflictError:
-                pass
+                fetched = None
             except PermitError as exc:
+                fetched = None
                 log.warning("registry pull from %s failed: %s [%s]", self.registry_url, exc.message, exc.reason)
             self.reload()
+            held = self.snapshot.registry
+            if held is not None and fetched is not None and (held.bundle == fetched.body if fetched.modified else held.digest == sent_for):
+                self._remember("registry", fetched, held.digest)
+            else:
+                self._remember("registry", None, None)
         snapshot = self.snapshot
         if self.pull_status and snapshot.registry is not None:
             for agency in snapshot.registry.registry.agencies.values():
-                held = snapshot.lists.get(agency.id)
-                if not self._due(f"status:{agency.id}", now, held.expires_at if held else None):
+                key = f"status:{agency.id}"
+                held_list = snapshot.lists.get(agency.id)
+                if not self._due(key, now, held_list.expires_at if held_list else None):
                     continue
-                self._last_pull[f"status:{agency.id}"] = now
+                self._last_pull[key] = now
+                held_token = held_list.token if held_list else None
+                token: str | None = None
+                fetched = None
                 try:
-                    raw = self.fetcher(agency.status_url, MAX_STATUS_TOKEN_LENGTH, self.fetch_timeout)
-                    token = token_from_bytes(raw)
-                    if held is None or token != held.token:
+                    fetched = self.fetcher(agency.status_url, MAX_STATUS_TOKEN_LENGTH, self.fetch_timeout, self._etag_for(key, held_token))
+                    token = token_from_bytes(fetched.body) if fetched.modified else held_token
+                    if token is not None and token != held_token:
                         self.home.install_status_list(token, snapshot.registry.registry, agency.id, now)
                 except ConflictError:
-                    pass
+                    token = None
                 except PermitError as exc:
+                    token = None
                     log.warning("status list pull for %s failed: %s [%s]", agency.id, exc.message, exc.reason)
+                # The list fetched is the one held now (installed, or held already), or none is.
+                self._remember(key, fetched if token is not None else None, token)
             self.reload()
+
+    def _etag_for(self, key: str, held: str | None) -> str | None:
+        """The ETag to send for `key`: the one its last pull brought, if that document is the
+        one held now (`held` is its identity: a registry's digest, a list's token)."""
+        remembered = self._etags.get(key)
+        return remembered[0] if remembered is not None and held is not None and remembered[1] == held else None
+
+    def _remember(self, key: str, fetched: Fetched | None, held: str | None) -> None:
+        if fetched is not None and fetched.etag is not None and held is not None:
+            self._etags[key] = (fetched.etag, held)
+        else:
+            self._etags.pop(key, None)
 
     def _registry_expiry(self) -> int | None:
         current = self.snapshot.registry

@@ -18,7 +18,7 @@ from attack_http import live_city
 from conftest import start_server
 
 from bench.flood import CLOSED, Flood, Latencies, hostile_documents, measure_verify
-from verifier.push import endpoint, put
+from verifier.http_client import endpoint, put
 
 QUIET_SECONDS = 10
 FLOOD_SECONDS = 30

@@ -27,6 +27,7 @@ from keys.errors import DocumentError
 from permits import status_list as status_list_module
 from permits.dictionary import DICTIONARY_V1
 from permits.status_list import MAX_SIZE, MIN_SIZE, build_status_list, open_status_list
+from verifier.http_client import Fetched
 from verifier.state import TrustStore
 from verifier.web.app import create_app
 
@@ -207,9 +208,9 @@ def test_status_list_url_in_a_token_is_never_fetched(
     held = {agency: city.home.status_path(agency).read_bytes() for agency in city.registry.agencies}
     by_url = {a.status_url: held[a.id] for a in city.registry.agencies.values()}
 
-    def fetcher(url: str, max_bytes: int, timeout: float) -> bytes:
+    def fetcher(url: str, max_bytes: int, timeout: float, etag: str | None) -> Fetched:
         fetched.append(url)
-        return by_url[url]
+        return Fetched(by_url[url], None)
 
     store.fetcher = fetcher
     signer = city.signers["hcm-syt"]
@@ -374,7 +375,7 @@ def test_status_list_replayed_from_yesterday_is_refused(
         assert error_of(put_status(client, "hcm-syt", yesterday)) == (409, "status_rollback")
     elif channel == "pull":  # a mirror (or a man in the middle) serves the old list
         store.pull_status, store.refresh_interval = True, 0
-        store.fetcher = lambda url, max_bytes, timeout: yesterday.encode()
+        store.fetcher = lambda url, max_bytes, timeout, etag: Fetched(yesterday.encode(), None)
         store.pull()
     else:  # the old file dropped into the running verifier's home
         city.home.status_path("hcm-syt").write_text(yesterday + "\n")

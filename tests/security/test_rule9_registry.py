@@ -29,7 +29,7 @@ from keys.signer import KeySigner
 from keys.trust import MAX_BUNDLE_BYTES, Root, make_bundle, sign_registry, sign_root
 from permits import operator
 from permits.status_list import MIN_SIZE, build_status_list
-from verifier.fetch import FetchError, fetch
+from verifier.http_client import Fetched, HttpError, get
 from verifier.state import TrustStore
 from verifier.web.app import create_app
 
@@ -255,7 +255,7 @@ def pulling_verifier(city: City, tmp_path: Path, clock: Clock) -> Iterator[tuple
                       "REGISTRY_URL": "http://mirror.invalid/registry.json", "REFRESH_INTERVAL": 0})
     served: list[bytes] = []
     store = app.extensions["permit_store"]
-    store.fetcher = lambda url, max_bytes, timeout: served[-1]
+    store.fetcher = lambda url, max_bytes, timeout, etag: Fetched(served[-1], None)
     yield app.test_client(), served
 
 
@@ -503,14 +503,14 @@ def _stall(how: str, closing: threading.Event) -> Callable[[str, socket.socket],
 
 
 def _fetch_outcome(url: str, timeout: float = 1.0) -> tuple[str, float]:
-    """What fetch() did: the name of what it raised (or "returned"), and how long it took."""
+    """What get() did: the name of what it raised (or "returned"), and how long it took."""
     started = time.monotonic()
     try:
-        fetch(url, 1 << 20, timeout)
+        get(url, 1 << 20, timeout)
         outcome = "returned"
-    except FetchError:
-        outcome = "FetchError"
-    except Exception as exc:  # the contract is FetchError and nothing else: name what escaped
+    except HttpError:
+        outcome = "HttpError"
+    except Exception as exc:  # the contract is HttpError and nothing else: name what escaped
         outcome = f"{type(exc).__module__}.{type(exc).__name__}"
     return outcome, time.monotonic() - started
 
@@ -521,7 +521,7 @@ def test_fetch_gives_up_on_a_slow_or_endless_host_within_its_deadline(hosts: dic
     host.answer = _stall(how, host.closing)
     outcome, held = _fetch_outcome(f"{host.url}/registry.json")
     # One second of deadline and some scheduling slack; a trickling host would go on for eight.
-    assert (outcome, held < 2.5) == ("FetchError", True), f"{how}: fetch raised {outcome} after {held:.1f} s (deadline 1 s)"
+    assert (outcome, held < 2.5) == ("HttpError", True), f"{how}: get raised {outcome} after {held:.1f} s (deadline 1 s)"
 
 
 GARBAGE = {
@@ -539,7 +539,7 @@ GARBAGE = {
 def test_fetch_turns_any_garbage_answer_into_fetch_failed(hosts: dict[str, Host], answer: str) -> None:
     host = hosts["garbage"] = Host(lambda path, sock: sock.sendall(GARBAGE[answer]))
     outcome, held = _fetch_outcome(f"{host.url}/registry.json")
-    assert (outcome, held < 2.5) == ("FetchError", True), f"{answer}: fetch raised {outcome} after {held:.1f} s"
+    assert (outcome, held < 2.5) == ("HttpError", True), f"{answer}: get raised {outcome} after {held:.1f} s"
 
 
 @pytest.mark.parametrize("failure", ["garbage", "trickle"])
