@@ -40,7 +40,7 @@ from permits import issuing, operator, publishing, qr
 from permits.home import Home
 from verifier.reasons import REASON_TEXT, STATUS_TEXT
 from verifier.verdict import STATUSES, status_for
-from verifier.web import api, app, serve
+from verifier.web import api, app
 
 ROOT = Path(__file__).parent.parent
 GUIDE = ROOT / "docs" / "integrator.md"
@@ -275,7 +275,6 @@ def error_reasons() -> set[str]:
     """Every reason an API error can carry, read from the code that raises them."""
     reasons = set(re.findall(r'ApiError\(\d{3}, "([a-z_]+)"', Path(api.__file__).read_text()))
     reasons |= set(app._HTTP_REASONS.values()) | {"internal_error", "http_error"}
-    reasons |= {reason for _, reason in serve._PARSER_STATUS.values()}
     reasons |= set(re.findall(r'reason="([a-z_]+)"', (ROOT / "permits" / "home.py").read_text())) & {
         "registry_not_newer", "status_not_newer", "status_rollback"}
     return reasons
