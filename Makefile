@@ -1,37 +1,46 @@
-# Two commands do all the set-up on a fresh machine with Python 3.11 and pip:
+# Two commands do all the set-up on a fresh machine with Python 3.11.4 or later and pip:
 #   make demo   build a demo registry, issue sample permits, verify them
 #   make test   run the whole test suite
 # (make bench runs the benchmarks; see bench/RESULTS.md)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# What is installed, one stamp each: the package with what it needs at run time (the demo, the
+# benchmarks), and the package with its test tools as well (tests, lint, the message catalogue).
+RUNTIME := $(VENV)/.installed-runtime
+TOOLS := $(VENV)/.installed-test
 
 .PHONY: demo test bench lint messages clean
 
-$(STAMP): pyproject.toml
+$(BIN)/pip:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+$(RUNTIME): pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(TOOLS): pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(RUNTIME)
 	$(BIN)/permit demo --dir demo-home --serve
 
-test: $(STAMP)
+test: $(TOOLS)
 	$(BIN)/pytest -q
 
 # The benchmarks (about 10 minutes on 2 cores): writes bench/RESULTS.md. Needs wrk from Debian.
-bench: $(STAMP)
+bench: $(RUNTIME)
 	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) \
 		|| (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run
 
 # Collect new messages into permits/locale/vi/LC_MESSAGES/permit.po (translate them there), compile permit.mo.
-messages: $(STAMP)
+messages: $(TOOLS)
 	$(BIN)/python tests/messages.py
 
-lint: $(STAMP)
+lint: $(TOOLS)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 

@@ -40,7 +40,7 @@ from permits import issuing, operator, publishing, qr
 from permits.home import Home
 from verifier.reasons import REASON_TEXT, STATUS_TEXT
 from verifier.verdict import STATUSES, status_for
-from verifier.web import api, errors, serve
+from verifier.web import api, errors
 
 ROOT = Path(__file__).parent.parent
 GUIDE = ROOT / "docs" / "integrator.md"
@@ -275,7 +275,6 @@ def error_reasons() -> set[str]:
     """Every reason an API error can carry, read from the code that raises them."""
     reasons = {code.lower() for code in re.findall(r"ApiError\(\d{3}, Reason\.([A-Z_]+)", Path(api.__file__).read_text())}
     reasons |= set(errors._HTTP_REASONS.values()) | {Reason.INTERNAL_ERROR, Reason.HTTP_ERROR}
-    reasons |= {reason for _, reason in serve._PARSER_STATUS.values()}
     reasons |= {Reason.REGISTRY_NOT_NEWER, Reason.STATUS_NOT_NEWER, Reason.STATUS_ROLLBACK}  # PUT's conflicts
     return reasons
 

@@ -99,7 +99,7 @@ def progress_lines(monkeypatch: pytest.MonkeyPatch, bar_args: dict[str, Any], st
     clock = Clock()
     monkeypatch.setattr(cli_module.time, "monotonic", clock)
     err = io.StringIO()
-    monkeypatch.setattr(click.utils, "_default_text_stderr", lambda: err)
+    monkeypatch.setattr(sys, "stderr", err)
     bar = ProgressBar("Re-issuing", "permits", **bar_args)
     for at, done, total in steps:
         clock.t = 1000.0 + at

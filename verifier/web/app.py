@@ -104,7 +104,6 @@ SECURITY_HEADERS = [
     ("Referrer-Policy", "no-referrer"),
     ("X-Frame-Options", "DENY"),
 ]
-CACHE_AND_SECURITY_HEADERS = [*SECURITY_HEADERS, ("Cache-Control", "no-store")]
 
 
 class Hardening:
