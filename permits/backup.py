@@ -15,32 +15,26 @@ import io
 import json
 import os
 import re
-import sqlite3
 import tarfile
-from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import sqlite_utils
-
 from keys import fields
-from keys.errors import InputError, LedgerError, LedgerSchemaUnknown, PermitError, RegistryError
+from keys.errors import InputError, PermitError, RegistryError
 from keys.fields import FieldError
 from keys.reasons import Reason
 from keys.trust import open_bundle
-from permits import layout
+from permits import layout, ledger
 from permits.home import Home
-from permits.ledger import migrations
+from permits.ledger import LedgerFacts
 from permits.staging import staging
 
 FORMAT = "hcm-permits-backup/1"
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_EVENT_COLUMNS = "seq, permit_id, version, kind, officer, at, reason"
 
 
 @dataclass(frozen=True)
@@ -60,26 +54,6 @@ class FileEntry:
     def from_dict(cls, obj: object) -> FileEntry:
         m = fields.members(obj, "file entry", ("path", "size", "sha256"))
         return cls(m["path"], m["size"], m["sha256"])
-
-
-@dataclass(frozen=True)
-class LedgerFacts:
-    """What a ledger holds, as its snapshot says: enough to tell an older copy from a newer one."""
-
-    schema_version: int
-    permits: int
-    events: int
-    last_event_seq: int
-
-    def __post_init__(self) -> None:
-        fields.integer(self.schema_version, "schema version", 1)
-        for name in ("permits", "events", "last_event_seq"):
-            fields.integer(getattr(self, name), name)
-
-    @classmethod
-    def from_dict(cls, obj: object) -> LedgerFacts:
-        m = fields.members(obj, "ledger facts", ("schema_version", "permits", "events", "last_event_seq"))
-        return cls(m["schema_version"], m["permits"], m["events"], m["last_event_seq"])
 
 
 @dataclass(frozen=True)
@@ -131,7 +105,8 @@ def backup_home(home: Home, out: Path, now: int) -> Manifest:
     """Write a backup of `home` to `out` (a tar file, mode 0600), whole or not at all.
 
     Raises InputError (backup_failed: `out` cannot be written; backup_unsafe_path: a file of
-    the home is a link or a device), LedgerError for a ledger that fails its integrity check and
+    the home is a link or a device), LedgerError for a ledger that cannot be copied or fails its
+    integrity check (permits.ledger.copy_facts) and
     RegistryError for a registry that does not verify: what a restore would refuse, a backup
     refuses to write."""
     if not out.parent.is_dir():
@@ -192,18 +167,12 @@ def _regular(home: Home, relative: str) -> None:
 
 
 def _snapshot(home: Home, source: Path, into: Path) -> LedgerFacts:
-    """Copy the ledger with SQLite's online backup, every page in one step: one read
-    transaction, so the copy is the ledger as of one commit, whatever other processes write
-    meanwhile (WAL lets them go on)."""
+    """Copy the ledger as of one commit, whatever other processes write meanwhile."""
     _regular(home, layout.ledger(source.stem))
     target = into / layout.ledger(source.stem)
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with closing(sqlite3.connect(source, timeout=30)) as live, closing(sqlite3.connect(target)) as copy:
-            live.backup(copy, pages=-1)
-    except sqlite3.DatabaseError as exc:
-        raise LedgerError(f"cannot back up ledger {source}: {exc}") from None
-    return ledger_facts(target, source.stem)
+    ledger.snapshot(source, target)
+    return ledger.copy_facts(target, source.stem)
 
 
 def _size_and_hash(path: Path) -> tuple[int, str]:
@@ -230,38 +199,6 @@ def _add(tar: tarfile.TarFile, name: str, data: BinaryIO, mtime: int) -> None:
 
 
 # --- what both sides check -----------------------------------------------------------------------
-
-
-@cache
-def _known_migrations() -> tuple[str, ...]:
-    # Every migration this code knows is pending on an empty database.
-    return tuple(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
-
-
-def ledger_facts(path: Path, agency: str) -> LedgerFacts:
-    """Facts of a ledger copy nobody else has open, once it passes PRAGMA integrity_check and
-    proves to be `agency`'s ledger with a schema this code knows; LedgerError otherwise."""
-    uri = path.resolve().as_uri() + "?mode=ro&immutable=1"  # a copy: no locks, no -wal/-shm beside it
-    try:
-        with closing(sqlite3.connect(uri, uri=True)) as conn:
-            problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-            if problems != ["ok"]:
-                raise LedgerError(f"ledger of {agency} fails its integrity check: {problems[0]}")
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if not {"meta", "permits", "versions", "events", "_sqlite_migrations"} <= tables:
-                raise LedgerError(f"the ledger of {agency} is not a permit ledger")
-            owner = conn.execute("SELECT value FROM meta WHERE key = 'agency'").fetchone()
-            if owner is None or owner[0] != agency:
-                raise LedgerError(f"the ledger file of {agency} is the ledger of {owner[0] if owner else 'nobody'}")
-            applied = tuple(m.name for m in migrations.applied(sqlite_utils.Database(conn)))
-            if not applied or applied != _known_migrations()[: len(applied)]:
-                raise LedgerSchemaUnknown(f"the ledger of {agency} has a schema this version does not know ({', '.join(applied)})")
-            permits, events, last = conn.execute(
-                "SELECT (SELECT COUNT(*) FROM permits), (SELECT COUNT(*) FROM events), (SELECT COALESCE(MAX(seq), 0) FROM events)"
-            ).fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise LedgerError(f"the ledger of {agency} is unreadable ({exc})") from None
-    return LedgerFacts(len(applied), permits, events, last)
 
 
 def check_documents(view: Home, now: int) -> int | None:

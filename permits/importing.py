@@ -37,7 +37,6 @@ the rest.
 
 from __future__ import annotations
 
-import base64
 import codecs
 import csv
 import hashlib
@@ -53,7 +52,7 @@ from datetime import date
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from keys.errors import InputError, PermitError
 from keys.reasons import Reason
@@ -61,9 +60,8 @@ from keys.registry import PermitType, Registry
 from keys.signer import Signer
 from keys.text import normalise_text
 from permits.issuing import IssueRequest, check_authority, draft_permit
-from permits.ledger import ID_ALPHABET, PERMIT_ID_LENGTH, Ledger
+from permits.ledger import Allocator, ImportedPermit, Ledger, RejectedRow
 from permits.spreadsheet import Writer, restore
-from permits.status_list import MIN_SIZE
 from permits.token import claims_json, sign_claims
 
 COLUMNS = ("number", "holder_id", "holder_name", "holder_address", "activities", "conditions", "valid_from", "valid_until")
@@ -80,10 +78,6 @@ MAX_RECORD_CHARS = 131_072  # csv.field_size_limit()'s default
 # What the rejected-rows file keeps of a line that could not be read as a row: as much as a
 # spreadsheet's cell holds.
 KEPT_OF_UNREADABLE_LINE = 32_767
-# RFC 4648 base32 letters → the ledger's id letters: 5 random bytes become an id in two C calls.
-_BASE32_TO_ID = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ID_ALPHABET)
-_ID_BYTES = PERMIT_ID_LENGTH * 5 // 8
-assert _ID_BYTES * 8 == PERMIT_ID_LENGTH * 5, "whole bytes make a whole id"
 Progress = Callable[[int, int], None]
 SignerLoader = Callable[[], Signer]
 
@@ -304,58 +298,20 @@ def _request(cells: list[str] | _Unreadable, agency: str, type_code: str) -> Iss
     )
 
 
-class _Allocator:
-    """Random status indexes never used before, and fresh permit ids, from what the ledger holds.
-    The list doubles when half full, as for single issues. Randomness comes from the OS
-    (os.urandom, as `secrets` does), drawn 64 KiB at a time rather than one call per number."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self._random = b""
-        self._offset = 0
-        self.size = max(ledger.status_list_size, MIN_SIZE)
-        assert self.size & (self.size - 1) == 0, "status lists grow by doubling from a power of two"
-        self.used = bytearray(self.size)
-        self.count = 0
-        for index in ledger.used_status_indexes():
-            self.mark(index)
-
-    def mark(self, index: int) -> None:
-        while index >= self.size:
-            self.grow()
-        if not self.used[index]:
-            self.used[index] = 1
-            self.count += 1
-
-    def grow(self) -> None:
-        self.used.extend(bytes(self.size))
-        self.size *= 2
-
-    def _bytes(self, nbytes: int) -> bytes:
-        if self._offset + nbytes > len(self._random):
-            self._random, self._offset = os.urandom(65536), 0
-        self._offset += nbytes
-        return self._random[self._offset - nbytes : self._offset]
-
-    def index(self) -> int:
-        if self.count >= self.size // 2:
-            self.grow()
-        # The size is a power of two: masking 32 random bits gives a uniform index.
-        while True:
-            candidate = int.from_bytes(self._bytes(4), "big") & (self.size - 1)
-            if not self.used[candidate]:
-                self.mark(candidate)
-                return candidate
-
-    def permit_id(self) -> str:
-        return base64.b32encode(self._bytes(_ID_BYTES)).decode("ascii").translate(_BASE32_TO_ID)
-
-
 # --- drafting and signing, in worker processes -------------------------------------------------------
 
-Reject = tuple[int, str, str, str]  # line, reason, message, the row's cells as JSON
-# line, permit id, number, holder id, holder name, status index, issued at, valid until, token
-Drafted = tuple[int, str, str, str, str, int, int, int, str]
-Job = list[tuple[int, "list[str] | _Unreadable", list[str], str, int]]  # line, cells (or why none), row, id, status index
+class _Task(NamedTuple):
+    """One row to draft and sign, with the id and status index allocated to it."""
+
+    line: int
+    cells: list[str] | _Unreadable
+    row: list[str]  # as written, for the rejected-rows file
+    permit_id: str
+    status_index: int
+
+
+Job = list[_Task]
+Done = tuple[list[ImportedPermit], list[RejectedRow]]
 
 
 @dataclass(frozen=True)
@@ -368,19 +324,20 @@ class _Context:
     now: int
 
 
-def draft_and_sign(context: _Context, signer: Signer, job: Job) -> tuple[list[Drafted], list[Reject]]:
+def draft_and_sign(context: _Context, signer: Signer, job: Job) -> Done:
     """Check, normalise and sign each row, as `permit issue` does one."""
-    drafted: list[Drafted] = []
-    rejects: list[Reject] = []
-    for line, cells, row, permit_id, index in job:
+    drafted: list[ImportedPermit] = []
+    rejects: list[RejectedRow] = []
+    for task in job:
         try:
-            permit = draft_permit(context.permit_type, _request(cells, context.agency, context.type_code), context.now, permit_id, index)
+            request = _request(task.cells, context.agency, context.type_code)
+            permit = draft_permit(context.permit_type, request, context.now, task.permit_id, task.status_index)
         except (_RowError, PermitError) as exc:
-            rejects.append((line, str(exc.reason), exc.message, json.dumps(row, ensure_ascii=False)))
+            rejects.append(RejectedRow(task.line, str(exc.reason), exc.message, json.dumps(task.row, ensure_ascii=False)))
             continue
         token = sign_claims(claims_json(permit), signer)
-        drafted.append((line, permit.id, permit.number, permit.holder_id, permit.holder_name, permit.status_index,
-                        permit.issued_at, permit.valid_until, token))
+        drafted.append(ImportedPermit(task.line, permit.id, permit.number, permit.holder_id, permit.holder_name,
+                                      permit.status_index, permit.issued_at, permit.valid_until, token))
     return drafted, rejects
 
 
@@ -392,7 +349,7 @@ def _start_worker(context: _Context, loader: SignerLoader) -> None:
     _worker = (context, loader())
 
 
-def _work(job: Job) -> tuple[list[Drafted], list[Reject]]:
+def _work(job: Job) -> Done:
     assert _worker is not None
     return draft_and_sign(_worker[0], _worker[1], job)
 
@@ -420,7 +377,7 @@ def import_csv(
     context = _Context(agency, type_code, registry.permit_type(type_code), now)
     source, total = scan(path)
     resume_after = ledger.import_resume_line(source)
-    allocator = _Allocator(ledger)
+    allocator = ledger.allocator()
     imported = 0
     done = 0
     workers = 0 if signer_loader is None else (processes or os.cpu_count() or 1)
@@ -429,11 +386,10 @@ def import_csv(
         start = partial(_start_worker, context, signer_loader)
         pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=start)
     # Each batch in flight: its result (to come), its rows by line (kept here, not sent back), its last line.
-    in_flight: deque[tuple[Future[tuple[list[Drafted], list[Reject]]] | tuple[list[Drafted], list[Reject]],
-                           dict[int, list[str]], int]] = deque()
+    in_flight: deque[tuple[Future[Done] | Done, dict[int, list[str]], int]] = deque()
 
     def submit(chunk: list[tuple[int, list[str] | _Unreadable, list[str]]]) -> None:
-        job: Job = [(line, cells, row, allocator.permit_id(), allocator.index()) for line, cells, row in chunk]
+        job = [_Task(line, cells, row, allocator.permit_id(), allocator.index()) for line, cells, row in chunk]
         result = pool.submit(_work, job) if pool else draft_and_sign(context, signer, job)
         in_flight.append((result, {line: row for line, _, row in chunk}, chunk[-1][0]))
 
@@ -451,8 +407,7 @@ def import_csv(
                 rejects = rejects + more
                 ledger.insert_imported(kept, context.type_code, signer.kid, officer, now, source, last_line)
             ledger.insert_rejects(source, rejects)
-            if allocator.size > ledger.status_list_size:
-                ledger.set_status_list_size(allocator.size)
+            ledger.keep_size(allocator)
         imported += len(kept)
 
     try:
@@ -488,31 +443,29 @@ def import_csv(
 
 
 def _settle(
-    ledger: Ledger, allocator: _Allocator, context: _Context, signer: Signer, drafted: list[Drafted],
+    ledger: Ledger, allocator: Allocator, context: _Context, signer: Signer, drafted: list[ImportedPermit],
     rows: dict[int, list[str]],
-) -> tuple[list[Drafted], list[Reject]]:
+) -> Done:
     """When a batch collided with the ledger: refuse numbers already used (in the ledger or
     earlier in this batch), and draft and sign again the rare row whose id or status index
     another officer's permit took since the batch was prepared."""
-    taken_numbers = ledger.existing("number", [row[2] for row in drafted])
-    taken_ids = ledger.existing("id", [row[1] for row in drafted])
-    taken_indexes = ledger.existing("status_index", [row[5] for row in drafted])
-    for index in taken_indexes:
+    taken = ledger.taken(drafted)
+    for index in taken.indexes:
         allocator.mark(index)  # so that no later batch is handed it either
-    kept: list[Drafted] = []
-    rejects: list[Reject] = []
+    kept: list[ImportedPermit] = []
+    rejects: list[RejectedRow] = []
     seen: set[str] = set()
-    for row in drafted:
-        line, permit_id, number = row[0], row[1], row[2]
-        if number in taken_numbers or number in seen:
-            rejects.append((line, Reason.DUPLICATE_PERMIT_NUMBER, f"permit number {number!r} is already used",
-                            json.dumps(rows[line], ensure_ascii=False)))
+    for permit in drafted:
+        if permit.number in taken.numbers or permit.number in seen:
+            rejects.append(RejectedRow(permit.line, Reason.DUPLICATE_PERMIT_NUMBER, f"permit number {permit.number!r} is already used",
+                                       json.dumps(rows[permit.line], ensure_ascii=False)))
             continue
-        seen.add(number)
-        if permit_id in taken_ids or row[5] in taken_indexes:
-            job: Job = [(line, rows[line], rows[line], allocator.permit_id(), allocator.index())]
-            row = draft_and_sign(context, signer, job)[0][0]
-        kept.append(row)
+        seen.add(permit.number)
+        if permit.id in taken.ids or permit.status_index in taken.indexes:
+            row = rows[permit.line]
+            job = [_Task(permit.line, row, row, allocator.permit_id(), allocator.index())]
+            permit = draft_and_sign(context, signer, job)[0][0]
+        kept.append(permit)
     return kept, rejects
 
 

@@ -1,10 +1,13 @@
-"""The agency's ledger: one SQLite database (WAL) per agency, through sqlite-utils.
+"""The agency's ledger: one SQLite database (WAL) per agency, through sqlite-utils. This module
+owns the ledger's schema: every other module reads and writes a ledger through it, a backup's
+copy included.
 
 Tables: `permits` (one row per permit: number, holder, state), `versions` (one row per signed
-version: its token, which holds the signed claims, its status index and 2-bit status), `events` (append-only: issued,
-amended, suspended, reinstated, revoked, reissued; who, when, why) and `meta`. Status indexes
-are unique across the agency: an index is never reused, so a revoked permit can never be
-revived by a new one landing on its bit.
+version: its token, which holds the signed claims, its status index and 2-bit status), `events`
+(append-only: issued, amended, suspended, reinstated, revoked, reissued; who, when, why), `meta`,
+and the import's record of what it did (`import_batches`, `import_rejects`). Status indexes are
+unique across the agency: an index is never reused, so a revoked permit can never be revived by
+a new one landing on its bit.
 
 Every change is one `BEGIN IMMEDIATE` transaction: it takes the write lock at the start, so two
 officers issuing at once queue instead of failing half-way.
@@ -12,20 +15,24 @@ officers issuing at once queue instead of failing half-way.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from keys import fields
 from keys.encoding import b64url_decode
-from keys.errors import ConflictError, LedgerError, NotFoundError
+from keys.errors import ConflictError, LedgerError, LedgerSchemaUnknown, NotFoundError
 from keys.reasons import Reason
 from permits.model import Permit
 from permits.status_list import MIN_SIZE, Status
@@ -35,8 +42,13 @@ STATES = ("active", "suspended", "revoked")
 # Crockford's base32 without I, L, O, U: permit ids are read aloud and typed by people.
 ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PERMIT_ID_LENGTH = 8
+# The tables that make a file a permit ledger.
+TABLES = frozenset({"meta", "permits", "versions", "events"})
+_EVENT_COLUMNS = "seq, permit_id, version, kind, officer, at, reason"
 
 migrations = Migrations("permit-ledger")
+
+# A migration is history: its SQL stays as it first ran, whatever the constants above become.
 
 
 @migrations()
@@ -105,6 +117,15 @@ def create_import_tables(db: sqlite_utils.Database) -> None:
     )
 
 
+@cache
+def known_migrations() -> tuple[str, ...]:
+    """The names of every migration this code knows, in the order they apply."""
+    return tuple(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
+
+
+# --- records ----------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class PermitRecord:
     """A permit as the ledger knows it: its current version and its state."""
@@ -127,8 +148,153 @@ class Event:
     reason: str | None
 
 
+class ImportedPermit(NamedTuple):
+    """A permit an import drafted and signed from one line of its file: the ledger records it as
+    version 1, active, with its `issued` event."""
+
+    line: int
+    id: str
+    number: str
+    holder_id: str
+    holder_name: str
+    status_index: int
+    issued_at: int
+    valid_until: int
+    token: str
+
+
+class RejectedRow(NamedTuple):
+    """A line of an import's file that was refused, and why."""
+
+    line: int
+    reason: str
+    message: str
+    row: str  # the row's cells, as JSON
+
+
+class Taken(NamedTuple):
+    """Which of a batch's numbers, ids and status indexes the ledger already holds."""
+
+    numbers: set[str]
+    ids: set[str]
+    indexes: set[int]
+
+
+@dataclass(frozen=True)
+class LedgerFacts:
+    """What a ledger holds, as a snapshot of it says: enough to tell an older copy from a newer one."""
+
+    schema_version: int
+    permits: int
+    events: int
+    last_event_seq: int
+
+    def __post_init__(self) -> None:
+        fields.integer(self.schema_version, "schema version", 1)
+        for name in ("permits", "events", "last_event_seq"):
+            fields.integer(getattr(self, name), name)
+
+    @classmethod
+    def from_dict(cls, obj: object) -> LedgerFacts:
+        m = fields.members(obj, "ledger facts", ("schema_version", "permits", "events", "last_event_seq"))
+        return cls(m["schema_version"], m["permits"], m["events"], m["last_event_seq"])
+
+
+@dataclass(frozen=True)
+class LaterEvents:
+    """Events a ledger holds after the newest one a copy of it holds alike."""
+
+    first_seq: int
+    last_seq: int
+    kinds: dict[str, int]
+    last_at: int
+
+
 def _corrupt(path: Path, exc: Exception) -> LedgerError:
     return LedgerError(f"ledger {path} is unreadable or not a ledger ({exc})")
+
+
+# --- allocation ---------------------------------------------------------------------------------
+
+
+# RFC 4648 base32 letters → the ledger's id letters: 5 random bytes become an id in two C calls.
+_BASE32_TO_ID = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ID_ALPHABET)
+_ID_BYTES = PERMIT_ID_LENGTH * 5 // 8
+assert _ID_BYTES * 8 == PERMIT_ID_LENGTH * 5, "whole bytes make a whole id"
+
+
+class Allocator:
+    """Random status indexes never used before, and fresh permit ids: the one allocator of single
+    issues and imports alike.
+
+    The list doubles when half full, so a random probe finds a free index in two tries on average
+    and indexes stay unpredictable. Randomness comes from the OS (os.urandom, as `secrets` does),
+    drawn in bulk rather than one call per number.
+
+    With `ask`, the allocator asks the ledger whether a candidate is taken (`count` indexes are):
+    a single issue, inside its transaction. Without, it keeps a map of the indexes taken, which
+    `mark` fills: an import, which allocates thousands and learns the ledger's indexes once."""
+
+    def __init__(self, size: int, ask: Callable[[int], bool] | None = None, count: int = 0) -> None:
+        if size < MIN_SIZE or size & (size - 1):
+            raise LedgerError(f"the ledger's status list size {size} is not a power of two of at least {MIN_SIZE}")
+        self.size = size
+        self.count = count
+        self._ask = ask
+        self._map = bytearray(size) if ask is None else None
+        self._given: set[int] = set()
+        # An import draws 64 KiB at a time; a single issue needs a few bytes.
+        self._draw = 65536 if ask is None else 64
+        self._random = b""
+        self._offset = 0
+
+    def mark(self, index: int) -> None:
+        """Learn that `index` is taken (given out here, or held by the ledger)."""
+        while index >= self.size:
+            self._grow()
+        if self._map is None:
+            if index not in self._given:
+                self._given.add(index)
+                self.count += 1
+        elif not self._map[index]:
+            self._map[index] = 1
+            self.count += 1
+
+    def _grow(self) -> None:
+        if self._map is not None:
+            self._map.extend(bytes(self.size))
+        self.size *= 2
+
+    def _taken(self, index: int) -> bool:
+        if self._map is not None:
+            return bool(self._map[index])
+        assert self._ask is not None
+        return index in self._given or self._ask(index)
+
+    def _bytes(self, nbytes: int) -> bytes:
+        if self._offset + nbytes > len(self._random):
+            self._random, self._offset = os.urandom(max(self._draw, nbytes)), 0
+        self._offset += nbytes
+        return self._random[self._offset - nbytes : self._offset]
+
+    def index(self) -> int:
+        """A random index not taken, marked as taken."""
+        if self.count >= self.size // 2:
+            self._grow()
+        # The size is a power of two: masking 32 random bits gives a uniform index.
+        while True:
+            candidate = int.from_bytes(self._bytes(4), "big") & (self.size - 1)
+            if not self._taken(candidate):
+                self.mark(candidate)
+                return candidate
+
+    def permit_id(self) -> str:
+        """A random permit id (40 bits); whether the ledger holds it already is the caller's to
+        ask (a single issue) or to learn from the database's constraint (an import)."""
+        return base64.b32encode(self._bytes(_ID_BYTES)).decode("ascii").translate(_BASE32_TO_ID)
+
+
+# --- the ledger ---------------------------------------------------------------------------------
 
 
 class Ledger:
@@ -137,6 +303,7 @@ class Ledger:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self.db = sqlite_utils.Database(conn)
+        self._allocating: Allocator | None = None
 
     @classmethod
     def create(cls, path: Path, agency: str) -> Ledger:
@@ -146,7 +313,7 @@ class Ledger:
         ledger = cls._connect(path)
         try:
             ledger.db.enable_wal()
-            migrations.apply(ledger.db)  # an existing ledger made by an earlier version
+            ledger._migrate()  # an existing ledger made by an earlier version
             with ledger.transaction():
                 if ledger._meta("agency") is None:
                     ledger._set_meta("agency", agency)
@@ -187,14 +354,22 @@ class Ledger:
             raise NotFoundError(f"no ledger for agency {agency} at {path}", reason=Reason.LEDGER_MISSING)
         ledger = cls._connect(path)
         try:
-            tables = set(ledger.db.table_names())
-            if not {"meta", "permits", "versions", "events"} <= tables:
+            if not TABLES <= set(ledger.db.table_names()):
                 raise LedgerError(f"{path} is not a permit ledger")
-            migrations.apply(ledger.db)
+            ledger._migrate()
         except sqlite3.DatabaseError as exc:
             raise _corrupt(path, exc) from None
         ledger.check_agency(agency)
         return ledger
+
+    def _migrate(self) -> None:
+        """Bring a ledger made by an earlier version up to this one's schema. The migrations run
+        in one write transaction, taken before looking again at what is pending: two processes
+        opening the same old ledger at once migrate it once, the second after the first."""
+        if not migrations.pending(self.db):
+            return
+        with self.transaction():
+            migrations.apply(self.db)
 
     @classmethod
     def _connect(cls, path: Path) -> Ledger:
@@ -246,15 +421,18 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             raise _corrupt(self.path, exc) from None
         try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            conn.execute("ROLLBACK")
-            raise _corrupt(self.path, exc) from None
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                conn.execute("ROLLBACK")
+                raise _corrupt(self.path, exc) from None
+        finally:
+            self._allocating = None
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         try:
@@ -276,22 +454,40 @@ class Ledger:
     def status_list_size(self) -> int:
         return int(self._meta("status_list_size") or MIN_SIZE)
 
+    def allocator(self) -> Allocator:
+        """An allocator that holds every status index this ledger has given out (for an import)."""
+        allocator = Allocator(self.status_list_size)
+        for (index,) in self._query("SELECT status_index FROM versions"):
+            allocator.mark(index)
+        return allocator
+
+    def keep_size(self, allocator: Allocator) -> None:
+        """Record the status list's size when `allocator` doubled it, in the transaction that
+        commits what it allocated."""
+        if allocator.size > self.status_list_size:
+            self._set_meta("status_list_size", str(allocator.size))
+
+    def _single(self) -> Allocator:
+        # One per transaction: nobody else writes meanwhile, so what it learns stays true.
+        if self._allocating is None:
+            used = self._query("SELECT COUNT(*) FROM versions")[0][0]
+            self._allocating = Allocator(self.status_list_size, self._index_taken, used)
+        return self._allocating
+
+    def _index_taken(self, index: int) -> bool:
+        return bool(self._query("SELECT 1 FROM versions WHERE status_index = ?", (index,)))
+
     def allocate_status_index(self) -> int:
-        """A random index never used before. The list doubles when half full, so a random
-        probe finds a free slot in two tries on average, and indexes stay unpredictable."""
-        size = self.status_list_size
-        used = self._query("SELECT COUNT(*) FROM versions")[0][0]
-        if used >= size // 2:
-            size *= 2
-            self._set_meta("status_list_size", str(size))
-        while True:
-            index = secrets.randbelow(size)
-            if not self._query("SELECT 1 FROM versions WHERE status_index = ?", (index,)):
-                return index
+        """A random status index never used before (inside a transaction)."""
+        allocator = self._single()
+        index = allocator.index()
+        self.keep_size(allocator)
+        return index
 
     def new_permit_id(self) -> str:
+        """A random permit id no permit holds (inside a transaction)."""
         while True:
-            candidate = "".join(secrets.choice(ID_ALPHABET) for _ in range(PERMIT_ID_LENGTH))
+            candidate = self._single().permit_id()
             if not self._query("SELECT 1 FROM permits WHERE id = ?", (candidate,)):
                 return candidate
 
@@ -366,28 +562,31 @@ class Ledger:
         return [self.get(row[0]) for row in self._query(sql, tuple(params))]
 
     def events(self, permit_id: str) -> list[Event]:
-        rows = self._query(
-            "SELECT seq, permit_id, version, kind, officer, at, reason FROM events WHERE permit_id = ? ORDER BY seq",
-            (permit_id,),
-        )
+        rows = self._query(f"SELECT {_EVENT_COLUMNS} FROM events WHERE permit_id = ? ORDER BY seq", (permit_id,))
         return [Event(*row) for row in rows]
 
     def status_entries(self) -> list[tuple[int, int]]:
         """(index, status) of every version whose status is not 0."""
         return [(row[0], row[1]) for row in self._query("SELECT status_index, status FROM versions WHERE status != 0")]
 
+    def current_ids_signed_by(self, kid: str) -> list[str]:
+        """Permits whose current version was signed by `kid` and that are not revoked."""
+        rows = self._query(
+            "SELECT p.id FROM permits p JOIN versions v ON v.permit_id = p.id AND v.version = p.current_version"
+            " WHERE v.kid = ? AND p.state != 'revoked' ORDER BY p.created_at, p.id",
+            (kid,),
+        )
+        return [row[0] for row in rows]
+
     # --- bulk import -------------------------------------------------------------------------
 
-    def used_status_indexes(self) -> list[int]:
-        return [row[0] for row in self._query("SELECT status_index FROM versions")]
+    def taken(self, permits: list[ImportedPermit]) -> Taken:
+        """Which of these permits' numbers, ids and status indexes the ledger already holds."""
+        return Taken(self._existing("permits", "number", [p.number for p in permits]),
+                     self._existing("permits", "id", [p.id for p in permits]),
+                     self._existing("versions", "status_index", [p.status_index for p in permits]))
 
-    def set_status_list_size(self, size: int) -> None:
-        self._set_meta("status_list_size", str(size))
-
-    def existing(self, column: str, values: list[Any]) -> set[Any]:
-        """Which of `values` the ledger already holds as a permit id, a permit number or a
-        status index."""
-        table = {"id": "permits", "number": "permits", "status_index": "versions"}[column]
+    def _existing(self, table: str, column: str, values: list[Any]) -> set[Any]:
         found: set[Any] = set()
         for start in range(0, len(values), 500):
             chunk = values[start : start + 500]
@@ -405,41 +604,40 @@ class Ledger:
         return int(rows[0][0] or 0)
 
     def import_counts(self, source: str) -> tuple[int, int]:
+        """(permits imported, rows rejected) from `source`, in all runs."""
         imported = self._query("SELECT COALESCE(SUM(imported), 0) FROM import_batches WHERE source = ?", (source,))[0][0]
         rejected = self._query("SELECT COUNT(*) FROM import_rejects WHERE source = ?", (source,))[0][0]
         return int(imported), int(rejected)
 
-    def import_rejects(self, source: str) -> list[tuple[int, str, str, str]]:
+    def import_rejects(self, source: str) -> list[RejectedRow]:
         rows = self._query("SELECT line, reason, message, row FROM import_rejects WHERE source = ? ORDER BY line", (source,))
-        return [(row[0], row[1], row[2], row[3]) for row in rows]
+        return [RejectedRow(*row) for row in rows]
 
     def insert_imported(
-        self, rows: list[tuple[Any, ...]], type_code: str, kid: str, officer: str, now: int, source: str, last_line: int
+        self, permits: list[ImportedPermit], type_code: str, kid: str, officer: str, now: int, source: str, last_line: int
     ) -> None:
         """Imported permits, their versions and `issued` events, in bulk, and the batch's record
-        (up to `last_line`), inside the caller's transaction. Each row: (line, id, number,
-        holder id, holder name, status index, issued at, valid until, token, …). Raises
-        sqlite3.IntegrityError, with nothing of the batch written, when a number, an id or a
-        status index is already taken."""
+        (up to `last_line`), inside the caller's transaction. Raises sqlite3.IntegrityError, with
+        nothing of the batch written, when a number, an id or a status index is already taken."""
         conn = self.db.conn
         conn.execute("SAVEPOINT batch")
         try:
             conn.executemany(
                 "INSERT INTO permits (id, number, type, holder_id, holder_name, state, current_version, created_at)"
                 " VALUES (?, ?, ?, ?, ?, 'active', 1, ?)",
-                [(r[1], r[2], type_code, r[3], r[4], now) for r in rows],
+                [(p.id, p.number, type_code, p.holder_id, p.holder_name, now) for p in permits],
             )
             conn.executemany(
                 "INSERT INTO versions (permit_id, version, status_index, status, kid, issued_at, valid_until, token)"
                 " VALUES (?, 1, ?, 0, ?, ?, ?, ?)",
-                [(r[1], r[5], kid, r[6], r[7], r[8]) for r in rows],
+                [(p.id, p.status_index, kid, p.issued_at, p.valid_until, p.token) for p in permits],
             )
             conn.executemany(
                 "INSERT INTO events (permit_id, version, kind, officer, at, reason) VALUES (?, 1, 'issued', ?, ?, ?)",
-                [(r[1], officer, now, f"imported: line {r[0]}") for r in rows],
+                [(p.id, officer, now, f"imported: line {p.line}") for p in permits],
             )
             conn.execute(
-                "INSERT INTO import_batches (source, last_line, imported) VALUES (?, ?, ?)", (source, last_line, len(rows))
+                "INSERT INTO import_batches (source, last_line, imported) VALUES (?, ?, ?)", (source, last_line, len(permits))
             )
         except sqlite3.IntegrityError:
             conn.execute("ROLLBACK TO batch")
@@ -449,17 +647,93 @@ class Ledger:
             raise _corrupt(self.path, exc) from None
         conn.execute("RELEASE batch")
 
-    def insert_rejects(self, source: str, rejects: list[tuple[int, str, str, str]]) -> None:
+    def insert_rejects(self, source: str, rejects: list[RejectedRow]) -> None:
         self.db.conn.executemany(
             "INSERT INTO import_rejects (source, line, reason, message, row) VALUES (?, ?, ?, ?, ?)",
-            [(source, line, reason, message, row) for line, reason, message, row in rejects],
+            [(source, *reject) for reject in rejects],
         )
 
-    def current_ids_signed_by(self, kid: str) -> list[str]:
-        """Permits whose current version was signed by `kid` and that are not revoked."""
-        rows = self._query(
-            "SELECT p.id FROM permits p JOIN versions v ON v.permit_id = p.id AND v.version = p.current_version"
-            " WHERE v.kid = ? AND p.state != 'revoked' ORDER BY p.created_at, p.id",
-            (kid,),
-        )
-        return [row[0] for row in rows]
+
+# --- copies: what backups and restores read -------------------------------------------------------
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    # A copy nobody else has open: no locks, and no -wal or -shm beside it.
+    return sqlite3.connect(path.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
+
+
+def snapshot(source: Path, target: Path) -> None:
+    """Copy the ledger at `source` into a new file `target` with SQLite's online backup, every
+    page in one step: one read transaction, so the copy is the ledger as of one commit, whatever
+    other processes write meanwhile (WAL lets them go on). LedgerError when it cannot be read."""
+    try:
+        with closing(sqlite3.connect(source, timeout=30)) as live, closing(sqlite3.connect(target)) as copy:
+            live.backup(copy, pages=-1)
+    except sqlite3.DatabaseError as exc:
+        raise LedgerError(f"cannot back up ledger {source}: {exc}") from None
+
+
+def copy_facts(path: Path, agency: str) -> LedgerFacts:
+    """Facts of a ledger copy nobody else has open, once it passes PRAGMA integrity_check and
+    proves to be `agency`'s ledger with a schema this code knows (that of this version or of an
+    earlier one, which opening it migrates). LedgerSchemaUnknown for a schema this code does not
+    know, LedgerError for anything else."""
+    try:
+        with closing(_read_only(path)) as conn:
+            problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            if problems != ["ok"]:
+                raise LedgerError(f"ledger of {agency} fails its integrity check: {problems[0]}")
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not TABLES | {migrations.migrations_table} <= tables:
+                raise LedgerError(f"the ledger of {agency} is not a permit ledger")
+            owner = conn.execute("SELECT value FROM meta WHERE key = 'agency'").fetchone()
+            if owner is None or owner[0] != agency:
+                raise LedgerError(f"the ledger file of {agency} is the ledger of {owner[0] if owner else 'nobody'}")
+            applied = tuple(m.name for m in migrations.applied(sqlite_utils.Database(conn)))
+            if not applied or applied != known_migrations()[: len(applied)]:
+                raise LedgerSchemaUnknown(f"the ledger of {agency} has a schema this version does not know ({', '.join(applied)})")
+            permits, events, last = conn.execute(
+                "SELECT (SELECT COUNT(*) FROM permits), (SELECT COUNT(*) FROM events), (SELECT COALESCE(MAX(seq), 0) FROM events)"
+            ).fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise LedgerError(f"the ledger of {agency} is unreadable ({exc})") from None
+    return LedgerFacts(len(applied), permits, events, last)
+
+
+def events_beyond(current: Path, copy: Path) -> LaterEvents | None:
+    """The events the ledger at `current` holds beyond a copy of it (at `copy`, nobody else's),
+    or None when it is a prefix of the copy: events are never deleted and their sequence numbers
+    only grow, so its last event must be in the copy, identical. Otherwise the events after the
+    newest one both hold alike. LedgerError when either cannot be read."""
+    try:
+        with closing(sqlite3.connect(current, timeout=30)) as conn:
+            last = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+            if last is None:
+                return None
+            with closing(_read_only(copy)) as other:
+                def held(row: tuple[Any, ...]) -> bool:
+                    same: tuple[Any, ...] | None = other.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq = ?",
+                                                                 (row[0],)).fetchone()
+                    return same == row
+                if held(last):
+                    return None
+                common = next((row[0] for row in conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC")
+                               if held(row)), 0)
+            rows = conn.execute("SELECT seq, kind, at FROM events WHERE seq > ? ORDER BY seq", (common,)).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise LedgerError(f"ledger {current} cannot be read ({exc})") from None
+    return LaterEvents(rows[0][0], rows[-1][0], dict(Counter(kind for _, kind, _ in rows)), max(at for _, _, at in rows))
+
+
+def set_wal(path: Path, wal: bool) -> bool:
+    """Put the ledger file at `path` into WAL mode, as the ledger keeps it, or out of it (which
+    folds and removes its -wal and -shm files). SQLite leaves WAL mode only when no other
+    connection has the file open: False then. LedgerError when it is not a database."""
+    try:
+        with closing(sqlite3.connect(path, isolation_level=None, timeout=5)) as conn:
+            mode = conn.execute(f"PRAGMA journal_mode={'WAL' if wal else 'DELETE'}").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+            return False
+        raise LedgerError(f"{path} is not a ledger ({exc})") from None
+    return str(mode) == ("wal" if wal else "delete")

@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import tarfile
-from collections import Counter
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -49,13 +47,12 @@ from keys.fields import FieldError
 from keys.reasons import Reason
 from keys.registry import Registry
 from keys.trust import Root, TrustedRegistry, follow_roots, open_bundle
-from permits import layout
-from permits.backup import FORMAT, MANIFEST, MAX_MANIFEST_BYTES, Manifest, ledger_facts
+from permits import layout, ledger
+from permits.backup import FORMAT, MANIFEST, MAX_MANIFEST_BYTES, Manifest
 from permits.home import Home, trust_state_document
 from permits.staging import Move, Stage, staging
 from permits.status_list import open_status_list, token_from_bytes
 
-_EVENT_COLUMNS = "seq, permit_id, version, kind, officer, at, reason"
 _CHUNK = 1 << 20
 
 
@@ -158,7 +155,7 @@ def _unpack(archive: Path, target: Path) -> Manifest:
             raise InputError(f"backup {archive} cannot be read ({exc})", reason=Reason.BACKUP_UNREADABLE) from None
     for agency, expected in manifest.ledgers.items():
         try:
-            facts = ledger_facts(target / layout.ledger(agency), agency)
+            facts = ledger.copy_facts(target / layout.ledger(agency), agency)
         except LedgerSchemaUnknown as exc:
             raise InputError(f"backup {archive}: {exc}", reason=Reason.BACKUP_INCOMPATIBLE) from None
         except LedgerError as exc:
@@ -428,30 +425,17 @@ def _check_history(home: Home, backup: Home, agency: str, force: bool) -> Lost |
     current = home.ledger_path(agency)
     if not current.exists():
         return None
-    backup_uri = backup.ledger_path(agency).resolve().as_uri() + "?mode=ro&immutable=1"
     try:
-        with closing(sqlite3.connect(current, timeout=30)) as conn:
-            last = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-            if last is None:
-                return None
-            with closing(sqlite3.connect(backup_uri, uri=True)) as copy:
-                same = copy.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq = ?", (last[0],)).fetchone()
-                if same == last:
-                    return None
-                # The newest event both hold alike: everything after it in the home is lost.
-                common = 0
-                for row in conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC"):
-                    if copy.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq = ?", (row[0],)).fetchone() == row:
-                        common = row[0]
-                        break
-            rows = conn.execute("SELECT seq, kind, at FROM events WHERE seq > ? ORDER BY seq", (common,)).fetchall()
-    except sqlite3.DatabaseError as exc:
+        later = ledger.events_beyond(current, backup.ledger_path(agency))
+    except LedgerError as exc:
         if force:
             return None
         raise ConflictError(
             f"the ledger of {agency} in this home cannot be read ({exc}), so whether the backup lacks permits "
             "it holds cannot be checked; use --force to replace it", reason=Reason.CURRENT_LEDGER_UNREADABLE) from None
-    lost = Lost(agency, rows[0][0], rows[-1][0], dict(Counter(kind for _, kind, _ in rows)), max(at for _, _, at in rows))
+    if later is None:
+        return None
+    lost = Lost(agency, later.first_seq, later.last_seq, later.kinds, later.last_at)
     if not force:
         raise ConflictError(
             f"the ledger of {agency} in this home has events the backup lacks ({lost}): restoring would lose the "
@@ -522,13 +506,10 @@ def _out_of_use(paths: list[Path]) -> Iterator[None]:
             if not path.exists():
                 continue
             try:
-                with closing(sqlite3.connect(path, isolation_level=None, timeout=5)) as conn:
-                    mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
-            except sqlite3.DatabaseError as exc:
-                if exc.sqlite_errorname not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
-                    continue  # not a database any more (a forced restore over a damaged ledger)
-                mode = "busy"
-            if mode != "delete":
+                alone = ledger.set_wal(path, False)
+            except LedgerError:
+                continue  # not a database any more (a forced restore over a damaged ledger)
+            if not alone:
                 raise ConflictError(f"ledger {path} is open in another process (an import, an officer's command); "
                                     "let it finish, then restore", reason=Reason.LEDGER_IN_USE)
             switched.append(path)
@@ -537,9 +518,8 @@ def _out_of_use(paths: list[Path]) -> Iterator[None]:
         # Ledgers not replaced go back to WAL, as the ledger keeps them.
         for path in switched:
             try:
-                with closing(sqlite3.connect(path, isolation_level=None, timeout=5)) as conn:
-                    conn.execute("PRAGMA journal_mode=WAL")
-            except sqlite3.DatabaseError:
+                ledger.set_wal(path, True)
+            except LedgerError:
                 pass
         raise
 

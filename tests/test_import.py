@@ -25,6 +25,7 @@ from cli import cli
 from keys.errors import InputError
 from permits import operator
 from permits.importing import COLUMNS, import_csv
+from permits.ledger import ImportedPermit
 from permits.spreadsheet import Writer, neutralise, restore
 from verifier.pipeline import verify
 
@@ -331,17 +332,17 @@ def test_a_permit_issued_meanwhile_keeps_its_id_and_status_index(city: City, tmp
     original = ledger.insert_imported
     taken: dict[str, object] = {}
 
-    def officer_commits_first(rows: list[tuple[object, ...]], *args: object) -> None:
+    def officer_commits_first(permits: list[ImportedPermit], *args: object) -> None:
         if not taken:
-            _, permit_id, _, _, _, index, issued_at, valid_until, token = rows[0]  # (its token: any will do)
-            taken.update(id=permit_id, index=index)
+            first = permits[0]  # (its token: any will do)
+            taken.update(id=first.id, index=first.status_index)
             ledger.db.conn.execute(
                 "INSERT INTO permits (id, number, type, holder_id, holder_name, state, current_version, created_at)"
-                " VALUES (?, 'OTHER-1', 'food-safety', '0399999999', 'Hộ kinh doanh Khác', 'active', 1, ?)", (permit_id, NOW))
+                " VALUES (?, 'OTHER-1', 'food-safety', '0399999999', 'Hộ kinh doanh Khác', 'active', 1, ?)", (first.id, NOW))
             ledger.db.conn.execute(
                 "INSERT INTO versions (permit_id, version, status_index, status, kid, issued_at, valid_until, token)"
-                " VALUES (?, 1, ?, 0, 'other', ?, ?, ?)", (permit_id, index, issued_at, valid_until, token))
-        original(rows, *args)  # type: ignore[arg-type]
+                " VALUES (?, 1, ?, 0, 'other', ?, ?, ?)", (first.id, first.status_index, first.issued_at, first.valid_until, first.token))
+        original(permits, *args)  # type: ignore[arg-type]
 
     ledger.insert_imported = officer_commits_first  # type: ignore[method-assign]
     try:
