@@ -78,35 +78,43 @@ def bench_verify(world_home: Path, tokens: list[str], repetitions: int) -> None:
            "≥ 80 % of raw Ed25519 verification", ratio.median >= 0.80)
 
 
-# --- 2. and 3. the HTTP endpoint under gunicorn, against a bare Flask endpoint; large registry -------
+# --- 2. and 3. the HTTP endpoint under gunicorn, against the least a verifier must do; large registry
 
 
 def bench_http(small: Path, small_tokens: Path, large: Path | None, large_tokens: Path | None, seconds: int,
                repetitions: int, workers: int, threads: int, worker_class: str, pin: bool) -> None:
-    ours, bare = Series("ours", "req/s"), Series("bare Flask", "req/s")
-    ours_p99, bare_p99 = Series("ours p99", "ms", lower_is_better=True), Series("bare p99", "ms", lower_is_better=True)
+    # The floor (bench/bare_app.py) is a bare Flask endpoint that reads the same body, looks the
+    # key up by kid and checks the Ed25519 signature with cryptography, under the same gunicorn
+    # settings: the least any verifier must do. Both servers run at once and are measured one
+    # after the other, the first in turn, so that each pair of figures sees the same machine.
+    ours, floor = Series("ours", "req/s"), Series("floor", "req/s")
+    ours_p99, floor_p99 = Series("ours p99", "ms", lower_is_better=True), Series("floor p99", "ms", lower_is_better=True)
     connections = 16
-    for _ in range(repetitions):
-        for app, rps, p99 in (("ours", ours, ours_p99), ("bare", bare, bare_p99)):
-            with server(app, small, workers, threads, worker_class, pin) as (url, _):
+    for repetition in range(repetitions):
+        with server("ours", small, workers, threads, worker_class, pin) as (ours_url, _), \
+                server("bare", small, workers, threads, worker_class, pin) as (floor_url, _):
+            pairs = [(ours_url, ours, ours_p99), (floor_url, floor, floor_p99)]
+            for url, _, _ in pairs:
                 wrk(url, small_tokens, 2, connections, pin=pin)  # warm-up
+            for url, rps, p99 in pairs if repetition % 2 == 0 else pairs[::-1]:
                 result = wrk(url, small_tokens, seconds, connections, pin=pin)
                 assert result.errors == 0 and result.non_2xx == 0, result
                 rps.add(result.requests_per_second)
                 p99.add(result.p99_ms)
-    rate, latency = ratios(ours, bare), ratios(ours_p99, bare_p99)
+    rate, latency = ratios(ours, floor), ratios(ours_p99, floor_p99)
     pinning = "server on core 0, wrk on core 1" if pin and PINNED else "wrk beside it on the same cores"
     settings = f"{workers} {worker_class} worker(s) × {threads} thread(s), wrk 1 thread, {connections} connections, {pinning}"
-    record(f"POST /api/v1/verify under gunicorn, distinct valid tokens ({settings})", fmt(ours), fmt(bare),
-           fmt_ratio(rate), "≥ 80 % of the bare endpoint's requests/s", rate.median >= 0.80)
-    record("… its p99 latency", fmt(ours_p99, 1), fmt(bare_p99, 1), f"{latency.median:.2f}× (min {latency.low:.2f}, max {latency.high:.2f})",
-           "≤ 1.5 × the bare endpoint's p99", latency.median <= 1.5)
+    record(f"POST /api/v1/verify under gunicorn, distinct valid tokens ({settings}); floor: bare Flask reading the body "
+           "and checking the Ed25519 signature", fmt(ours), fmt(floor), fmt_ratio(rate),
+           "≥ 90 % of the floor's requests/s", rate.median >= 0.90)
+    record("… its p99 latency", fmt(ours_p99, 1), fmt(floor_p99, 1), f"{latency.median:.2f}× (min {latency.low:.2f}, max {latency.high:.2f})",
+           "≤ 1.25 × the floor's p99", latency.median <= 1.25)
     if large is None or large_tokens is None:
         return
     big, small_again = Series("large registry", "req/s"), Series("small registry", "req/s")
     big_p99 = Series("large p99", "ms", lower_is_better=True)
     worker_memory = Series("worker RSS", "MiB", lower_is_better=True)
-    for _ in range(repetitions):
+    for _ in range(min(repetitions, 3)):  # the large registry takes half a minute to load
         with server("ours", small, workers, threads, worker_class, pin) as (url, _):
             wrk(url, small_tokens, 2, connections, pin=pin)
             small_again.add(wrk(url, small_tokens, seconds, connections, pin=pin).requests_per_second)
@@ -341,7 +349,7 @@ def main() -> None:
             large_tokens = work / "large-tokens.txt"
             large_tokens.write_text("\n".join(large.valid))
         step("2. and 3. the HTTP endpoint")
-        bench_http(small.home, small_tokens, large_home, large_tokens, 3 if quick else 8, 1 if quick else 3,
+        bench_http(small.home, small_tokens, large_home, large_tokens, 3 if quick else 6, 1 if quick else 5,
                    args.workers, args.threads, args.worker_class, args.pin)
 
         step("soak")

@@ -1,4 +1,4 @@
-"""Serve our verifier or the bare baseline with exactly the same gunicorn settings.
+"""Serve our verifier or the floor (bench/bare_app.py) with exactly the same gunicorn settings.
 
     python bench/serve.py ours|bare BIND WORKERS THREADS WORKER_CLASS
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from flask import Flask
 
@@ -16,7 +17,7 @@ from verifier.web.serve import VerifierServer
 
 class BareServer(VerifierServer):
     def load(self) -> Flask:
-        return create_bare_app()
+        return create_bare_app(Path(str(self.app_config["HOME"])))
 
 
 def main() -> None:

@@ -199,7 +199,7 @@ def test_the_depth_bound_refuses_exactly_what_is_too_deep_or_not_json(value: Any
 
 @pytest.fixture
 def live_world(world: dict[str, Any], tmp_path: pytest.TempPathFactory) -> tuple[City, Any]:
-    """A copy of the world's home behind the Flask app (fast path included), on the test clock:
+    """A copy of the world's home behind the Flask app (its WSGI layers included), on the test clock:
     each test may change what it holds."""
     city = copy_city(world["city"].home.path, tmp_path)  # type: ignore[arg-type]
     city.lists = dict(world["city"].lists)  # type: ignore[attr-defined]

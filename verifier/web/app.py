@@ -30,7 +30,6 @@ from permits.home import Home
 from verifier.state import TrustStore
 from verifier.web import api, page
 from verifier.web.errors import register_error_handlers
-from verifier.web.fastpath import VerifyFastPath
 
 DEFAULTS: dict[str, Any] = {
     "HOME": None,
@@ -83,10 +82,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["permit_store"] = store
 
     if app.config["BACKGROUND_REFRESH"]:
-        # gunicorn builds the app in each worker, so the refresher starts there; the check on
-        # each request restarts it in a process forked after this point (threads do not survive fork).
+        # gunicorn builds the app in each worker, so the refresher starts there; the API starts it
+        # again when it reads the store in a process forked after this point (threads do not
+        # survive fork). Not on every request: a hook costs more than the check.
         store.start()
-        app.before_request(store.start)
 
     # Werkzeug would answer "//v" with a redirect to an absolute URL built from the Host header.
     app.url_map.merge_slashes = False
@@ -94,7 +93,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(page.blueprint)
     register_error_handlers(app)
-    app.wsgi_app = Hardening(VerifyFastPath(store, app.wsgi_app, bool(app.config["BACKGROUND_REFRESH"])))  # type: ignore[method-assign]
+    app.wsgi_app = Hardening(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 
