@@ -226,6 +226,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def verifier_home(agency_home: Path, where: Path) -> Path:
+    """A verifier's home: the anchor set by hand, and the documents it accepted so far."""
+    where.mkdir()
+    for name in ("anchor.json", "registry.json", "trust-state.json"):
+        shutil.copy(agency_home / name, where / name)
+    shutil.copytree(agency_home / "status", where / "status")
+    return where
+
+
 def start_server(home: Path, log: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[str, Any]:
     """Start `permit serve` on a free port; return (base URL, process) once it answers."""
     import subprocess

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from attack_http import Host, live_city, respond, trickle
 from click.testing import CliRunner
-from conftest import DAY, City, Served, free_port, passphrase, start_server
+from conftest import DAY, City, Served, free_port, passphrase, start_server, verifier_home
 
 from cli import cli
 from keys.trust import MAX_BUNDLE_BYTES
@@ -86,15 +86,6 @@ def no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
     return monkeypatch
-
-
-def verifier_home(agency_home: Path, where: Path) -> Path:
-    """A verifier's home: the anchor set by hand, and the documents it accepted so far."""
-    where.mkdir()
-    for name in ("anchor.json", "registry.json", "trust-state.json"):
-        shutil.copy(agency_home / name, where / name)
-    shutil.copytree(agency_home / "status", where / "status")
-    return where
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import threading
 import time
 import urllib.request
@@ -15,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from attack_http import live_city
-from conftest import start_server
+from conftest import start_server, verifier_home
 
 from bench.flood import CLOSED, Flood, Latencies, hostile_documents, measure_verify
 from verifier.http_client import endpoint, put
@@ -26,15 +25,6 @@ IN_FULL_SWING = 100  # hostile pushes answered before the agency pushes
 PUSH_TIMEOUT = 5  # the agency's client gives up after this
 POLL_INTERVAL = 2  # permit serve's default: how often a worker reads the home again
 REFUSALS = {413, 422, 429}  # too large; refused on its form or its signatures; busy, come back
-
-
-def _verifier_home(agency_home: Path, where: Path) -> Path:
-    """A verifier's home: the anchor set by hand, and the documents it accepted so far."""
-    where.mkdir()
-    for name in ("anchor.json", "registry.json", "trust-state.json"):
-        shutil.copy(agency_home / name, where / name)
-    shutil.copytree(agency_home / "status", where / "status")
-    return where
 
 
 def _verdict(url: str, token: str) -> str:
@@ -60,7 +50,7 @@ def test_flood_of_hostile_16_mib_pushes_neither_delays_a_revocation_nor_stops_ve
     record = city.issue(at=now, number="FLOOD-1")
     city.publish_status("hcm-syt", at=now)
     access_log = tmp_path / "access.log"
-    url, process = start_server(_verifier_home(city.home.path, tmp_path / "verifier"), access_log)
+    url, process = start_server(verifier_home(city.home.path, tmp_path / "verifier"), access_log)
     documents = hostile_documents(city.home.anchor(), "hcm-syt", city.signers["hcm-syt"].public_key(), now)
     flood = Flood(url, documents, clients=4)
     try:
