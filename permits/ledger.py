@@ -117,53 +117,6 @@ def create_import_tables(db: sqlite_utils.Database) -> None:
     )
 
 
-@migrations()
-def permits_and_versions_without_rowid(db: sqlite_utils.Database) -> None:
-    # Permit ids are random, so a rowid table keeps a second b-tree for its primary key, and
-    # every insert lands at a random place in it. WITHOUT ROWID, the table's b-tree is that key:
-    # two of the four randomly keyed structures an import maintains are gone.
-    # SQLite's table rebuild (lang_altertable.html#otheralter): make the new table, copy, drop
-    # the old one, give the new one its name, make its indexes again; inside the transaction
-    # Ledger._migrate holds. Ledger connections never enforce foreign keys, so dropping
-    # `permits` leaves versions' REFERENCES permits(id) as it is, naming the new table once it
-    # takes the name (renaming permits_new touches no reference: none names it).
-    db.execute(
-        """CREATE TABLE permits_new (
-            id TEXT PRIMARY KEY,
-            number TEXT NOT NULL UNIQUE,
-            type TEXT NOT NULL,
-            holder_id TEXT NOT NULL,
-            holder_name TEXT NOT NULL,
-            state TEXT NOT NULL CHECK (state IN ('active', 'suspended', 'revoked')),
-            current_version INTEGER NOT NULL,
-            created_at INTEGER NOT NULL) WITHOUT ROWID"""
-    )
-    db.execute(
-        """CREATE TABLE versions_new (
-            permit_id TEXT NOT NULL REFERENCES permits(id),
-            version INTEGER NOT NULL,
-            status_index INTEGER NOT NULL UNIQUE,
-            status INTEGER NOT NULL DEFAULT 0 CHECK (status BETWEEN 0 AND 3),
-            kid TEXT NOT NULL,
-            issued_at INTEGER NOT NULL,
-            valid_until INTEGER NOT NULL,
-            token TEXT NOT NULL,
-            PRIMARY KEY (permit_id, version)) WITHOUT ROWID"""
-    )
-    for table, columns in (
-        ("permits", "id, number, type, holder_id, holder_name, state, current_version, created_at"),
-        ("versions", "permit_id, version, status_index, status, kid, issued_at, valid_until, token"),
-    ):
-        # In key order: each row is appended to the new b-tree rather than placed at random.
-        db.execute(f"INSERT INTO {table}_new ({columns}) SELECT {columns} FROM {table} ORDER BY 1, 2")
-        db.execute(f"DROP TABLE {table}")
-        db.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
-    db.execute("CREATE INDEX versions_status ON versions(status) WHERE status != 0")
-    orphans = db.execute("PRAGMA foreign_key_check").fetchall()
-    if orphans:
-        raise sqlite3.IntegrityError(f"versions of permits the ledger does not hold: {orphans[:3]}")
-
-
 @cache
 def known_migrations() -> tuple[str, ...]:
     """The names of every migration this code knows, in the order they apply."""
