@@ -9,6 +9,12 @@ and the import's record of what it did (`import_batches`, `import_rejects`). Sta
 unique across the agency: an index is never reused, so a revoked permit can never be revived by
 a new one landing on its bit.
 
+`permits` and `versions` are rowid tables: rows go in at the end in the order they are made, and
+only the indexes of their random keys (permit ids, status indexes) take them at random places.
+WITHOUT ROWID tables, ordered by permit id, wrote a million imported permits two to three times
+slower (measured): a version's row holds its token, a ninth of a page, and every insert landed
+on a random page of them.
+
 Every change is one `BEGIN IMMEDIATE` transaction: it takes the write lock at the start, so two
 officers issuing at once queue instead of failing half-way.
 """
