@@ -1,9 +1,11 @@
 """`make bench`: every benchmark, each next to its floor in the same run; writes bench/RESULTS.md.
 
-    python -m bench.run [--quick]
+    python -m bench.run [--quick] [--only STEP ...]
 
 --quick shrinks every size (a smoke run of the harness, minutes become seconds); the committed
-RESULTS.md comes from a full run.
+RESULTS.md comes from a full run. --only runs the steps named (verify, http, soak, flood, import,
+qr; import includes the status list of the ledger it fills) and only prints their figures: a
+partial run never writes a results file.
 """
 
 from __future__ import annotations
@@ -259,7 +261,8 @@ def bench_status_list(home_path: Path, revoked_share: float) -> None:
         total = ledger.db.conn.execute("SELECT COUNT(*) FROM versions").fetchone()[0]
         with ledger.transaction():
             ledger.db.conn.execute(
-                "UPDATE versions SET status = 1 WHERE rowid IN (SELECT rowid FROM versions ORDER BY random() LIMIT ?)",
+                "UPDATE versions SET status = 1 WHERE status_index IN"
+                " (SELECT status_index FROM versions ORDER BY random() LIMIT ?)",
                 (int(total * revoked_share),))
     times = Series("publish", "s", lower_is_better=True)
     for _ in range(3):
@@ -314,62 +317,77 @@ def write_results(started: datetime.datetime, seconds: float, quick: bool) -> No
     (BENCH / ("RESULTS.quick.md" if quick else "RESULTS.md")).write_text("\n".join(lines) + "\n")
 
 
+STEPS = ("verify", "http", "soak", "flood", "import", "qr")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", action="append", choices=STEPS, help="run only this step (repeatable); writes no results file")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--pin", action="store_true", help="server on core 0, wrk on core 1 (steadier, harsher)")
     args = parser.parse_args()
     quick = args.quick
+    steps = set(args.only or STEPS)
     started = datetime.datetime.now(datetime.UTC)
     clock = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="permit-bench-"))
     step: Callable[[str], None] = lambda name: print(f"[{time.perf_counter() - clock:6.0f} s] {name}", flush=True)  # noqa: E731
     try:
         now = int(time.time())
-        step("building the small registry and tokens")
-        small = build(work / "small", now, agencies=4, keys_per_agency=1, list_size=131_072, revoked_share=0.01,
-                      tokens=2_000 if quick else 20_000)
-        small_tokens = work / "small-tokens.txt"
-        small_tokens.write_text("\n".join(small.valid))
-        mixed = work / "mixed-tokens.txt"
-        mixed.write_text("\n".join(small.valid[:5000] + small.revoked * 25 + small.forged * 25))
+        if steps & {"verify", "http", "soak", "flood"}:
+            step("building the small registry and tokens")
+            small = build(work / "small", now, agencies=4, keys_per_agency=1, list_size=131_072, revoked_share=0.01,
+                          tokens=2_000 if quick else 20_000)
+            small_tokens = work / "small-tokens.txt"
+            small_tokens.write_text("\n".join(small.valid))
+            mixed = work / "mixed-tokens.txt"
+            mixed.write_text("\n".join(small.valid[:5000] + small.revoked * 25 + small.forged * 25))
 
-        step("1. verification in-process")
-        bench_verify(small.home, small.valid, 3 if quick else 7)
+        if "verify" in steps:
+            step("1. verification in-process")
+            bench_verify(small.home, small.valid, 3 if quick else 7)
 
-        large_home = large_tokens = None
-        if not quick:
-            step("building the large registry: 1,000 agencies × 3 keys, lists of 2^21 entries (1M permits, 10,000 revoked)")
-            large = build(work / "large", now, agencies=1000, keys_per_agency=3, list_size=2**21,
-                          revoked_share=10_000 / 2**21, tokens=20_000)
-            large_home = large.home
-            large_tokens = work / "large-tokens.txt"
-            large_tokens.write_text("\n".join(large.valid))
-        step("2. and 3. the HTTP endpoint")
-        bench_http(small.home, small_tokens, large_home, large_tokens, 3 if quick else 6, 1 if quick else 5,
-                   args.workers, args.threads, args.worker_class, args.pin)
+        if "http" in steps:
+            large_home = large_tokens = None
+            if not quick:
+                step("building the large registry: 1,000 agencies × 3 keys, lists of 2^21 entries (1M permits, 10,000 revoked)")
+                large = build(work / "large", now, agencies=1000, keys_per_agency=3, list_size=2**21,
+                              revoked_share=10_000 / 2**21, tokens=20_000)
+                large_home = large.home
+                large_tokens = work / "large-tokens.txt"
+                large_tokens.write_text("\n".join(large.valid))
+            step("2. and 3. the HTTP endpoint")
+            bench_http(small.home, small_tokens, large_home, large_tokens, 3 if quick else 6, 1 if quick else 5,
+                       args.workers, args.threads, args.worker_class, args.pin)
 
-        step("soak")
-        bench_soak(small.home, mixed, 5 if quick else 60)
+        if "soak" in steps:
+            step("soak")
+            bench_soak(small.home, mixed, 5 if quick else 60)
 
-        step("push flood")
-        bench_push_flood(small.home, small_tokens, 5 if quick else 30)
+        if "flood" in steps:
+            step("push flood")
+            bench_push_flood(small.home, small_tokens, 5 if quick else 30)
 
-        step("4. import")
-        import_home = bench_import(work, 20_000 if quick else 1_000_000)
+        if "import" in steps:
+            step("4. import")
+            import_home = bench_import(work, 20_000 if quick else 1_000_000)
 
-        step("5. status list")
-        bench_status_list(import_home, 0.01)
+            step("5. status list")
+            bench_status_list(import_home, 0.01)
 
-        step("6. QR")
-        bench_qr(work)
+        if "qr" in steps:
+            step("6. QR")
+            bench_qr(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write_results(started, time.perf_counter() - clock, quick)
-    step(f"done: {BENCH / ('RESULTS.quick.md' if quick else 'RESULTS.md')}")
+    if args.only:
+        step("done (a partial run: no results file written)")
+    else:
+        write_results(started, time.perf_counter() - clock, quick)
+        step(f"done: {BENCH / ('RESULTS.quick.md' if quick else 'RESULTS.md')}")
     print(f"peak memory of the harness: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

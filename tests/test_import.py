@@ -259,6 +259,39 @@ def test_cli_import_shows_progress_with_rate_and_eta(env_home: City, tmp_path: P
     assert "Imported 25 permit(s)" in result.stdout
 
 
+
+@pytest.mark.parametrize("ending", ["finished", "interrupted"])
+def test_an_import_gives_the_ledger_back_as_single_issues_need_it(city: City, tmp_path: Path, ending: str) -> None:
+    """An import commits without waiting for the disk, with a smaller page cache and a larger
+    log; however it ends (Ctrl-C included), the connection is given back waiting for the disk
+    again (a permit an officer hands out must survive a power cut) and the log folded back."""
+    path = write_csv(tmp_path / "old.csv", [row(f"D-{i}") for i in range(10)])
+
+    def interrupt(done: int, total: int) -> None:
+        if ending == "interrupted":
+            raise KeyboardInterrupt
+
+    ledger = city.home.ledger("hcm-syt", create=True)
+    before = {name: ledger.db.conn.execute(f"PRAGMA {name}").fetchone()[0]
+              for name in ("synchronous", "cache_size", "wal_autocheckpoint")}
+    try:
+        if ending == "interrupted":
+            with pytest.raises(KeyboardInterrupt):
+                import_csv(ledger, city.registry, city.signers["hcm-syt"], path, "hcm-syt", "food-safety", "officer", NOW,
+                           batch_size=3, progress=interrupt)
+        else:
+            import_csv(ledger, city.registry, city.signers["hcm-syt"], path, "hcm-syt", "food-safety", "officer", NOW,
+                       batch_size=3, progress=interrupt)
+        after = {name: ledger.db.conn.execute(f"PRAGMA {name}").fetchone()[0] for name in before}
+        imported = ledger.db.conn.execute("SELECT COUNT(*) FROM permits").fetchone()[0]
+        wal = city.home.ledger_path("hcm-syt").with_name("hcm-syt.db-wal").stat().st_size
+    finally:
+        ledger.close()
+    assert before == {"synchronous": 2, "cache_size": -2000, "wal_autocheckpoint": 1000}  # FULL
+    assert after == before
+    assert imported == (3 if ending == "interrupted" else 10)
+    assert wal == 0  # folded back while the ledger is still open
+
 # --- killed mid-import -------------------------------------------------------------------------------
 
 
