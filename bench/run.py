@@ -213,12 +213,17 @@ def bench_import(work: Path, rows: int) -> Path:
     source = work / "paper-permits.csv"
     _csv(source, rows)
     key = ed25519.Ed25519PrivateKey.generate()
-    messages = [b"x" * 380 + i.to_bytes(4, "big") for i in range(rows)]
-    started = time.perf_counter()
-    for message in messages:
-        key.sign(message)
-    floor = rows / (time.perf_counter() - started)
-    del messages
+    messages = [b"x" * 380 + i.to_bytes(4, "big") for i in range(min(rows, 200_000))]
+
+    def raw_signing() -> float:
+        started = time.perf_counter()
+        for message in messages:
+            key.sign(message)
+        return len(messages) / (time.perf_counter() - started)
+
+    # The floor is measured just before the import and just after it, and the two averaged: on a
+    # shared machine the speed of a core drifts over the minutes an import takes.
+    before = raw_signing()
     process = subprocess.Popen([PERMIT, "import", str(source), "--agency", "hcm-syt", "--type", "food-safety", "--json"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0.0
@@ -237,9 +242,12 @@ def bench_import(work: Path, rows: int) -> Path:
     elapsed = time.perf_counter() - started
     done.set()
     assert process.returncode == 0, err[-2000:]
+    after = raw_signing()
+    floor = (before + after) / 2
     rate = rows / elapsed
     record(f"permit import of a {rows:,}-row CSV (validate, sign, ledger row and event), one agency",
-           f"{rate:,.0f} rows/s ({elapsed:,.0f} s), peak memory {peak:,.0f} MiB", f"{floor:,.0f} signatures/s",
+           f"{rate:,.0f} rows/s ({elapsed:,.0f} s), peak memory {peak:,.0f} MiB",
+           f"{floor:,.0f} signatures/s (before {before:,.0f}, after {after:,.0f})",
            f"{rate / floor:.1%}", "≥ 40 % of raw single-core signing; ≤ 300 MB",
            rate / floor >= 0.40 and peak * 1.048576 <= 300)
     assert "ETA" in err and "rows/s" in err  # the progress bar was shown
