@@ -274,7 +274,7 @@ def test_the_status_table_lists_every_status_in_both_languages() -> None:
 def error_reasons() -> set[str]:
     """Every reason an API error can carry, read from the code that raises them."""
     reasons = {code.lower() for code in re.findall(r"ApiError\(\d{3}, Reason\.([A-Z_]+)", Path(api.__file__).read_text())}
-    reasons |= set(errors._HTTP_REASONS.values()) | {Reason.INTERNAL_ERROR, Reason.HTTP_ERROR}
+    reasons |= set(errors.HTTP_REASONS.values()) | {Reason.INTERNAL_ERROR, Reason.HTTP_ERROR}
     reasons |= {Reason.REGISTRY_NOT_NEWER, Reason.STATUS_NOT_NEWER, Reason.STATUS_ROLLBACK}  # PUT's conflicts
     return reasons
 

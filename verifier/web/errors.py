@@ -56,7 +56,7 @@ def error_response(status: int, reason: Reason, message: str) -> Response:
 
 
 # What Werkzeug refuses before a view runs.
-_HTTP_REASONS = {
+HTTP_REASONS = {
     400: Reason.BAD_REQUEST,
     404: Reason.NOT_FOUND,
     405: Reason.METHOD_NOT_ALLOWED,
@@ -74,7 +74,7 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException) -> Response | tuple[str, int]:
         status = exc.code or 500
         if request.path.startswith("/api/"):
-            response = error_response(status, _HTTP_REASONS.get(status, Reason.HTTP_ERROR), exc.description or exc.name)
+            response = error_response(status, HTTP_REASONS.get(status, Reason.HTTP_ERROR), exc.description or exc.name)
             if status == 405 and exc.get_response().headers.get("Allow"):
                 response.headers["Allow"] = exc.get_response().headers["Allow"]
             return response
