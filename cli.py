@@ -1095,9 +1095,11 @@ def verify_cmd(ctx: click.Context, token_or_url: str | None, qr_image: Path | No
 @option("--registry-url", help="Pull the registry bundle from this URL.")
 @option("--status-pull/--no-status-pull", default=False, help="Pull status lists from the URLs the registry gives.")
 @option("--refresh-interval", default=300, show_default=True, help="Seconds between pulls.")
+@option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, envvar="PERMIT_LOG_FORMAT",
+        help="Logs as text lines or as JSON lines (one object per request, with its X-Request-Id).")
 @click.pass_context
 def serve_cmd(ctx: click.Context, bind: str, workers: int, threads: int, access_log: str, base_url: str | None,
-              registry_url: str | None, status_pull: bool, refresh_interval: int) -> None:
+              registry_url: str | None, status_pull: bool, refresh_interval: int, log_format: str) -> None:
     """Run the verifier (JSON API and the page QR codes open) under gunicorn.
 
     The home needs anchor.json; registry.json and status lists are read from it, pulled
@@ -1110,7 +1112,7 @@ def serve_cmd(ctx: click.Context, bind: str, workers: int, threads: int, access_
     home = home_of(ctx)
     home.anchor()  # fail here, in one line, rather than in every worker
     config = {"HOME": str(home.path), "BASE_URL": base_url or home.base_url, "REGISTRY_URL": registry_url,
-              "STATUS_PULL": status_pull, "REFRESH_INTERVAL": refresh_interval}
+              "STATUS_PULL": status_pull, "REFRESH_INTERVAL": refresh_interval, "LOG_FORMAT": log_format}
     click.echo(_("Verifier for {home} on http://{bind} (page: {page})").format(home=home.path, bind=bind, page=f"{config['BASE_URL']}/v"))
     serve(config, bind, workers, threads, access_log)
 

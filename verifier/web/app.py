@@ -28,7 +28,7 @@ from keys.reasons import Reason
 from keys.trust import MAX_BUNDLE_BYTES
 from permits.home import Home
 from verifier.state import TrustStore
-from verifier.web import api, page
+from verifier.web import api, observe, page
 from verifier.web.errors import register_error_handlers
 
 DEFAULTS: dict[str, Any] = {
@@ -92,6 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.redirect_defaults = False
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(page.blueprint)
+    observe.init_app(app)  # GET /metrics, and each request observed
     register_error_handlers(app)
     app.wsgi_app = Hardening(app.wsgi_app)  # type: ignore[method-assign]
     return app
