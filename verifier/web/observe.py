@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException
 
@@ -33,6 +33,7 @@ blueprint = Blueprint("metrics", __name__)
 # characters, so that whatever a client sends there, no whole token reaches a log.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 REQUEST_ID_HEADER = "X-Request-Id"
+_STARTED = "permit.started"
 
 
 def request_id(value: str | None) -> str | None:
@@ -53,7 +54,7 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = Observed(app.wsgi_app)  # type: ignore[method-assign]
 
 
-@blueprint.get("/metrics")
+@blueprint.get("/metrics", endpoint="metrics")
 def metrics_text() -> Response:
     exposition: metrics.Exposition = current_app.extensions["permit_metrics"]
     response = Response(exposition.text(), content_type=CONTENT_TYPE_LATEST)
@@ -62,27 +63,31 @@ def metrics_text() -> Response:
 
 
 class Observed:
-    """At the WSGI layer, around Flask: the time to answer, labelled by the endpoint Flask
-    matched (read from the request object Werkzeug puts in the environment as
-    `werkzeug.request`), and the request id echoed."""
+    """At the WSGI layer, around Flask: the time a request arrives, for the latency observed when
+    Flask tears the request down (`_observe`, which knows the endpoint it matched), and the
+    request id echoed."""
 
     def __init__(self, app: Callable[[dict[str, Any], Any], Iterable[bytes]]) -> None:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        started = time.perf_counter()
+        environ[_STARTED] = time.perf_counter()
         rid = request_id(environ.get("HTTP_X_REQUEST_ID"))
-        if rid is not None:
-            def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-                headers.append((REQUEST_ID_HEADER, rid))
-                return start_response(status, headers, exc_info)
-        else:
-            start = start_response
-        try:
-            return self.app(environ, start)
-        finally:
-            request = environ.get("werkzeug.request")
-            metrics.observe_request(getattr(request, "endpoint", None), time.perf_counter() - started)
+        if rid is None:
+            return self.app(environ, start_response)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers.append((REQUEST_ID_HEADER, rid))
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
+
+
+@blueprint.teardown_app_request
+def _observe(exc: BaseException | None) -> None:
+    started = request.environ.get(_STARTED)
+    if started is not None:  # not a request context made without the WSGI layer
+        metrics.observe_request(request.endpoint, time.perf_counter() - started)
 
 
 def counts_push(document: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
