@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,22 +13,30 @@ import pytest
 from conftest import DAY, NOW, City, Clock, passphrase
 from flask.testing import FlaskClient
 
+from keys.reasons import Reason
 from permits import operator, qr
 from permits.status_list import build_status_list
 from verifier.web.app import create_app
 from verifier.web.openapi import openapi_document
 
 JSON = "application/json"
+PROBLEM = "application/problem+json"
 
 
 def error_of(response: Any) -> tuple[int, str]:
-    """Assert the one error shape and return (status, reason)."""
+    """Assert the one error shape (RFC 9457 problem details that keep the earlier `error`
+    member) and return (status, reason)."""
     body = response.get_json()
-    assert response.mimetype == JSON
-    assert set(body) == {"error"}
+    assert response.headers["Content-Type"] == PROBLEM
+    assert list(body) == ["type", "title", "status", "detail", "error"]
     assert set(body["error"]) == {"status", "reason", "message"}
-    assert body["error"]["status"] == response.status_code
+    assert body["error"]["status"] == body["status"] == response.status_code
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert body["detail"] == body["error"]["message"]
+    reason = Reason(body["error"]["reason"])
+    assert body["type"].startswith("http") and body["type"].endswith(f"/api/v1/problems/{reason}")  # exactly: test_problem_type_*
+    assert body["title"] == reason.sentence
+    assert response.data.isascii()
     return response.status_code, body["error"]["reason"]
 
 
@@ -247,7 +256,7 @@ def _validate(document: dict[str, Any], ref: str, instance: Any) -> None:
 def test_openapi_describes_every_route_and_its_responses(client: FlaskClient) -> None:
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.1")
-    routes = {rule.rule.removeprefix("/api/v1").replace("<agency>", "{agency}")
+    routes = {re.sub(r"<(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
               for rule in client.application.url_map.iter_rules() if rule.rule.startswith("/api/v1")}
     assert routes == set(document["paths"])
     jsonschema.Draft202012Validator.check_schema({"components": document["components"]})
