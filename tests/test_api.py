@@ -299,3 +299,30 @@ def test_the_page_has_no_inline_script_and_does_not_reflect_the_host(client: Fla
     texts = json.loads(html.split('id="texts">', 1)[1].split("</script>", 1)[0])
     assert texts["status"]["valid"] == {"vi": "HỢP LỆ", "en": "VALID"}
     assert '<html lang="vi">' in html and 'name="viewport"' in html
+
+
+# --- problem details ------------------------------------------------------------------------------
+
+
+def test_problem_type_is_one_absolute_uri_per_reason_under_the_public_address(city: City) -> None:
+    app = create_app({"HOME": str(city.home.path), "BACKGROUND_REFRESH": False, "TESTING": True, "BASE_URL": "https://xacminh.example/"})
+    response = app.test_client().post("/api/v1/verify", data="{", content_type=JSON)
+    assert error_of(response) == (400, "bad_json")
+    body = response.get_json()
+    assert body["type"] == "https://xacminh.example/api/v1/problems/bad_json"
+    assert (body["title"], body["status"]) == ("The JSON is not valid.", 400)
+    assert body["detail"].startswith("the body is not strict JSON")
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/problem+json", "application/json, application/problem+json;q=0.5", None])
+def test_errors_are_problem_json_whatever_json_the_client_accepts(client: FlaskClient, accept: str | None) -> None:
+    headers = {"Accept": accept} if accept else {}
+    response = client.post("/api/v1/verify", data="{}", content_type=JSON, headers=headers)
+    assert error_of(response) == (400, "missing_token")
+    assert response.headers["Content-Type"] == "application/problem+json"  # no charset: the body is ASCII
+
+
+def test_a_message_quoting_what_a_client_sent_stays_ascii(client: FlaskClient) -> None:
+    response = client.post("/api/v1/verify", data='{"token": "x", "tên": 1}', content_type=JSON)
+    assert error_of(response) == (400, "unknown_member")
+    assert "\\u00ean" in response.get_data(as_text=True) and response.get_json()["detail"] == "unknown member 'tên'"

@@ -73,13 +73,13 @@ _KID = {"type": "string", "pattern": _base64url(f"{{{KID_LENGTH}}}"),
 _COORDINATE = {"type": "string", "pattern": _base64url("{43}"), "description": "32 bytes, base64url without padding."}
 # The public JWK of each algorithm, exactly as the registry stores it (keys/algorithms.py; a test checks
 # there is one for each of ALGORITHMS).
-_JWK_OF_ALGORITHM: dict[str, dict[str, Any]] = {
+JWK_OF_ALGORITHM: dict[str, dict[str, Any]] = {
     "EdDSA": {"type": "object", "required": ["kty", "crv", "x"], "additionalProperties": False,
               "properties": {"kty": {"const": "OKP"}, "crv": {"const": "Ed25519"}, "x": _COORDINATE}},
     "ES256": {"type": "object", "required": ["kty", "crv", "x", "y"], "additionalProperties": False,
               "properties": {"kty": {"const": "EC"}, "crv": {"const": "P-256"}, "x": _COORDINATE, "y": _COORDINATE}},
 }
-_ALG_AND_JWK = {"oneOf": [{"properties": {"alg": {"const": alg}, "jwk": jwk}} for alg, jwk in _JWK_OF_ALGORITHM.items()]}
+_ALG_AND_JWK = {"oneOf": [{"properties": {"alg": {"const": alg}, "jwk": jwk}} for alg, jwk in JWK_OF_ALGORITHM.items()]}
 
 _NAMES = {
     "type": "object", "required": ["vi", "en"], "additionalProperties": False,
