@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,22 +13,30 @@ import pytest
 from conftest import DAY, NOW, City, Clock, passphrase
 from flask.testing import FlaskClient
 
+from keys.reasons import Reason
 from permits import operator, qr
 from permits.status_list import build_status_list
 from verifier.web.app import create_app
 from verifier.web.openapi import openapi_document
 
 JSON = "application/json"
+PROBLEM = "application/problem+json"
 
 
 def error_of(response: Any) -> tuple[int, str]:
-    """Assert the one error shape and return (status, reason)."""
+    """Assert the one error shape (RFC 9457 problem details that keep the earlier `error`
+    member) and return (status, reason)."""
     body = response.get_json()
-    assert response.mimetype == JSON
-    assert set(body) == {"error"}
+    assert response.headers["Content-Type"] == PROBLEM
+    assert list(body) == ["type", "title", "status", "detail", "error"]
     assert set(body["error"]) == {"status", "reason", "message"}
-    assert body["error"]["status"] == response.status_code
+    assert body["error"]["status"] == body["status"] == response.status_code
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert body["detail"] == body["error"]["message"]
+    reason = Reason(body["error"]["reason"])
+    assert body["type"].startswith("http") and body["type"].endswith(f"/api/v1/problems/{reason}")  # exactly: test_problem_type_*
+    assert body["title"] == reason.sentence
+    assert response.data.isascii()
     return response.status_code, body["error"]["reason"]
 
 
@@ -247,7 +256,7 @@ def _validate(document: dict[str, Any], ref: str, instance: Any) -> None:
 def test_openapi_describes_every_route_and_its_responses(client: FlaskClient) -> None:
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.1")
-    routes = {rule.rule.removeprefix("/api/v1").replace("<agency>", "{agency}")
+    routes = {re.sub(r"<(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
               for rule in client.application.url_map.iter_rules() if rule.rule.startswith("/api/v1")}
     assert routes == set(document["paths"])
     jsonschema.Draft202012Validator.check_schema({"components": document["components"]})
@@ -290,3 +299,30 @@ def test_the_page_has_no_inline_script_and_does_not_reflect_the_host(client: Fla
     texts = json.loads(html.split('id="texts">', 1)[1].split("</script>", 1)[0])
     assert texts["status"]["valid"] == {"vi": "HỢP LỆ", "en": "VALID"}
     assert '<html lang="vi">' in html and 'name="viewport"' in html
+
+
+# --- problem details ------------------------------------------------------------------------------
+
+
+def test_problem_type_is_one_absolute_uri_per_reason_under_the_public_address(city: City) -> None:
+    app = create_app({"HOME": str(city.home.path), "BACKGROUND_REFRESH": False, "TESTING": True, "BASE_URL": "https://xacminh.example/"})
+    response = app.test_client().post("/api/v1/verify", data="{", content_type=JSON)
+    assert error_of(response) == (400, "bad_json")
+    body = response.get_json()
+    assert body["type"] == "https://xacminh.example/api/v1/problems/bad_json"
+    assert (body["title"], body["status"]) == ("The JSON is not valid.", 400)
+    assert body["detail"].startswith("the body is not strict JSON")
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/problem+json", "application/json, application/problem+json;q=0.5", None])
+def test_errors_are_problem_json_whatever_json_the_client_accepts(client: FlaskClient, accept: str | None) -> None:
+    headers = {"Accept": accept} if accept else {}
+    response = client.post("/api/v1/verify", data="{}", content_type=JSON, headers=headers)
+    assert error_of(response) == (400, "missing_token")
+    assert response.headers["Content-Type"] == "application/problem+json"  # no charset: the body is ASCII
+
+
+def test_a_message_quoting_what_a_client_sent_stays_ascii(client: FlaskClient) -> None:
+    response = client.post("/api/v1/verify", data='{"token": "x", "tên": 1}', content_type=JSON)
+    assert error_of(response) == (400, "unknown_member")
+    assert "\\u00ean" in response.get_data(as_text=True) and response.get_json()["detail"] == "unknown member 'tên'"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 from dataclasses import replace
 from datetime import date
 
+import jsonschema
 import pytest
 from conftest import DAY, NOW, City, passphrase
 from forge import claims_of, permit_header, sign_claims, sign_raw
@@ -17,6 +19,23 @@ from keys.signer import KeySigner
 from permits import issuing, operator
 from permits.token import MAX_TOKEN_LENGTH, sign_permit
 from verifier.pipeline import verify
+from verifier.verdict import Verdict
+from verifier.web.schemas import published
+
+
+@pytest.fixture(autouse=True)
+def _every_verdict_matches_the_published_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each verdict these cases produce, whatever its kind, is valid against
+    /api/v1/schemas/verdict.json: the real pipeline runs, and its answer is validated."""
+    schema = jsonschema.Draft202012Validator(published("verdict.json", "http://127.0.0.1:8000"))
+
+    def validated(verdict: Verdict) -> Verdict:
+        schema.validate(verdict.to_dict())
+        return verdict
+
+    city_verify, pipeline_verify = City.verify, verify
+    monkeypatch.setattr(City, "verify", lambda self, *args, **kwargs: validated(city_verify(self, *args, **kwargs)))
+    monkeypatch.setattr(sys.modules[__name__], "verify", lambda *args, **kwargs: validated(pipeline_verify(*args, **kwargs)))
 
 
 def republish(city: City, at: int = NOW) -> Registry:

@@ -1,7 +1,8 @@
 """The package as a user installs it: a wheel built from this checkout by pip, installed in a fresh
 virtualenv outside the checkout, run from another directory so that nothing is imported from the
 source tree. From that install alone: every module imports, a demo home, the verifier's page with
-its script and stylesheet over HTTP, and a printed permit (HTML, and PDF by Chromium). Slow (pip
+its script and stylesheet over HTTP, a published JSON Schema and an error as problem details, and a
+printed permit (HTML, and PDF by Chromium). Slow (pip
 builds the wheel and installs every dependency into the new virtualenv): one test.
 
 And what the code imports, the package declares: nothing arrives only as another's dependency."""
@@ -23,6 +24,8 @@ import urllib.error
 import urllib.request
 from importlib.metadata import packages_distributions
 from pathlib import Path
+
+from verifier.web.schemas import published
 
 ROOT = Path(__file__).parent.parent
 # What a clone holds and nothing a developer's tree adds: the copy is built as a user would build it.
@@ -113,6 +116,12 @@ def test_the_wheel_installed_elsewhere_serves_the_page_and_prints_a_permit(tmp_p
             status, content_type, body = get(f"{url}{path}")
             assert (status, content_type) == (200, STATIC[name])
             assert body == (packaged / "static" / name).read_bytes() == (ROOT / "verifier" / "web" / "static" / name).read_bytes()
+        # The published schemas, and errors as problem details, from the install alone.
+        status, content_type, body = get(f"{url}/api/v1/schemas/verdict.json")
+        assert (status, content_type) == (200, "application/schema+json")
+        assert json.loads(body) == json.loads(json.dumps(published("verdict.json", url)))
+        status, content_type, body = get(f"{url}/api/v1/schemas/none.json")
+        assert (status, content_type, json.loads(body)["type"]) == (404, "application/problem+json", f"{url}/api/v1/problems/not_found")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -34,6 +34,7 @@ from permits.status_list import MAX_STATUS_TOKEN_LENGTH
 from verifier.web.app import CONTENT_SECURITY_POLICY, create_app
 
 JSON = "application/json"
+PROBLEM = "application/problem+json"
 STATUS_JWT = "application/statuslist+jwt"
 CONFIGURED = "https://kiemtra.tphcm.gov.vn"
 CCCD = "079203001234"  # a citizen identity card number: 12 digits
@@ -51,13 +52,13 @@ SECURITY_HEADERS = {
 def error_of(response: Any) -> tuple[int, str]:
     """The one error shape (Flask test response or raw response); returns (status, reason)."""
     if isinstance(response, RawResponse):
-        assert response.headers.get("content-type") == JSON, (response.status_line, response.body[:200])
+        assert response.headers.get("content-type") == PROBLEM, (response.status_line, response.body[:200])
         body, status = response.json, response.status
     else:
-        assert response.mimetype == JSON, (response.status, response.data[:200])
+        assert response.mimetype == PROBLEM, (response.status, response.data[:200])
         body, status = response.get_json(), response.status_code
-    assert set(body) == {"error"} and set(body["error"]) == {"status", "reason", "message"}
-    assert body["error"]["status"] == status
+    assert set(body) == {"type", "title", "status", "detail", "error"} and set(body["error"]) == {"status", "reason", "message"}
+    assert body["error"]["status"] == body["status"] == status
     assert isinstance(body["error"]["reason"], str) and isinstance(body["error"]["message"], str) and body["error"]["message"]
     return status, body["error"]["reason"]
 
@@ -240,7 +241,7 @@ def test_markup_in_a_url_is_never_reflected_as_html(client: FlaskClient, path: s
         text = response.get_data(as_text=True)
         assert "<script>alert" not in text and "<img src=x" not in text and "alert(1)" not in text
     else:
-        assert response.mimetype == JSON
+        assert response.mimetype in (JSON, PROBLEM)
 
 
 def test_markup_in_the_registry_name_is_escaped_in_the_page(city: City, clock: Clock) -> None:
@@ -403,9 +404,10 @@ def test_status_list_push_takes_only_its_media_types(city: City, client: FlaskCl
 @pytest.mark.parametrize("path", ["/api/v1/healthz", "/api/v1/nowhere", "/api/v1/verify"])
 def test_the_api_answers_json_whatever_the_client_accepts(client: FlaskClient, path: str, accept: str) -> None:
     response = client.get(path, headers={"Accept": accept})
-    assert response.mimetype == JSON
     if response.status_code >= 400:
-        error_of(response)
+        error_of(response)  # application/problem+json, whatever the client accepts (RFC 9457 §3)
+    else:
+        assert response.mimetype == JSON
 
 
 # --- one error shape for every refusal, never a 5xx ----------------------------------------------

@@ -283,9 +283,9 @@ def test_registry_with_an_escaped_lone_surrogate_is_refused(city: City) -> None:
 
 def error_of(response: Any) -> tuple[int, str]:
     body = response.get_json()
-    assert response.mimetype == JSON
-    assert set(body) == {"error"} and set(body["error"]) == {"status", "reason", "message"}
-    assert body["error"]["status"] == response.status_code
+    assert response.mimetype == "application/problem+json"
+    assert set(body) == {"type", "title", "status", "detail", "error"} and set(body["error"]) == {"status", "reason", "message"}
+    assert body["error"]["status"] == body["status"] == response.status_code
     return response.status_code, body["error"]["reason"]
 
 

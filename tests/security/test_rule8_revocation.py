@@ -52,9 +52,9 @@ def verdict(client: FlaskClient, token: str) -> tuple[str, list[str]]:
 
 def error_of(response: Any) -> tuple[int, str]:
     body = response.get_json()
-    assert response.mimetype == "application/json"
-    assert set(body) == {"error"} and set(body["error"]) == {"status", "reason", "message"}
-    assert body["error"]["status"] == response.status_code
+    assert response.mimetype == "application/problem+json"
+    assert set(body) == {"type", "title", "status", "detail", "error"} and set(body["error"]) == {"status", "reason", "message"}
+    assert body["error"]["status"] == body["status"] == response.status_code
     return response.status_code, body["error"]["reason"]
 
 

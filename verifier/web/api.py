@@ -1,7 +1,8 @@
 """The JSON API under /api/v1, as the contract in DESIGN.md and /api/v1/openapi.json say.
 
 A verdict is HTTP 200 whatever it says; a 4xx means the request itself could not be read, and
-always has the same shape: {"error": {"status", "reason", "message"}}.
+always has the same shape: RFC 9457 problem details that keep {"error": {"status", "reason",
+"message"}} (verifier/web/errors.py).
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from keys.errors import ConflictError, DocumentError, InputError, NotFoundError,
 from keys.reasons import Reason
 from keys.text import is_identifier
 from keys.trust import MAX_BUNDLE_BYTES
+from permits.i18n import both
 from permits.qr import token_from_input
 from permits.status_list import MAX_STATUS_TOKEN_LENGTH, token_from_bytes
 from permits.token import MAX_TOKEN_LENGTH
 from verifier.metrics import REGISTRY, STATUS_LIST, count_verdict
 from verifier.state import TrustStore
 from verifier.verdict import iso
-from verifier.web.errors import ApiError
+from verifier.web import schemas
+from verifier.web.errors import ApiError, problem_type
 from verifier.web.observe import counts_push
 from verifier.web.openapi import openapi_document
 
@@ -346,3 +349,26 @@ def openapi() -> Response:
     response = jsonify(openapi_document(str(current_app.config["BASE_URL"]), int(current_app.config["MAX_BATCH"])))
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
+
+
+def _described(body: dict[str, Any], mimetype: str = "application/json") -> Response:
+    """A description of the API itself: the same until the service is upgraded, so cacheable."""
+    response = Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n", mimetype=mimetype)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@blueprint.get("/schemas/<name>")
+def schema(name: str) -> Response:
+    if name not in schemas.SCHEMAS:
+        raise ApiError(404, Reason.NOT_FOUND, f"no schema {name!r}; there are {', '.join(schemas.SCHEMAS)}")
+    return _described(schemas.published(name, str(current_app.config["BASE_URL"])), schemas.MEDIA_TYPE)
+
+
+@blueprint.get("/problems/<reason>")
+def problem(reason: str) -> Response:
+    """What an error's `type` URI names: its reason and sentence in both languages."""
+    found = Reason.of(reason)
+    if found is None:
+        raise ApiError(404, Reason.NOT_FOUND, "no such problem type")
+    return _described({"type": problem_type(str(current_app.config["BASE_URL"]), found), "reason": found, "title": both(found.sentence)})

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from keys.reasons import VERDICT_REASONS
+from keys.reasons import Reason
 from permits.token import MAX_TOKEN_LENGTH
-from verifier.verdict import STATUSES
+from verifier.web import schemas
+from verifier.web.errors import PROBLEM_MEDIA_TYPE
 
-_NAMES = {"type": "object", "required": ["vi", "en"], "additionalProperties": False,
-          "properties": {"vi": {"type": "string"}, "en": {"type": "string"}}}
 _TIME = {"type": "string", "format": "date-time"}
-_TEXTS = {"type": "array", "items": {"type": "string"}}
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
 def _json(description: str, schema_ref: str) -> dict[str, Any]:
@@ -54,7 +52,11 @@ def openapi_document(base_url: str, max_batch: int) -> dict[str, Any]:
             "version": "1.0.0",
             "description": (
                 "Verify electronic permits issued by city agencies. A verdict is HTTP 200 whatever it says; "
-                "4xx means the request could not be read. Reason codes are stable: add, never rename."
+                "4xx means the request could not be read. Reason codes are stable: add, never rename. "
+                "Every error is RFC 9457 problem details (application/problem+json, whatever the request's Accept) "
+                "that keeps the earlier {\"error\": {\"status\", \"reason\", \"message\"}} as an extension member; "
+                f"its type is {base_url.rstrip('/')}/api/v1/problems/{{reason}}. JSON Schemas (2020-12) of the documents "
+                "the service writes are at /schemas/{name}."
             ),
         },
         "servers": [{"url": f"{base_url.rstrip('/')}/api/v1"}],
@@ -166,6 +168,33 @@ def openapi_document(base_url: str, max_batch: int) -> dict[str, Any]:
                     "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}}},
                 }
             },
+            "/schemas/{name}": {
+                "get": {
+                    "operationId": "getSchema",
+                    "summary": "A JSON Schema (2020-12) of a document the service writes: the registry bundle and the registry "
+                               "document in it, a status list's claims, a permit's claims, the verdict, the API's error.",
+                    "parameters": [{"name": "name", "in": "path", "required": True,
+                                    "schema": {"type": "string", "enum": list(schemas.SCHEMAS)}}],
+                    "responses": {
+                        "200": {"description": "The schema; its $id is its own URL.",
+                                "headers": {"Cache-Control": {"description": "public, max-age=3600.", "schema": {"type": "string"}}},
+                                "content": {schemas.MEDIA_TYPE: {"schema": {"type": "object"}}}},
+                        "404": _error("No such schema (not_found)."),
+                    },
+                }
+            },
+            "/problems/{reason}": {
+                "get": {
+                    "operationId": "getProblemType",
+                    "summary": "What an error's type means: the reason and its sentence in Vietnamese and English.",
+                    "parameters": [{"name": "reason", "in": "path", "required": True, "schema": {"type": "string", "enum": sorted(Reason)}}],
+                    "responses": {
+                        "200": {**_json("The problem type.", "ProblemType"),
+                                "headers": {"Cache-Control": {"description": "public, max-age=3600.", "schema": {"type": "string"}}}},
+                        "404": _error("No such reason (not_found)."),
+                    },
+                }
+            },
         },
         "components": {"schemas": _schemas(max_batch)},
     }
@@ -173,12 +202,12 @@ def openapi_document(base_url: str, max_batch: int) -> dict[str, Any]:
 
 def _schemas(max_batch: int) -> dict[str, Any]:
     return {
-        "Error": {
-            "type": "object", "required": ["error"], "additionalProperties": False,
-            "properties": {"error": {
-                "type": "object", "required": ["status", "reason", "message"], "additionalProperties": False,
-                "properties": {"status": {"type": "integer"}, "reason": {"type": "string"}, "message": {"type": "string"}},
-            }},
+        "Error": schemas.PROBLEM,
+        "ProblemType": {
+            "type": "object", "required": ["type", "reason", "title"], "additionalProperties": False,
+            "properties": {"type": {"type": "string", "format": "uri"}, "reason": {"type": "string"},
+                           "title": {"type": "object", "required": ["vi", "en"], "additionalProperties": False,
+                                     "properties": {"vi": {"type": "string"}, "en": {"type": "string"}}}},
         },
         "VerifyRequest": {
             "type": "object", "required": ["token"], "additionalProperties": False,
@@ -189,40 +218,15 @@ def _schemas(max_batch: int) -> dict[str, Any]:
             "type": "object", "required": ["tokens"], "additionalProperties": False,
             "properties": {"tokens": {"type": "array", "maxItems": max_batch, "items": {"type": "string", "maxLength": 2 * MAX_TOKEN_LENGTH}}},
         },
-        "Verdict": {
-            "type": "object", "additionalProperties": False,
-            "required": ["valid", "status", "reasons", "checked_at", "registry_version"],
-            "properties": {
-                "valid": {"type": "boolean"},
-                "status": {"type": "string", "enum": list(STATUSES)},
-                "reasons": {"type": "array", "items": {"type": "string", "enum": sorted(VERDICT_REASONS)}},
-                "checked_at": _TIME,
-                "registry_version": {"type": ["integer", "null"]},
-                "permit": {"$ref": "#/components/schemas/Permit"},
-                "issuer": {"type": "object", "required": ["id", "name"], "additionalProperties": False,
-                           "properties": {"id": {"type": "string"}, "name": _NAMES}},
-                "superseded_by": {"type": "object", "required": ["id", "min_version"], "additionalProperties": False,
-                                  "properties": {"id": {"type": "string"}, "min_version": {"type": "integer"}}},
-            },
-        },
-        "Permit": {
-            "type": "object", "additionalProperties": False,
-            "required": ["id", "version", "number", "type", "holder", "activities", "conditions", "issued_at", "valid_from", "valid_until"],
-            "properties": {
-                "id": {"type": "string"}, "version": {"type": "integer"}, "number": {"type": "string"},
-                "type": {"type": "object", "required": ["code"], "additionalProperties": False,
-                         "properties": {"code": {"type": "string"}, "name": _NAMES}},
-                "holder": {"type": "object", "required": ["id", "name"], "additionalProperties": False,
-                           "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "address": {"type": "string"}}},
-                "activities": _TEXTS, "conditions": _TEXTS,
-                "issued_at": _TIME, "valid_from": _TIME, "valid_until": {**_TIME, "description": "Exclusive: the first moment it is no longer valid."},
-            },
-        },
+        # The very objects /schemas/verdict.json publishes: one source.
+        "Verdict": schemas.VERDICT,
+        "Permit": schemas.PERMIT_VIEW,
         "BatchVerdicts": {
             "type": "object", "required": ["verdicts"], "additionalProperties": False,
             "properties": {"verdicts": {"type": "array", "items": {"$ref": "#/components/schemas/Verdict"}}},
         },
         "RegistryBundle": {
+            "description": "The signed registry bundle; /schemas/registry-bundle.json describes it in full.",
             "type": "object", "required": ["roots", "registry"],
             "properties": {"roots": {"type": "array", "items": {"type": "object"}}, "registry": {"type": "object"}},
         },
