@@ -251,6 +251,8 @@ class Fleet:
                                        start_new_session=True)
         self._pid_file(f"node{n}").write_text(f"{process.pid}\n")
         _CHILDREN[process.pid] = process
+        # Until the child has exec'd `permit`, its command line is this one's.
+        _wait(lambda: process.poll() is not None or self._pid(f"node{n}") is not None, 10, f"node {n} did not start")
         return process.pid
 
     def stop_node(self, n: int, sig: signal.Signals = signal.SIGTERM, timeout: float = 20) -> None:
