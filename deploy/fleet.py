@@ -216,7 +216,7 @@ class Fleet:
     def start_nginx(self) -> None:
         conf = self.run_dir / "nginx.conf"
         conf.write_text(render(TEMPLATE.read_text(), self.nginx_values()))
-        command = [_nginx(), "-p", str(self.run_dir), "-c", str(conf), "-e", str(self.logs / "nginx-error.log")]
+        command = [nginx(), "-p", str(self.run_dir), "-c", str(conf), "-e", str(self.logs / "nginx-error.log")]
         checked = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
         if checked.returncode != 0:
             raise FleetError(f"nginx refused its configuration: {checked.stderr.strip()}")
@@ -360,7 +360,7 @@ def _group(pid: int) -> list[int]:
     return members
 
 
-def _nginx() -> str:
+def nginx() -> str:
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if found is None:
         raise FleetError("nginx is not installed: apt-get install nginx")

@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 from bench.servers import WrkResult, parse_wrk
-from deploy.fleet import TEMPLATE, Fleet, batch_body_max, render, running
+from deploy.fleet import TEMPLATE, Fleet, batch_body_max, nginx, render, running
 from keys.reasons import Reason
 from permits.demo import DEMO_PASSPHRASE
 
@@ -463,7 +463,7 @@ def test_the_nginx_template_renders_only_with_every_value_and_nginx_accepts_it(t
     with pytest.raises(Exception, match="for no placeholder: \\['SERVER_NAMES'\\]"):
         render(TEMPLATE.read_text(), {**values, "SERVER_NAMES": "x"})
     (tmp_path / "nginx.conf").write_text(text)
-    checked = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
+    checked = subprocess.run([nginx(), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
                               "-e", str(tmp_path / "error.log")], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
     # The batch's body limit is the one the API computes.
