@@ -38,7 +38,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -71,6 +71,63 @@ def render(template: str, values: Mapping[str, str]) -> str:
 def batch_body_max(max_batch: int = 100) -> int:
     """The largest body POST /api/v1/verify/batch accepts (verifier/web/api.py computes it so)."""
     return max_batch * (2 * MAX_TOKEN_LENGTH + 8) + 64
+
+
+def nginx_values(run_dir: Path, log_dir: Path, public_port: int, nodes: list[str], origin_port: int, origin_dir: Path,
+                 origin_max_age: int) -> dict[str, str]:
+    """The template's values for an nginx on 127.0.0.1 in front of `nodes` (HOST:PORT)."""
+    return {
+        "NGINX_USER": pwd.getpwuid(os.geteuid()).pw_name,
+        "RUN_DIR": str(run_dir),
+        "LOG_DIR": str(log_dir),
+        "PUBLIC_LISTEN": f"127.0.0.1:{public_port}",
+        "SERVER_NAME": "127.0.0.1",
+        "NODES": "\n        ".join(f"server {node} {UPSTREAM_PARAMETERS};" for node in nodes),
+        "BATCH_BODY_MAX": str(batch_body_max()),
+        "ORIGIN_LISTEN": f"127.0.0.1:{origin_port}",
+        "ORIGIN_DIR": str(origin_dir),
+        "ORIGIN_MAX_AGE": str(origin_max_age),
+    }
+
+
+def start_nginx(run_dir: Path, log_dir: Path, values: Mapping[str, str]) -> int:
+    """Render the template into run_dir/nginx.conf and start nginx in the background, as the
+    user running this; its master's pid (also in run_dir/nginx.pid). Raises FleetError when
+    nginx refuses the configuration or does not start."""
+    conf = run_dir / "nginx.conf"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    conf.write_text(render(TEMPLATE.read_text(), values))
+    command = [nginx(), "-p", str(run_dir), "-c", str(conf), "-e", str(log_dir / "nginx-error.log")]
+    checked = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
+    if checked.returncode != 0:
+        raise FleetError(f"nginx refused its configuration: {checked.stderr.strip()}")
+    # nginx forks into the background and writes its pid file.
+    started = subprocess.run(command, capture_output=True, text=True)
+    if started.returncode != 0:
+        raise FleetError(f"nginx did not start: {started.stderr.strip()}")
+    pid_file = run_dir / "nginx.pid"
+    _wait(lambda: pid_file.exists() and pid_file.read_text().strip().isdigit(), 10, "nginx did not write its pid file")
+    return int(pid_file.read_text())
+
+
+def stop_nginx(pid: int) -> None:
+    """Stop the nginx whose master is `pid` and wait until it has."""
+    if running(pid):
+        os.kill(pid, signal.SIGTERM)
+        _wait(lambda: not running(pid), 15, "nginx did not stop")
+
+
+def node_ready(url: str) -> bool:
+    """Whether the node at `url` says it is ready (GET /api/v1/readyz answers 200)."""
+    status = http_status(f"{url}/api/v1/readyz")
+    if status == 404:  # TODO(fleet): readyz arrives with the node side (contract A); until then
+        try:
+            with urllib.request.urlopen(f"{url}/api/v1/healthz", timeout=2) as response:
+                return bool(json.loads(response.read())["status"] == "ok")
+        except OSError:
+            return False
+    return status == 200
 
 
 def free_port() -> int:
@@ -199,38 +256,18 @@ class Fleet:
     # --- nginx ---------------------------------------------------------------------------------------
 
     def nginx_values(self) -> dict[str, str]:
-        return {
-            "NGINX_USER": pwd.getpwuid(os.geteuid()).pw_name,
-            "RUN_DIR": str(self.run_dir),
-            "LOG_DIR": str(self.logs),
-            "PUBLIC_LISTEN": f"127.0.0.1:{self.public_port}",
-            "SERVER_NAME": "127.0.0.1",
-            "NODES": "\n        ".join(f"server 127.0.0.1:{port} {UPSTREAM_PARAMETERS};" for port in self.node_ports),
-            "BATCH_BODY_MAX": str(batch_body_max()),
-            "ORIGIN_LISTEN": f"127.0.0.1:{self.origin_port}",
-            "ORIGIN_DIR": str(self.origin),
-            # A small part of the nodes' refresh interval (a cache in front may add this much).
-            "ORIGIN_MAX_AGE": str(max(1, self.interval // 4)),
-        }
+        # The origin's max-age: a small part of the nodes' refresh interval (a cache in front of
+        # the origin may add this much to a revocation's way).
+        return nginx_values(self.run_dir, self.logs, self.public_port, [f"127.0.0.1:{port}" for port in self.node_ports],
+                            self.origin_port, self.origin, max(1, self.interval // 4))
 
     def start_nginx(self) -> None:
-        conf = self.run_dir / "nginx.conf"
-        conf.write_text(render(TEMPLATE.read_text(), self.nginx_values()))
-        command = [nginx(), "-p", str(self.run_dir), "-c", str(conf), "-e", str(self.logs / "nginx-error.log")]
-        checked = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
-        if checked.returncode != 0:
-            raise FleetError(f"nginx refused its configuration: {checked.stderr.strip()}")
-        # nginx forks into the background and writes its pid file.
-        started = subprocess.run(command, capture_output=True, text=True)
-        if started.returncode != 0:
-            raise FleetError(f"nginx did not start: {started.stderr.strip()}")
-        _wait(lambda: self._pid("nginx") is not None, 10, "nginx did not write its pid file")
+        start_nginx(self.run_dir, self.logs, self.nginx_values())
 
     def stop_nginx(self) -> None:
         pid = self._pid("nginx")
         if pid is not None:
-            os.kill(pid, signal.SIGTERM)
-            _wait(lambda: not running(pid), 15, "nginx did not stop")
+            stop_nginx(pid)
         self._pid_file("nginx").unlink(missing_ok=True)
 
     # --- the nodes -----------------------------------------------------------------------------------
@@ -275,14 +312,7 @@ class Fleet:
         return self._pid(f"node{n}")
 
     def ready(self, n: int) -> bool:
-        status = http_status(f"{self.node_url(n)}/api/v1/readyz")
-        if status == 404:  # TODO(fleet): readyz arrives with the node side (contract A); until then
-            try:
-                with urllib.request.urlopen(f"{self.node_url(n)}/api/v1/healthz", timeout=2) as response:
-                    return bool(json.loads(response.read())["status"] == "ok")
-            except OSError:
-                return False
-        return status == 200
+        return node_ready(self.node_url(n))
 
     def wait_ready(self, n: int, timeout: float = 60) -> None:
         def check() -> bool:
@@ -367,9 +397,9 @@ def nginx() -> str:
     return found
 
 
-def _wait(condition: object, timeout: float, failure: str) -> None:
+def _wait(condition: Callable[[], bool], timeout: float, failure: str) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
             raise FleetError(failure)
         time.sleep(0.1)
