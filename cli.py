@@ -1087,32 +1087,45 @@ def verify_cmd(ctx: click.Context, token_or_url: str | None, qr_image: Path | No
 
 
 @cli.command("serve")
-@option("--bind", default="127.0.0.1:8000", show_default=True, help="Address and port to listen on.")
-@option("--workers", default=2, show_default=True, help="Worker processes (one per core).")
-@option("--threads", default=2, show_default=True, help="Threads per worker (CPU-bound: more costs throughput; see bench/RESULTS.md).")
-@option("--access-log", default="-", show_default=True, help="Access log file ('-' for standard output).")
-@option("--base-url", help="The verifier's public URL (default: the home's base_url).")
-@option("--registry-url", help="Pull the registry bundle from this URL.")
-@option("--status-pull/--no-status-pull", default=False, help="Pull status lists from the URLs the registry gives.")
-@option("--refresh-interval", default=300, show_default=True, help="Seconds between pulls.")
+@option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+        help="A gunicorn configuration file; it may also set the verifier's settings by their lower-case names (or PERMIT_CONFIG).")
+@option("--bind", help="Address and port to listen on (PERMIT_BIND; default 127.0.0.1:8000).")
+@option("--workers", type=int, help="Worker processes, one per core (PERMIT_WORKERS; default 2).")
+@option("--threads", type=int, help="Threads per worker (PERMIT_THREADS; default 2; CPU-bound: more costs throughput, see bench/RESULTS.md).")
+@option("--access-log", help="Access log file, '-' for standard output (PERMIT_ACCESS_LOG; default -).")
+@option("--base-url", help="The verifier's public URL (PERMIT_BASE_URL; default: the home's base_url).")
+@option("--registry-url", help="Pull the registry bundle from this URL (PERMIT_REGISTRY_URL).")
+@option("--status-pull/--no-status-pull", default=None, help="Pull status lists from the URLs the registry gives (PERMIT_STATUS_PULL).")
+@option("--refresh-interval", type=float, help="Seconds between pulls of each document (PERMIT_REFRESH_INTERVAL; default 60).")
+@option("--grace", type=int, help="Seconds a document may be past its expiry and still count (PERMIT_GRACE; default 0).")
+@option("--cors-origin", "cors_origins", multiple=True, help="An origin whose web pages may call the API; repeat for more (PERMIT_CORS_ORIGINS).")
+@option("--log-format", type=click.Choice(["text", "json"]), help="Log lines as text or as JSON objects (PERMIT_LOG_FORMAT; default text).")
+@option("--refuse-when-unready/--answer-when-unready", "refuse_when_unready", default=None,
+        help="Answer verifications with 503 not_ready while not ready, for nodes behind a load balancer (PERMIT_REFUSE_WHEN_UNREADY).")
 @click.pass_context
-def serve_cmd(ctx: click.Context, bind: str, workers: int, threads: int, access_log: str, base_url: str | None,
-              registry_url: str | None, status_pull: bool, refresh_interval: int) -> None:
+def serve_cmd(ctx: click.Context, /, config_file: Path | None, **flags: Any) -> None:
     """Run the verifier (JSON API and the page QR codes open) under gunicorn.
 
     The home needs anchor.json; registry.json and status lists are read from it, pulled
-    (--registry-url, --status-pull) or pushed to the API.
+    (--registry-url, --status-pull) or pushed to the API. Each setting comes from its flag, else
+    its PERMIT_* variable, else the configuration file, else its default.
 
     Example: permit serve --bind 127.0.0.1:8000 --workers 2
     """
-    from verifier.web.serve import serve
+    from verifier import settings
+    from verifier.web.serve import gunicorn_setting_names, serve
 
     home = home_of(ctx)
     home.anchor()  # fail here, in one line, rather than in every worker
-    config = {"HOME": str(home.path), "BASE_URL": base_url or home.base_url, "REGISTRY_URL": registry_url,
-              "STATUS_PULL": status_pull, "REFRESH_INTERVAL": refresh_interval}
-    click.echo(_("Verifier for {home} on http://{bind} (page: {page})").format(home=home.path, bind=bind, page=f"{config['BASE_URL']}/v"))
-    serve(config, bind, workers, threads, access_log)
+    config_path = config_file or (Path(os.environ["PERMIT_CONFIG"]) if os.environ.get("PERMIT_CONFIG") else None)
+    file = settings.read_config_file(config_path, gunicorn_setting_names()) if config_path else None
+    given = {name.upper(): value for name, value in flags.items()}
+    given["CORS_ORIGINS"] = given["CORS_ORIGINS"] or None
+    resolved = settings.resolve({**given, "HOME": str(home.path)}, os.environ, file, home.base_url)
+    bind = resolved.gunicorn["bind"]
+    click.echo(_("Verifier for {home} on http://{bind} (page: {page})").format(
+        home=home.path, bind=bind if isinstance(bind, str) else " ".join(bind), page=f"{resolved.app['BASE_URL']}/v"))
+    serve(resolved.app, resolved.gunicorn)
 
 
 @cli.command("backup")
@@ -1217,7 +1230,7 @@ def demo_cmd(directory: Path, and_serve: bool, bind: str) -> None:
         for label, url in urls:
             click.echo(f"  {label:<9} {url}")
         click.echo(_("Stop it with Ctrl-C.") + "\n")
-        serve({"HOME": str(directory), "BASE_URL": base_url}, bind, 2, 2, "-")
+        serve({"HOME": str(directory), "BASE_URL": base_url}, {"bind": bind, "workers": 2, "threads": 2, "accesslog": "-"})
 
 
 def main() -> None:

@@ -194,6 +194,7 @@ class Reason(StrEnum):
     MISSING_TOKEN = "missing_token", N_("The request has no token.")
     PUSH_BUSY = "push_busy", N_("The verifier is checking another large document; send this one again in a moment.")
     MISSING_TOKENS = "missing_tokens", N_("The request has no tokens.")
+    NOT_READY = "not_ready", N_("This verifier does not hold current documents yet (or they went stale); another one can answer.")
     TOKEN_NOT_STRING = "token_not_string", N_("The token is not a string.")
     UNKNOWN_MEMBER = "unknown_member", N_("The request has a member this API does not know.")
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", N_("The request body is not application/json.")

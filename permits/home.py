@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,6 +38,7 @@ from keys.registry import Registry
 from keys.signer import KeySigner
 from keys.trust import Root, TrustedRegistry, TrustState, open_bundle
 from permits import layout
+from permits.generation import Generation
 from permits.ledger import Ledger
 from permits.status_list import MAX_STATUS_TOKEN_LENGTH, StatusList, open_status_list, token_from_bytes
 
@@ -92,6 +94,16 @@ class Home:
     @property
     def lock_path(self) -> Path:
         return self.file(layout.LOCK)
+
+    @cached_property
+    def generation(self) -> Generation:
+        """The counter that says the shared documents changed (mapped once per Home)."""
+        return Generation(self.file(layout.GENERATION))
+
+    def documents_changed(self) -> None:
+        """Tell every process reading this home that a registry or status list was replaced.
+        The caller holds the home's lock and has put the new documents in place."""
+        self.generation.bump()
 
     @contextmanager
     def lock(self, handle: IO[Any] | None = None) -> Iterator[None]:
@@ -188,6 +200,7 @@ class Home:
                 if current == state:
                     write_atomic(self.file(layout.REGISTRY), raw)
                     self._save_state(trusted)
+                    self.documents_changed()
                     return trusted
             state = current
 
@@ -387,6 +400,7 @@ class Home:
                     reason=Reason.STATUS_NOT_NEWER if new.issued_at == held_at else Reason.STATUS_ROLLBACK,
                 )
             write_atomic(self.status_path(agency), token.encode("ascii") + b"\n")
+            self.documents_changed()
         return new
 
     def _held_status(self, registry: Registry, agency: str) -> tuple[int | None, str | None]:

@@ -13,6 +13,8 @@ A home is the directory an operator, an agency or a verifier keeps its files in 
     ledgers/<agency>.db    each agency's ledger
     status/<agency>.jwt    status lists: the agency's own, or the latest verified copy
     .lock                  the lock a check-then-write on the shared documents takes
+    .generation            bumped each time a registry or status list is accepted (permits/generation.py)
+    .pull.lock             held by the one process of a verifier that pulls documents
 
 Paths here are relative to the home, POSIX-style (as a backup's members are); permits/home.py
 reads and writes them. Nothing else spells a file name of a home.
@@ -27,6 +29,8 @@ REGISTRY = "registry.json"
 TRUST_STATE = "trust-state.json"
 CONFIG = "config.json"
 LOCK = ".lock"
+GENERATION = ".generation"
+PULL_LOCK = ".pull.lock"
 
 OPERATOR = "operator"
 PRIVATE = "private"

@@ -493,6 +493,7 @@ def _commit(home: Home, stage: Stage, plan: _Plan, force: bool) -> None:
                              if target.with_name(target.name + suffix).exists())
             moves.append(Move(plan.files[relative], target, wal=layout.in_directory(relative, layout.LEDGERS)))
         stage.commit(moves)
+        home.documents_changed()  # a verifier serving from this home reloads at once
 
 
 @contextmanager

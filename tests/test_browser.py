@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import zxingcpp
-from conftest import Served
+from conftest import Served, start_server, verifier_home
 from PIL import Image
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -132,3 +132,20 @@ def test_script_in_a_token_is_shown_as_text_never_run(served: Served, browser: w
     assert result.get_attribute("data-status") == "invalid"
     assert browser.find_elements(By.CSS_SELECTOR, "#result img") == []
     assert browser.execute_script("return window.__xss === undefined")
+
+
+def test_a_node_that_cannot_answer_says_try_again_not_that_the_code_is_unreadable(served: Served, browser: webdriver.Chrome,
+                                                                                  tmp_path: Path) -> None:
+    """A fleet's node that lost an agency's list answers 503 not_ready: the page asks the citizen
+    to try again in a moment (the permit may be fine)."""
+    city = served.city
+    token = city.issue(at=int(time.time())).token
+    home = verifier_home(city.home.path, tmp_path / "node")
+    (home / "status" / "hcm-sxd.jwt").unlink()
+    url, process = start_server(home, tmp_path / "node.log", env={"PERMIT_REFUSE_WHEN_UNREADY": "true"})
+    try:
+        status, text = verdict_on_page(browser, f"{url}/v#{token}")
+    finally:
+        Served(city, url, tmp_path / "node.log", process).stop()
+    assert status == "error"
+    assert text == "Dịch vụ kiểm tra hiện chưa thể trả lời. Vui lòng thử lại sau giây lát."  # Vietnamese by default

@@ -11,12 +11,18 @@ request handlers read without locks; a background thread replaces it:
   gives for that agency (never a URL from a token). A pull is conditional when the document held
   is the one the host last served: it sends that ETag, and a 304 keeps the document.
 
+All workers of a node answer from the same documents: a process that accepts one (a push, a
+pull) bumps the home's generation counter (permits/generation.py), and a worker that sees the
+counter move re-reads the home before it answers. Only one process of a node pulls: the one
+holding the home's pull lock; the others learn what it installed from the counter.
+
 A verifier that cannot refresh keeps answering with what it has; the pipeline then says
 `status_stale` or `registry_stale` once a document is past its expiry plus `grace`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
@@ -28,6 +34,7 @@ from keys.errors import ConflictError, DocumentError, NotFoundError, PermitError
 from keys.reasons import Reason
 from keys.trust import MAX_BUNDLE_BYTES, TrustedRegistry, open_bundle
 from permits import layout
+from permits.generation import Generation
 from permits.home import Home
 from permits.status_list import MAX_STATUS_TOKEN_LENGTH, StatusList, open_status_list, token_from_bytes
 from verifier.http_client import Fetched, get
@@ -49,16 +56,25 @@ class Snapshot:
     registry_problem: Reason | None = Reason.REGISTRY_UNAVAILABLE
     lists: Mapping[str, StatusList] = field(default_factory=dict)
     list_problems: Mapping[str, Reason] = field(default_factory=dict)
-    # What was read from disk, to notice changes: path → (mtime_ns, size).
-    seen: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # What was read from disk, to notice changes: path → (inode, mtime_ns, size). Documents are
+    # replaced by rename, so a new one has a new inode even within the clock's granularity.
+    seen: Mapping[str, tuple[int, int, int]] = field(default_factory=dict)
+    # The home's generation when this snapshot was read (-1: never read).
+    generation: int = -1
+    # Until when the node is ready: it holds a trusted registry and a status list of every agency
+    # in it, none past its expiry plus grace. None: not ready, whatever the time.
+    ready_until: int | None = None
+
+    def ready(self, now: int) -> bool:
+        return self.ready_until is not None and now < self.ready_until
 
 
-def _signature(path: str) -> tuple[int, int] | None:
+def _signature(path: str) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
         return None
-    return (st.st_mtime_ns, st.st_size)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 class TrustStore:
@@ -93,6 +109,8 @@ class TrustStore:
         self._etags: dict[str, tuple[str, str]] = {}
         self._thread_pid: int | None = None
         self._stopping = threading.Event()
+        self._generation = _generation_of(home)
+        self._pull_lock: tuple[int, int] | None = None  # (pid, fd) while this process is the puller
 
     def now(self) -> int:
         return int(self.clock())
@@ -100,6 +118,7 @@ class TrustStore:
     # --- answering ------------------------------------------------------------------------------
 
     def verify(self, token: object) -> Verdict:
+        self.catch_up()
         if self.snapshot.registry is None:
             # Another worker may have received it a moment ago (cheap when not); never wait for
             # a reload already under way, which may be checking a large registry.
@@ -144,13 +163,26 @@ class TrustStore:
         finally:
             self._refresh_lock.release()
 
+    def catch_up(self) -> None:
+        """Reload if another process of this node accepted a document since this process's
+        snapshot was read (the home's generation moved), waiting for a reload under way: threads
+        that see the move together reload once. Never answer from the older document."""
+        if self._generation is None or self.snapshot.generation == self._generation.current():
+            return  # the usual case: one memory load, no lock
+        with self._refresh_lock:
+            if self.snapshot.generation != self._generation.current():
+                self.snapshot = self._reloaded(self.snapshot, self.now())
+
     def _reloaded(self, old: Snapshot, now: int, accepted: TrustedRegistry | None = None) -> Snapshot:
+        # Read before the files: documents are in place before the counter moves, so what is
+        # read next is at least as new as this generation.
+        generation = self._generation.current() if self._generation is not None else 0
         registry_path = str(self.home.file(layout.REGISTRY))
         seen = dict(old.seen)
         registry, problem = old.registry, old.registry_problem
         registry_changed = _signature(registry_path) != old.seen.get(registry_path)
         if registry_changed:
-            seen[registry_path] = _signature(registry_path) or (0, 0)
+            seen[registry_path] = _signature(registry_path) or (0, 0, 0)
             try:
                 raw = self.home.file(layout.REGISTRY).read_bytes()
                 if accepted is not None and raw == accepted.bundle:
@@ -166,7 +198,7 @@ class TrustStore:
                 if registry is None:
                     problem = exc.reason
         if registry is None:
-            return Snapshot(None, problem, {}, {}, seen)
+            return Snapshot(None, problem, {}, {}, seen, generation)
 
         lists = dict(old.lists) if not registry_changed else {}
         list_problems = dict(old.list_problems) if not registry_changed else {}
@@ -175,7 +207,7 @@ class TrustStore:
             signature = _signature(path)
             if not registry_changed and signature == old.seen.get(path):
                 continue
-            seen[path] = signature or (0, 0)
+            seen[path] = signature or (0, 0, 0)
             if signature is None:
                 lists.pop(agency, None)
                 list_problems[agency] = Reason.STATUS_UNAVAILABLE
@@ -195,10 +227,16 @@ class TrustStore:
             if held is None or fresh.issued_at >= held.issued_at:
                 lists[agency] = fresh
                 list_problems.pop(agency, None)
-        return Snapshot(registry, problem, lists, list_problems, seen)
+        agencies = registry.registry.agencies
+        ready_until = None
+        if problem is None and all(agency in lists for agency in agencies):
+            ready_until = min([registry.registry.expires_at, *(lists[agency].expires_at for agency in agencies)]) + self.grace
+        return Snapshot(registry, problem, lists, list_problems, seen, generation, ready_until)
 
     def pull(self) -> None:
-        """Fetch from the network what is due. Never raises."""
+        """Fetch from the network what is due, if this process is its node's puller. Never raises."""
+        if not (self.registry_url or self.pull_status) or not self._is_puller():
+            return
         now = self.now()
         fetched: Fetched | None = None
         if self.registry_url and self._due("registry", now, self._registry_expiry()):
@@ -244,6 +282,24 @@ class TrustStore:
                 # The list fetched is the one held now (installed, or held already), or none is.
                 self._remember(key, fetched if token is not None else None, token)
             self.reload()
+
+    def _is_puller(self) -> bool:
+        """Whether this process pulls for its node: the one holding the home's pull lock. Taken
+        once and kept for the process's life; when its holder dies, the kernel releases it and
+        another process takes it at its next round."""
+        if self._pull_lock is not None and self._pull_lock[0] == os.getpid():
+            return True
+        try:
+            fd = os.open(self.home.file(layout.PULL_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError:
+            return True  # a home that cannot hold the lock: each process pulls for itself
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held by another process of this node (or the parent this one forked from)
+            os.close(fd)
+            return False
+        self._pull_lock = (os.getpid(), fd)
+        return True
 
     def _etag_for(self, key: str, held: str | None) -> str | None:
         """The ETag to send for `key`: the one its last pull brought, if that document is the
@@ -294,3 +350,12 @@ class TrustStore:
             except Exception:  # the refresher must outlive any single failure
                 log.exception("refresh failed")
             self._stopping.wait(self.poll_interval)
+
+
+def _generation_of(home: Home) -> Generation | None:
+    try:
+        return home.generation
+    except OSError as exc:
+        # A read-only home (documents placed by the operator) accepts no push: polling suffices.
+        log.warning("no generation counter in %s (%s): workers notice changes by polling", home.path, exc.strerror)
+        return None

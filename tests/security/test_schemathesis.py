@@ -56,6 +56,8 @@ OPERATIONS = {
     "GET /status/{agency}",
     "PUT /status/{agency}",
     "GET /healthz",
+    "GET /livez",
+    "GET /readyz",
 }  # GET /openapi.json itself: schemathesis leaves out the endpoint it loaded the document from
 
 

@@ -47,6 +47,7 @@ LARGE_PUSH_BYTES = 64 * 1024
 LARGE_PUSH_CPU_SHARE = 0.25
 LARGE_PUSH_BURST = 1.0  # seconds of processor time
 PUSH_RETRY_AFTER = 2  # seconds
+NOT_READY_RETRY_AFTER = 5  # seconds
 
 class LargePushes:
     """This worker's turn for large pushes: one at a time, paid from a budget of processor time
@@ -86,6 +87,8 @@ def _large_pushes(state: BlueprintSetupState) -> None:
 def _retry_after(response: Response) -> Response:
     if response.status_code == 429:
         response.headers["Retry-After"] = str(PUSH_RETRY_AFTER)
+    elif response.status_code == 503:
+        response.headers["Retry-After"] = str(NOT_READY_RETRY_AFTER)
     return response
 
 
@@ -103,6 +106,18 @@ def _store() -> TrustStore:
     store: TrustStore = current_app.extensions["permit_store"]
     if current_app.config["BACKGROUND_REFRESH"]:
         store.start()  # in a process forked after the app was built (app.create_app)
+    return store
+
+
+def _verifying_store() -> TrustStore:
+    """The store, for an answer that is a verdict. A node of a fleet (REFUSE_WHEN_UNREADY) that
+    is not ready refuses with 503 instead, so the load balancer asks another node and, after a
+    few such answers, stops sending it traffic; a lone verifier answers with what it holds."""
+    store = _store()
+    if current_app.config["REFUSE_WHEN_UNREADY"]:
+        store.catch_up()
+        if not store.snapshot.ready(store.now()):
+            raise ApiError(503, Reason.NOT_READY, "this verifier does not hold current documents; ask another")
     return store
 
 
@@ -188,7 +203,7 @@ def verify() -> Response:
     body = _json_object(VERIFY_BODY_MAX, _VERIFY_MEMBERS)
     if "token" not in body:
         raise ApiError(400, Reason.MISSING_TOKEN, "the body must have a token")
-    return _verdicts(_store().verify(_token(body["token"], "token")).to_dict())
+    return _verdicts(_verifying_store().verify(_token(body["token"], "token")).to_dict())
 
 
 @blueprint.post("/verify/batch")
@@ -201,7 +216,7 @@ def verify_batch() -> Response:
     if len(tokens) > limit:
         raise ApiError(413, Reason.BATCH_TOO_LARGE, f"at most {limit} tokens per request")
     checked = [_token(token, f"tokens[{i}]") for i, token in enumerate(tokens)]
-    store = _store()
+    store = _verifying_store()
     return _verdicts({"verdicts": [store.verify(token).to_dict() for token in checked]})
 
 
@@ -298,6 +313,23 @@ def healthz() -> Response:
                                         "age_seconds": now - held.issued_at, "stale": stale}
     body["status"] = "degraded" if degraded else "ok"
     return _no_store(jsonify(body))
+
+
+@blueprint.get("/livez")
+def livez() -> Response:
+    """Liveness: the process answers. A load balancer or supervisor restarts what fails it."""
+    return _no_store(jsonify({"status": "alive"}))
+
+
+@blueprint.get("/readyz")
+def readyz() -> Response:
+    """Readiness: 200 while this node holds a trusted registry and a current status list of
+    every agency in it; 503 `not_ready` before that and once any of them is stale."""
+    store = _store()
+    store.catch_up()
+    if not store.snapshot.ready(store.now()):
+        raise ApiError(503, Reason.NOT_READY, "this verifier does not hold a current registry and every agency's status list")
+    return _no_store(jsonify({"status": "ready"}))
 
 
 @blueprint.get("/openapi.json")

@@ -1,46 +1,33 @@
 """The Flask application: `create_app(config=None)`.
 
-Configuration is layered: DEFAULTS, then the instance file `permit.cfg`, then `PERMIT_*`
-environment variables, then the `config` mapping (tests). What a verifier needs:
-
-    HOME              its home directory: anchor.json (the trust anchor, set by hand), and
-                      where accepted registry.json and status/*.jwt are kept
-    REGISTRY_URL      pull the registry bundle from here (optional; pushes are accepted anyway)
-    STATUS_PULL       pull each agency's status list from the URL the registry gives for it
-    BASE_URL          the verifier's public URL (absolute links never come from the Host header)
-    REFRESH_INTERVAL  seconds between pulls;  POLL_INTERVAL  seconds between checks of the home
-    GRACE             seconds a registry or status list may be past its expiry and still count
-    MAX_BATCH         tokens per POST /verify/batch
+Configuration is layered: the defaults of verifier/settings.py (every setting is described
+there), then `PERMIT_*` environment variables, then the `config` mapping (`permit serve`
+resolves flags, environment and its configuration file into it; tests pass theirs).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_cors import CORS
 
 from keys.errors import NotFoundError
 from keys.reasons import Reason
 from keys.trust import MAX_BUNDLE_BYTES
 from permits.home import Home
+from verifier import settings
 from verifier.state import TrustStore
 from verifier.web import api, page
 from verifier.web.errors import register_error_handlers
 
+# What is not a setting an operator gives (verifier/settings.py has those): for tests.
 DEFAULTS: dict[str, Any] = {
-    "HOME": None,
-    "REGISTRY_URL": None,
-    "STATUS_PULL": False,
-    "BASE_URL": "http://127.0.0.1:8000",
-    "REFRESH_INTERVAL": 300,
-    "POLL_INTERVAL": 2,
-    "GRACE": 0,
-    "MAX_BATCH": 100,
-    "FETCH_TIMEOUT": 5,
     "BACKGROUND_REFRESH": True,
     "CLOCK": time.time,
     # The largest body of any endpoint (a registry bundle); each view sets its own lower cap.
@@ -56,9 +43,9 @@ log = logging.getLogger("permits.verifier")
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(settings.defaults())
     app.config.from_mapping(DEFAULTS)
-    app.config.from_pyfile("permit.cfg", silent=True)
-    app.config.from_prefixed_env("PERMIT")
+    app.config.from_mapping(settings.from_environment(os.environ))
     if config:
         app.config.from_mapping(config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -68,6 +55,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         raise NotFoundError("the verifier needs a home with anchor.json: set PERMIT_HOME", reason=Reason.HOME_MISSING)
     home = Home.existing(Path(str(app.config["HOME"])))
     home.anchor()  # the trust anchor is the one thing that must be there at start
+    if not app.config["BASE_URL"]:
+        app.config["BASE_URL"] = home.base_url
     store = TrustStore(
         home,
         registry_url=app.config["REGISTRY_URL"] or None,
@@ -93,6 +82,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(page.blueprint)
     register_error_handlers(app)
+    if app.config["CORS_ORIGINS"]:
+        # Other agencies' web front ends call the API from their pages: reading verdicts and
+        # documents, never pushing them (a push authenticates itself, but has no use in a page).
+        CORS(app, resources={r"/api/v1/*": {"origins": list(app.config["CORS_ORIGINS"])}}, methods=["GET", "HEAD", "POST"],
+             allow_headers=["Content-Type"], expose_headers=["Retry-After", "ETag"], max_age=600)
     app.wsgi_app = Hardening(app.wsgi_app)  # type: ignore[method-assign]
     return app
 

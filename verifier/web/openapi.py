@@ -30,6 +30,9 @@ def _json(description: str, schema_ref: str) -> dict[str, Any]:
 _NOT_MODIFIED = {"description": "Not modified: the If-None-Match ETag is current."}
 _BUSY = {**_error("This worker is checking another document over 64 KiB, or has spent its time for them (push_busy): send it again after Retry-After seconds."),
          "headers": {"Retry-After": {"description": "Seconds to wait before sending again.", "schema": {"type": "integer"}}}}
+_NOT_READY = {**_error("A node of a fleet (run with REFUSE_WHEN_UNREADY) that does not hold a current registry and every agency's status list "
+                        "(not_ready): the load balancer sends the request to another node."),
+              "headers": {"Retry-After": {"description": "Seconds to wait before asking this node again.", "schema": {"type": "integer"}}}}
 _CACHE_HEADERS = {
     "ETag": {"description": "Entity tag of the document.", "schema": {"type": "string"}},
     "Cache-Control": {"description": "public, max-age up to the document's expiry.", "schema": {"type": "string"}},
@@ -42,6 +45,7 @@ def openapi_document(base_url: str, max_batch: int) -> dict[str, Any]:
                        "or is sent in a transfer coding other than chunked (unsupported_transfer_coding)."),
         "413": _error("The body or the token is over its size limit (body_too_large, token_too_large)."),
         "415": _error("Content-Type is not application/json (unsupported_media_type)."),
+        "503": _NOT_READY,
     }
     return {
         "openapi": "3.1.0",
@@ -73,6 +77,7 @@ def openapi_document(base_url: str, max_batch: int) -> dict[str, Any]:
                         "400": _error("Not a strict JSON object with a list of string tokens, or sent in a transfer coding other than chunked."),
                         "413": _error("More tokens than allowed, a token or the body too large (batch_too_large, token_too_large, body_too_large)."),
                         "415": _error("Content-Type is not application/json."),
+                        "503": _NOT_READY,
                     },
                 }
             },
@@ -138,6 +143,20 @@ def openapi_document(base_url: str, max_batch: int) -> dict[str, Any]:
                     "operationId": "health",
                     "summary": "The registry version and the age of each status list; always 200.",
                     "responses": {"200": _json("Health.", "Health")},
+                }
+            },
+            "/livez": {
+                "get": {
+                    "operationId": "liveness",
+                    "summary": "Liveness: 200 while the process answers.",
+                    "responses": {"200": _json("Alive.", "Alive")},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "operationId": "readiness",
+                    "summary": "Readiness: 200 while this verifier holds a trusted registry and a current status list of every agency in it.",
+                    "responses": {"200": _json("Ready.", "Ready"), "503": {**_NOT_READY, "description": "Not ready (not_ready)."}},
                 }
             },
             "/openapi.json": {
@@ -215,6 +234,10 @@ def _schemas(max_batch: int) -> dict[str, Any]:
             "type": "object", "required": ["accepted", "agency", "issued_at", "expires_at"], "additionalProperties": False,
             "properties": {"accepted": {"const": True}, "agency": {"type": "string"}, "issued_at": _TIME, "expires_at": _TIME},
         },
+        "Alive": {"type": "object", "required": ["status"], "additionalProperties": False,
+                  "properties": {"status": {"const": "alive"}}},
+        "Ready": {"type": "object", "required": ["status"], "additionalProperties": False,
+                  "properties": {"status": {"const": "ready"}}},
         "Health": {
             "type": "object", "required": ["status", "checked_at", "registry", "registry_problem", "status_lists"], "additionalProperties": False,
             "properties": {

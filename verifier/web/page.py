@@ -39,6 +39,7 @@ UI_SENTENCE: dict[str, str] = {
     "no_permit": N_("No content is shown because this could not be confirmed as a genuine permit."),
     "network": N_("Could not reach the verification server. Please try again."),
     "bad_input": N_("The code entered could not be read."),
+    "busy": N_("The verification service cannot answer right now. Please try again in a moment."),
     "privacy": N_("The permit code is sent only to be checked and is not stored."),
     "noscript": N_("This page needs JavaScript to read the code in the link."),
 }

@@ -21,6 +21,7 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
 from verifier.web.app import create_app
@@ -100,7 +101,12 @@ class VerifierServer(BaseApplication):  # type: ignore[misc]
         return create_app(self.app_config)
 
 
-def serve(config: Mapping[str, Any], bind: str, workers: int, threads: int, access_log: str, worker_class: str = "gthread") -> None:
-    """Run until interrupted."""
-    options = {"bind": bind, "workers": workers, "threads": threads, "accesslog": access_log, "worker_class": worker_class}
+def gunicorn_setting_names() -> list[str]:
+    """The names a gunicorn configuration file may set (verifier/settings.py reads the file)."""
+    return list(Config().settings)
+
+
+def serve(config: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    """Run `create_app(config)` under gunicorn with `options` (gunicorn's settings by their
+    names) until interrupted."""
     VerifierServer(config, options).run()

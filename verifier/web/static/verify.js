@@ -113,6 +113,12 @@
       cache: "no-store",
       referrerPolicy: "no-referrer"
     }).then(function (response) {
+      if (response.status === 429 || response.status >= 500) {
+        // The service could not answer now (a node not ready, a load balancer with no node):
+        // the code may be fine, so do not say it could not be read.
+        render({ problem: "busy" });
+        return;
+      }
       return response.json().then(function (body) {
         render(response.ok ? { verdict: body } : { problem: "bad_input" });
       });
