@@ -120,14 +120,7 @@ def stop_nginx(pid: int) -> None:
 
 def node_ready(url: str) -> bool:
     """Whether the node at `url` says it is ready (GET /api/v1/readyz answers 200)."""
-    status = http_status(f"{url}/api/v1/readyz")
-    if status == 404:  # TODO(fleet): readyz arrives with the node side (contract A); until then
-        try:
-            with urllib.request.urlopen(f"{url}/api/v1/healthz", timeout=2) as response:
-                return bool(json.loads(response.read())["status"] == "ok")
-        except OSError:
-            return False
-    return status == 200
+    return http_status(f"{url}/api/v1/readyz") == 200
 
 
 def free_port() -> int:
@@ -336,7 +329,7 @@ class Fleet:
                 self.start_node(n)
             for n in range(len(self.node_ports)):
                 self.wait_ready(n)
-            _wait(lambda: http_status(f"{self.public_url}/api/v1/healthz") == 200, 10, "the public server does not answer")
+            _wait(lambda: http_status(f"{self.public_url}/api/v1/readyz") == 200, 10, "the public server does not answer")
         except BaseException:
             self.down()
             raise

@@ -36,6 +36,7 @@ from bench.servers import WrkResult, parse_wrk
 from deploy.fleet import TEMPLATE, Fleet, batch_body_max, nginx, render, running
 from keys.reasons import Reason
 from permits.demo import DEMO_PASSPHRASE
+from verifier import settings
 
 ROOT = Path(__file__).parent.parent
 DEPLOY = ROOT / "deploy"
@@ -527,9 +528,5 @@ def test_systemd_accepts_the_units(tmp_path: Path) -> None:
 
 def test_the_environment_file_names_every_setting() -> None:
     named = set(re.findall(r"^#?(PERMIT_[A-Z_]+)=", (DEPLOY / "permit.env").read_text(), re.MULTILINE))
-    # TODO(fleet): compare with verifier/settings.py once the node side is merged (contract A).
-    expected = {f"PERMIT_{name}" for name in (
-        "HOME", "BASE_URL", "REGISTRY_URL", "STATUS_PULL", "REFRESH_INTERVAL", "POLL_INTERVAL", "GRACE", "MAX_BATCH",
-        "FETCH_TIMEOUT", "CORS_ORIGINS", "LOG_FORMAT", "REFUSE_WHEN_UNREADY", "BIND", "WORKERS", "THREADS", "ACCESS_LOG",
-        "CONFIG")}
-    assert named == expected
+    # Every setting of verifier/settings.py, and the configuration file's own variable.
+    assert named == {f"PERMIT_{setting.name}" for setting in settings.SETTINGS} | {"PERMIT_CONFIG"}
