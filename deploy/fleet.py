@@ -78,7 +78,8 @@ def nginx_values(run_dir: Path, log_dir: Path, public_port: int, nodes: list[str
     """The template's values for an nginx on 127.0.0.1 in front of `nodes` (HOST:PORT)."""
     return {
         "NGINX_USER": pwd.getpwuid(os.geteuid()).pw_name,
-        "RUN_DIR": str(run_dir),
+        "PID_FILE": str(run_dir / "nginx.pid"),
+        "TEMP_DIR": str(run_dir),
         "LOG_DIR": str(log_dir),
         "PUBLIC_LISTEN": f"127.0.0.1:{public_port}",
         "SERVER_NAME": "127.0.0.1",

@@ -453,7 +453,7 @@ def test_every_error_page_of_the_nginx_template_is_the_api_error_shape_with_a_kn
 
 
 def test_the_nginx_template_renders_only_with_every_value_and_nginx_accepts_it(tmp_path: Path) -> None:
-    values = {"NGINX_USER": "www-data", "RUN_DIR": str(tmp_path), "LOG_DIR": str(tmp_path), "PUBLIC_LISTEN": "127.0.0.1:8080",
+    values = {"NGINX_USER": "www-data", "PID_FILE": str(tmp_path / "nginx.pid"), "TEMP_DIR": str(tmp_path), "LOG_DIR": str(tmp_path), "PUBLIC_LISTEN": "127.0.0.1:8080",
               "SERVER_NAME": "xacminh.example", "NODES": "server 127.0.0.1:8001 max_fails=1 fail_timeout=5s;",
               "BATCH_BODY_MAX": str(batch_body_max()), "ORIGIN_LISTEN": "127.0.0.1:8090", "ORIGIN_DIR": str(tmp_path),
               "ORIGIN_MAX_AGE": "15"}
