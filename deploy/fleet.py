@@ -320,6 +320,9 @@ class Fleet:
     # --- the whole -----------------------------------------------------------------------------------
 
     def up(self) -> None:
+        # What a previous fleet here left is made again: its nodes trusted its city's anchor.
+        for directory in (self.dir / "nodes", self.origin, self.run_dir):
+            shutil.rmtree(directory, ignore_errors=True)
         for directory in (self.logs, self.run_dir, self.origin):
             directory.mkdir(parents=True, exist_ok=True)
         try:
