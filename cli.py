@@ -36,7 +36,7 @@ from keys.files import write_atomic
 from keys.reasons import Reason
 from keys.registry import RETIRED_REASONS, Registry
 from keys.trust import MAX_BUNDLE_BYTES
-from permits import issuing, layout, operator, pdf, printing, qr
+from permits import issuing, layout, operator, origin, pdf, printing, qr
 from permits.backup import Manifest, backup_home
 from permits.desk import Desk
 from permits.home import Home, KeyAction, Passphrase
@@ -358,6 +358,17 @@ def desk_of_permit(ctx: click.Context, permit_id: str, agency: str | None) -> De
     return Desk.of_permit(home_of(ctx), permit_id, agency, officer_of(ctx), passphrases(), now())
 
 
+ORIGIN = click.Path(file_okay=False, path_type=Path)
+
+
+def push_document(urls: Sequence[str], document: origin.Document) -> list[dict[str, Any]]:
+    """Push `document` to each verifier as `registry push` and `status push` do: whether each
+    accepted it (False: it already held it or a newer one)."""
+    from verifier.http_client import push
+
+    return [{"url": url, "accepted": bool(push(url, document.endpoint, document.body, document.content_type))} for url in urls]
+
+
 def record_dict(home: Home, record: PermitRecord) -> dict[str, Any]:
     p = record.permit
     return {
@@ -533,19 +544,36 @@ def registry_retire_key(ctx: click.Context, agency_id: str, kid: str, reason: st
 
 @registry.command("publish")
 @option("--valid-days", default=30, show_default=True, help="Days until verifiers must have a newer version.")
+@option("--origin", "origins", multiple=True, type=ORIGIN, help="Also write it to this origin directory (repeatable).")
+@option("--push", "pushes", multiple=True, metavar="URL", help="Also push it to this verifier (repeatable).")
 @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def registry_publish(ctx: click.Context, valid_days: int, as_json: bool) -> None:
+def registry_publish(ctx: click.Context, valid_days: int, origins: tuple[Path, ...], pushes: tuple[str, ...], as_json: bool) -> None:
     """Sign the draft with the root keys as a new version and write registry.json.
 
-    Example: permit registry publish --valid-days 30
+    --origin writes it to a directory a static host serves to the fleet; --push sends it to a
+    verifier as `permit registry push` does.
+
+    Example: permit registry publish --valid-days 30 --origin /srv/origin
     """
     home = home_of(ctx)
-    trusted = operator.publish(home, passphrases(), now(), valid_days * 86_400)
+    trusted = operator.publish(home, passphrases(), now(), valid_days * 86_400, origins)
     reg = trusted.registry
-    data = {"version": reg.version, "expires_at": iso(reg.expires_at), "file": str(home.file(layout.REGISTRY)), "digest": trusted.digest}
-    emit(data, as_json, lambda: click.echo(_("Published registry version {version}, valid until {expires}: {file}").format(
-        version=reg.version, expires=iso(reg.expires_at), file=data["file"])))
+    pushed = push_document(pushes, origin.registry_document(home))
+    written = [str(origin.registry_file(directory)) for directory in origins]
+    data = {"version": reg.version, "expires_at": iso(reg.expires_at), "file": str(home.file(layout.REGISTRY)), "digest": trusted.digest,
+            "origins": written, "pushed": pushed}
+
+    def human() -> None:
+        click.echo(_("Published registry version {version}, valid until {expires}: {file}").format(
+            version=reg.version, expires=iso(reg.expires_at), file=data["file"]))
+        for file in written:
+            click.echo(_("Registry version {version} written to {file}").format(version=reg.version, file=file))
+        for answer in pushed:
+            message = _("Registry version {version} accepted by {url}") if answer["accepted"] else _("Registry version {version} already held by {url}")
+            click.echo(message.format(version=reg.version, url=answer["url"]))
+
+    emit(data, as_json, human)
 
 
 def _registry_summary(reg: Registry) -> None:
@@ -913,22 +941,39 @@ def status() -> None:
 @status.command("publish")
 @option("--agency", required=True, help="Agency id.")
 @option("--ttl-hours", default=48, show_default=True, help="Hours until verifiers must fetch a newer list.")
+@option("--origin", "origins", multiple=True, type=ORIGIN, help="Also write it to this origin directory (repeatable).")
+@option("--push", "pushes", multiple=True, metavar="URL", help="Also push it to this verifier (repeatable).")
 @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def status_publish(ctx: click.Context, agency: str, ttl_hours: int, as_json: bool) -> None:
+def status_publish(ctx: click.Context, agency: str, ttl_hours: int, origins: tuple[Path, ...], pushes: tuple[str, ...],
+                   as_json: bool) -> None:
     """Sign the agency's status list from its ledger and write it to status/AGENCY.jwt.
 
-    Example: permit status publish --agency hcm-syt --ttl-hours 24
+    --origin writes it to a directory a static host serves to the fleet; --push sends it to a
+    verifier as `permit status push` does.
+
+    Example: permit status publish --agency hcm-syt --ttl-hours 24 --origin /srv/origin
     """
     if not 1 <= ttl_hours <= 24 * 31:
         raise InputError("--ttl-hours must be between 1 and 744", reason=Reason.BAD_TTL)
     desk = desk_of(ctx, agency)
-    status_list = desk.publish(ttl_hours * 3600, ProgressBar(_("Publishing"), _("steps"), delay=1.0, rate=False))
+    status_list = desk.publish(ttl_hours * 3600, ProgressBar(_("Publishing"), _("steps"), delay=1.0, rate=False), origins)
+    pushed = push_document(pushes, origin.status_document(desk.home, agency))
+    written = [str(origin.status_file(directory, agency)) for directory in origins]
     data = {"agency": agency, "size": status_list.size, "issued_at": iso(status_list.issued_at),
-            "expires_at": iso(status_list.expires_at), "bytes": len(status_list.token), "file": str(desk.home.status_path(agency))}
-    emit(data, as_json, lambda: click.echo(
-        _("Status list of {agency} published: {size} entries, {bytes} bytes, valid until {expires}: {file}").format(
-            agency=agency, size=data["size"], bytes=data["bytes"], expires=data["expires_at"], file=data["file"])))
+            "expires_at": iso(status_list.expires_at), "bytes": len(status_list.token), "file": str(desk.home.status_path(agency)),
+            "origins": written, "pushed": pushed}
+
+    def human() -> None:
+        click.echo(_("Status list of {agency} published: {size} entries, {bytes} bytes, valid until {expires}: {file}").format(
+            agency=agency, size=data["size"], bytes=data["bytes"], expires=data["expires_at"], file=data["file"]))
+        for file in written:
+            click.echo(_("Status list of {agency} written to {file}").format(agency=agency, file=file))
+        for answer in pushed:
+            message = _("Status list of {agency} accepted by {url}") if answer["accepted"] else _("Status list of {agency} already held by {url}")
+            click.echo(message.format(agency=agency, url=answer["url"]))
+
+    emit(data, as_json, human)
 
 
 @status.command("push")
@@ -950,6 +995,39 @@ def status_push(ctx: click.Context, url: str, agency: str, as_json: bool) -> Non
     answer = push(url, f"status/{agency}", path.read_bytes(), "application/statuslist+jwt")
     message = _("Status list of {agency} accepted by {url}") if answer else _("Status list of {agency} already held by {url}")
     emit({"agency": agency, "url": url, "accepted": bool(answer)}, as_json, lambda: click.echo(message.format(agency=agency, url=url)))
+
+
+@cli.group("origin")
+def origin_group() -> None:
+    """A static origin: the directory a web server or object store serves to a fleet of verifiers.
+
+    Example: permit origin sync /srv/origin
+    """
+
+
+@origin_group.command("sync")
+@click.argument("directory", type=ORIGIN)
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def origin_sync(ctx: click.Context, directory: Path, as_json: bool) -> None:
+    """Copy this home's registry and every status list it holds to an origin directory.
+
+    A document the origin already holds is left untouched; one newer than this home's is never
+    replaced. For a first deployment, and for the publisher's timer.
+
+    Example: permit origin sync /srv/origin
+    """
+    copies = origin.sync(home_of(ctx), directory, now())
+    data = {"origin": str(directory), "documents": [{"file": str(c.file), "written": c.written} for c in copies]}
+
+    def human() -> None:
+        for copy in copies:
+            click.echo((_("{file}: written") if copy.written else _("{file}: unchanged")).format(file=copy.file))
+        written = sum(copy.written for copy in copies)
+        click.echo(_("Origin {origin}: {written} written, {unchanged} unchanged.").format(
+            origin=directory, written=written, unchanged=len(copies) - written))
+
+    emit(data, as_json, human)
 
 
 @cli.command("reissue")

@@ -139,6 +139,7 @@ class Reason(StrEnum):
     NOT_A_DEMO = "not_a_demo", N_("The directory holds something other than a previous demo.")
     NOT_OPERATOR = "not_operator", N_("This home is not the registry operator's.")
     NOT_FOUND = "not_found", N_("What was asked for does not exist.")
+    ORIGIN_UNWRITABLE = "origin_unwritable", N_("The origin directory, where the fleet's documents are published, cannot be written.")
     PASSPHRASE_REQUIRED = "passphrase_required", N_("A passphrase is needed.")
     PERMIT_NOT_FOUND = "permit_not_found", N_("No permit with this id was found.")
     PUSH_REFUSED = "push_refused", N_("The verifier refused the document.")

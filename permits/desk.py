@@ -10,7 +10,7 @@ change, one clock per task.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,7 +20,7 @@ from keys.keyfile import load_signer
 from keys.reasons import Reason
 from keys.registry import Registry
 from keys.signer import KeySigner
-from permits import issuing, publishing
+from permits import issuing, origin, publishing
 from permits.home import Home, Passphrase
 from permits.importing import BATCH_SIZE, ImportReport, import_csv
 from permits.ledger import Event, PermitRecord
@@ -112,9 +112,14 @@ class Desk:
         self.publish()
         return records
 
-    def publish(self, ttl: int = publishing.DEFAULT_STATUS_TTL, progress: Progress | None = None) -> StatusList:
-        """Sign the agency's status list from its ledger and install it in the home."""
-        return publishing.publish_status_list(self.home, self.registry, self.agency, self.signer, self.now, ttl, progress)
+    def publish(self, ttl: int = publishing.DEFAULT_STATUS_TTL, progress: Progress | None = None,
+                origins: Sequence[Path] = ()) -> StatusList:
+        """Sign the agency's status list from its ledger and install it in the home, then write it
+        to each of `origins` (permits/origin.py; origin_unwritable or a conflict there is raised
+        after the home holds the new list)."""
+        published = publishing.publish_status_list(self.home, self.registry, self.agency, self.signer, self.now, ttl, progress)
+        origin.publish_status_list(self.home, self.registry, self.agency, origins, self.now)
+        return published
 
     # --- tasks that only record ------------------------------------------------------------------
 

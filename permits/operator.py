@@ -7,7 +7,7 @@ refuse is never written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from keys.registry import Agency, Names, PermitType, Registry, RetiredReason
 from keys.signer import KeySigner
 from keys.text import check_identifier, normalise_text
 from keys.trust import Root, TrustedRegistry, follow_roots, make_bundle, sign_registry, sign_root
-from permits import layout
+from permits import layout, origin
 from permits.home import Home, Passphrase
 
 ROOT_LABEL = "root"
@@ -74,8 +74,11 @@ def root_signers(home: Home, passphrase: Passphrase, root: Root) -> list[KeySign
     return [home.signer(ROOT_LABEL, kid, passphrase) for kid in sorted(root.keys) if home.has_private_key(ROOT_LABEL, kid)]
 
 
-def publish(home: Home, passphrase: Passphrase, now: int, valid_for: int = DEFAULT_VALIDITY) -> TrustedRegistry:
-    """Bump the version, set the expiry, sign with the root threshold, install, write one file."""
+def publish(home: Home, passphrase: Passphrase, now: int, valid_for: int = DEFAULT_VALIDITY,
+            origins: Sequence[Path] = ()) -> TrustedRegistry:
+    """Bump the version, set the expiry, sign with the root threshold, install, write one file;
+    then write it to each of `origins` too (permits/origin.py; origin_unwritable or a conflict
+    there is raised after the home holds the new version)."""
     draft = home.draft()
     draft.check_publishable()
     if valid_for < 3600:
@@ -94,6 +97,7 @@ def publish(home: Home, passphrase: Passphrase, now: int, valid_for: int = DEFAU
     bundle = make_bundle(home.root_chain(), sign_registry(new, signers[: root.threshold]))
     trusted = home.install_registry(bundle, now)
     home.save_draft(new)
+    origin.publish_registry(home, origins, now)
     return trusted
 
 

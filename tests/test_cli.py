@@ -204,6 +204,58 @@ def test_revoke_and_publish_in_the_same_second_as_the_last_publish_is_not_lost(p
     assert_status(permit, data["token"], 1, "revoked", ["revoked"])
 
 
+# --- publishing to an origin (a directory a static host serves to a fleet) ------------------------
+
+
+def test_publish_with_origins_writes_the_home_document_to_each_and_says_so(permit: Permit, tmp_path: Path) -> None:
+    first, second = tmp_path / "origin-1", tmp_path / "origin-2"
+    data = as_json(permit("registry", "publish", "--origin", first, "--origin", second, "--json"))
+    assert (data["origins"], data["pushed"]) == ([str(first / "registry.json"), str(second / "registry.json")], [])
+    for origin in (first, second):
+        assert (origin / "registry.json").read_bytes() == (permit.home / "registry.json").read_bytes()
+    lines = ok(permit("registry", "publish", "--origin", first)).stdout.splitlines()
+    assert lines[1:] == [f"Registry version {data['version'] + 1} written to {first / 'registry.json'}"]
+
+    lines = ok(permit("status", "publish", "--agency", "hcm-syt", "--origin", first)).stdout.splitlines()
+    assert lines[0].startswith("Status list of hcm-syt published: ")
+    assert lines[1:] == [f"Status list of hcm-syt written to {first / 'status' / 'hcm-syt.jwt'}"]
+    assert (first / "status" / "hcm-syt.jwt").read_bytes() == (permit.home / "status" / "hcm-syt.jwt").read_bytes()
+    data = as_json(permit("status", "publish", "--agency", "hcm-syt", "--origin", second, "--json"))
+    assert (data["origins"], data["pushed"]) == ([str(second / "status" / "hcm-syt.jwt")], [])
+
+
+def test_origin_sync_copies_the_registry_and_every_status_list_and_prints_what_it_wrote(permit: Permit, tmp_path: Path) -> None:
+    publish_status(permit)
+    target = tmp_path / "origin"
+    registry, status = target / "registry.json", target / "status" / "hcm-syt.jwt"
+    assert ok(permit("origin", "sync", target)).stdout.splitlines() == [
+        f"{registry}: written", f"{status}: written", f"Origin {target}: 2 written, 0 unchanged."]
+    assert as_json(permit("origin", "sync", target, "--json")) == {
+        "origin": str(target), "documents": [{"file": str(registry), "written": False}, {"file": str(status), "written": False}]}
+    assert ok(permit("--lang", "vi", "origin", "sync", target)).stdout.splitlines() == [
+        f"{registry}: không thay đổi", f"{status}: không thay đổi", f"Thư mục nguồn {target}: đã ghi 0, không thay đổi 2."]
+
+
+def test_origin_sync_from_a_stale_home_is_status_rollback_and_writes_nothing(permit: Permit, tmp_path: Path) -> None:
+    import shutil
+
+    publish_status(permit)
+    stale = shutil.copytree(permit.home, tmp_path / "stale")
+    target = tmp_path / "origin"
+    ok(permit("status", "publish", "--agency", "hcm-syt", "--origin", target))
+    newer = (target / "status" / "hcm-syt.jwt").read_bytes()
+    assert_error(permit("origin", "sync", target, env={"PERMIT_HOME": str(stale)}), "status_rollback")
+    assert (target / "status" / "hcm-syt.jwt").read_bytes() == newer
+    assert not (target / "registry.json").exists()  # checked before anything is written
+
+
+def test_origin_sync_of_a_home_with_nothing_to_publish_is_registry_missing(permit: Permit, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_error(permit("origin", "sync", tmp_path / "origin", env={"PERMIT_HOME": str(empty)}), "registry_missing")
+    assert not (tmp_path / "origin").exists()
+
+
 @pytest.mark.parametrize("alg", ["EdDSA", "ES256"])
 def test_registry_add_key_from_a_public_jwk_file_made_by_keys_generate(permit: Permit, tmp_path: Path, alg: str) -> None:
     jwk_file = tmp_path / "hcm-sxd.jwk.json"
