@@ -410,8 +410,7 @@ def bench_propagation(work: Path, interval: int, repetitions: int) -> None:
                                         "--holder-name", "Công ty TNHH Thực phẩm Sạch Sài Gòn", "--valid-until", "2028-12-31",
                                         "--json"))
             permit("revoke", issued["id"], "--reason", "benchmark")
-            permit("status", "publish", "--agency", "hcm-syt")
-            fleet.fill_origin()  # TODO(fleet): `permit status publish --origin` (contract B)
+            permit("status", "publish", "--agency", "hcm-syt", "--origin", str(fleet.origin))
             published = time.monotonic()
             waiting = set(range(3))
             while waiting:

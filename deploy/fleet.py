@@ -241,11 +241,10 @@ class Fleet:
 
     def fill_origin(self) -> None:
         """Copy the city's registry and status lists to the origin, as a first deployment does."""
-        # TODO(fleet): `permit origin sync DIR` once it exists (contract B); until then by hand.
-        (self.origin / "status").mkdir(parents=True, exist_ok=True)
-        shutil.copy(self.city / "registry.json", self.origin / "registry.json")
-        for path in (self.city / "status").glob("*.jwt"):
-            shutil.copy(path, self.origin / "status" / path.name)
+        synced = subprocess.run([PERMIT, "origin", "sync", str(self.origin)], env={**os.environ, "PERMIT_HOME": str(self.city)},
+                                capture_output=True, text=True)
+        if synced.returncode != 0:
+            raise FleetError(f"permit origin sync failed: {synced.stderr.strip()}")
 
     # --- nginx ---------------------------------------------------------------------------------------
 

@@ -199,8 +199,7 @@ def load_files(fleet: Fleet, tokens: list[str]) -> tuple[Path, Path]:
 
 
 def publish_to_origin(fleet: Fleet, agency: str) -> None:
-    permit(fleet, "status", "publish", "--agency", agency)
-    fleet.fill_origin()  # TODO(fleet): `permit status publish --origin` (contract B)
+    permit(fleet, "status", "publish", "--agency", agency, "--origin", str(fleet.origin))
 
 
 def test_a_revocation_published_to_the_origin_reaches_every_node_within_its_interval(fleet: Fleet) -> None:
