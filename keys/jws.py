@@ -22,7 +22,11 @@ from keys.errors import DocumentError
 from keys.reasons import Reason
 from keys.signer import Signer
 
-TYP_PERMIT = "permit+jwt"
+# A permit's payload is DEFLATE data, not a JWT claims set, so its type says JWS, not JWT.
+# Permits signed before December 2026 say "permit+jwt": they are printed on paper and may be in
+# force for ten years, so that type is still read (and never written again).
+TYP_PERMIT = "permit+jws"
+TYP_PERMIT_BEFORE_2026_12 = "permit+jwt"
 TYP_STATUS_LIST = "statuslist+jwt"
 TYP_REGISTRY = "registry+jws"
 TYP_ROOT = "root+jws"
@@ -123,8 +127,9 @@ def parse_compact(token: object, max_length: int) -> CompactJWS:
     return CompactJWS(header, payload, signing_input, signature)
 
 
-def check_header(header: Mapping[str, Any], typ: str, allowed: Collection[str]) -> tuple[str, str]:
-    """Enforce the header profile for one kind of document; return (alg, kid).
+def check_header(header: Mapping[str, Any], typ: str | frozenset[str], allowed: Collection[str]) -> tuple[str, str]:
+    """Enforce the header profile for one kind of document; return (alg, kid). `typ`: the
+    document's type, or the set of types it may carry (exactly, case included).
 
     Members outside `allowed` (jwk, jku, x5u, x5c, crit, b64, zip, …) are refused, never
     honoured: the registry alone says which key signs.
@@ -132,7 +137,8 @@ def check_header(header: Mapping[str, Any], typ: str, allowed: Collection[str]) 
     extra = header.keys() - allowed
     if extra:
         raise DocumentError("unsupported header member", reason=Reason.UNSUPPORTED_HEADER)
-    if header.get("typ") != typ:
+    found = header.get("typ")
+    if not isinstance(found, str) or (found != typ if isinstance(typ, str) else found not in typ):
         raise DocumentError("wrong document type", reason=Reason.WRONG_TYPE)
     alg = header.get("alg")
     if alg not in ALGORITHMS:

@@ -1,7 +1,11 @@
 """Permit tokens on the wire: compact JWS over DEFLATE-compressed UTF-8 JSON claims.
 
-    header  {"alg": "EdDSA"|"ES256", "kid": …, "typ": "permit+jwt", "zip": "DEFv1"}
+    header  {"alg": "EdDSA"|"ES256", "kid": …, "typ": "permit+jws", "zip": "DEFv1"}
     payload raw DEFLATE (RFC 1951) of the canonical JSON claims, preset dictionary v1
+
+The specification other implementations follow is docs/token-profile.md. The payload is not a
+JWT claims set (it is compressed), so the type says JWS; permits signed before December 2026
+say "permit+jwt" and are still read.
 
 PyJWT's `jwt.encode` would escape every Vietnamese letter as \\uXXXX (six bytes each); the JWS
 layer signs the bytes given to it, so the claims are compressed first. A verifier inflates only

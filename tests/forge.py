@@ -8,6 +8,7 @@ import zlib
 from typing import Any
 
 from keys.encoding import b64url_decode, b64url_encode, dumps_canonical
+from keys.jws import TYP_PERMIT
 from keys.signer import Signer
 from permits.dictionary import DICTIONARY_V1
 from permits.model import Permit
@@ -26,7 +27,7 @@ def sign_raw(header: dict[str, Any] | bytes, payload: bytes, signer: Signer) -> 
 
 
 def permit_header(signer: Signer, **extra: Any) -> dict[str, Any]:
-    return {"alg": signer.alg, "kid": signer.kid, "typ": "permit+jwt", "zip": "DEFv1", **extra}
+    return {"alg": signer.alg, "kid": signer.kid, "typ": TYP_PERMIT, "zip": "DEFv1", **extra}
 
 
 def sign_claims(claims: dict[str, Any], signer: Signer, **header: Any) -> str:

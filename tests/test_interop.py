@@ -7,6 +7,7 @@ import pytest
 from conftest import City
 
 from keys.encoding import b64url_decode
+from keys.jws import TYP_PERMIT
 from permits.token import inflate_claims
 
 
@@ -15,7 +16,7 @@ def test_pyjwt_verifies_our_permit_signatures(city: City, agency: str, type_code
     record = city.issue(agency, type_code)
     key = city.registry.key(city.signers[agency].kid).public_key.key  # type: ignore[union-attr]
     decoded = jwt.PyJWS().decode_complete(record.token, key, algorithms=[alg])
-    assert decoded["header"] == {"alg": alg, "kid": city.signers[agency].kid, "typ": "permit+jwt", "zip": "DEFv1"}
+    assert decoded["header"] == {"alg": alg, "kid": city.signers[agency].kid, "typ": TYP_PERMIT, "zip": "DEFv1"}
     assert decoded["payload"] == b64url_decode(record.token.split(".")[1])
     assert inflate_claims(decoded["payload"]) == record.permit.to_claims()
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from keys.encoding import b64url_decode
 from keys.trust import Root, open_bundle
 from permits.qr import token_from_input
 from permits.status_list import open_status_list
@@ -63,4 +64,6 @@ def test_vectors_cover_every_kind_of_outcome() -> None:
     assert {"revoked", "suspended", "superseded", "expired", "not_yet_valid", "bad_signature", "unknown_key",
             "issuer_key_mismatch", "not_authorised_for_type", "key_compromised", "unsupported_header", "wrong_type",
             "algorithm_mismatch", "malformed_token"} <= reasons
-    assert sum(vector["expected"]["valid"] for vector in PERMITS) == 3
+    assert sum(vector["expected"]["valid"] for vector in PERMITS) == 4
+    # Today's type, and the type of permits signed before December 2026 (still in force on paper).
+    assert {json.loads(b64url_decode(v["token"].split(".")[0]))["typ"] for v in PERMITS if v["expected"]["valid"]} == {"permit+jws", "permit+jwt"}

@@ -17,7 +17,7 @@ from functools import lru_cache
 from keys.encoding import b64url_decode
 from keys.errors import DocumentError
 from keys.fields import FieldError
-from keys.jws import TYP_PERMIT, check_header, decode_header, split_compact
+from keys.jws import TYP_PERMIT, TYP_PERMIT_BEFORE_2026_12, check_header, decode_header, split_compact
 from keys.reasons import Reason
 from keys.registry import Registry
 from permits.model import Permit
@@ -29,13 +29,15 @@ from verifier.verdict import Verdict, status_for
 LEEWAY = 60
 _DAY = 86_400
 _FIELD_REASON = {"missing": Reason.MISSING_CLAIM, "bad": Reason.BAD_CLAIM, "text": Reason.NON_CANONICAL_TEXT}
+# What a permit's header may say it is: today's type, and the one permits signed before it carry.
+_PERMIT_TYPES = frozenset({TYP_PERMIT, TYP_PERMIT_BEFORE_2026_12})
 _STATUS_REASON = {Status.REVOKED: Reason.REVOKED, Status.SUSPENDED: Reason.SUSPENDED, Status.SUPERSEDED: Reason.SUPERSEDED}
 
 
 @lru_cache(maxsize=1024)
 def _permit_header(segment: str) -> tuple[str, str]:
     header = decode_header(segment)
-    alg, kid = check_header(header, TYP_PERMIT, PERMIT_HEADER_MEMBERS)
+    alg, kid = check_header(header, _PERMIT_TYPES, PERMIT_HEADER_MEMBERS)
     if header.get("zip") != ZIP_V1:
         raise DocumentError("unsupported compression", reason=Reason.UNSUPPORTED_HEADER)
     return alg, kid

@@ -33,7 +33,7 @@ from hostile import (
 
 from keys.algorithms import generate_private_key
 from keys.encoding import b64url_encode, dumps_canonical
-from keys.jws import TYP_PERMIT, TYP_REGISTRY, TYP_ROOT, TYP_STATUS_LIST
+from keys.jws import TYP_PERMIT, TYP_PERMIT_BEFORE_2026_12, TYP_REGISTRY, TYP_ROOT, TYP_STATUS_LIST, decode_header
 from keys.signer import KeySigner
 from permits.model import Permit
 
@@ -175,6 +175,16 @@ def test_header_without_zip_is_refused_although_every_other_member_is_right(city
     assert_refused(city.verify(header_token(city, header, permit)), "unsupported_header")
 
 
+def test_permits_are_signed_as_permit_jws_and_those_signed_before_as_permit_jwt_still_verify(city: City) -> None:
+    """A permit's payload is compressed, not a JWT claims set: new permits say so. Permits signed
+    before December 2026 say permit+jwt, are printed on paper and may be in force for ten years."""
+    record = city.issue()
+    assert decode_header(record.token.split(".")[0])["typ"] == "permit+jws"
+    older = header_token(city, permit_header(city.signers["hcm-syt"], typ="permit+jwt"), record.permit)
+    verdict = city.verify(older)
+    assert (verdict.status, verdict.reasons, verdict.permit) == ("valid", (), record.permit)
+
+
 @pytest.mark.parametrize("header", [[], "permit+jwt", 1, None, True], ids=["array", "string", "number", "null", "true"])
 def test_header_that_is_not_a_json_object_is_refused(city: City, header: object) -> None:
     permit = genuine(city)
@@ -193,10 +203,10 @@ def test_kid_that_is_not_a_short_string_is_refused(city: City, kid: object) -> N
 
 @pytest.mark.parametrize(
     "typ",
-    ["JWT", "jwt", "PERMIT+JWT", "Permit+JWT", "application/permit+jwt", "permit+jwt ", "permit", "permit+jws",
-     TYP_STATUS_LIST, TYP_REGISTRY, TYP_ROOT, "", None, ["permit+jwt"]],
+    ["JWT", "jwt", "PERMIT+JWS", "Permit+JWS", "PERMIT+JWT", "application/permit+jws", "application/permit+jwt", "permit+jws ",
+     "permit+jwt ", "permit", "JOSE", TYP_STATUS_LIST, TYP_REGISTRY, TYP_ROOT, "", None, ["permit+jws"], ["permit+jwt"], {"permit+jws": 1}],
 )
-def test_permit_typ_must_be_exactly_permit_jwt(city: City, typ: object) -> None:
+def test_permit_typ_must_be_exactly_permit_jws_or_the_type_of_older_permits(city: City, typ: object) -> None:
     permit = genuine(city)
     header = permit_header(city.signers["hcm-syt"], typ=typ)
     if typ is None:
@@ -204,7 +214,7 @@ def test_permit_typ_must_be_exactly_permit_jwt(city: City, typ: object) -> None:
     assert_refused(city.verify(header_token(city, header, permit)), "wrong_type")
 
 
-@pytest.mark.parametrize("typ", ["JWT", "statuslist+JWT", "application/statuslist+jwt", TYP_PERMIT, TYP_REGISTRY, None])
+@pytest.mark.parametrize("typ", ["JWT", "statuslist+JWT", "application/statuslist+jwt", TYP_PERMIT, TYP_PERMIT_BEFORE_2026_12, TYP_REGISTRY, None])
 def test_status_list_typ_must_be_exactly_statuslist_jwt(city: City, typ: str | None) -> None:
     signer = city.signers["hcm-syt"]
     token = sign_raw(status_header(signer, "hcm-syt", typ=typ), empty_list_payload(), signer)
@@ -212,7 +222,7 @@ def test_status_list_typ_must_be_exactly_statuslist_jwt(city: City, typ: str | N
     assert open_list(city, sign_raw(status_header(signer, "hcm-syt"), empty_list_payload(), signer), "hcm-syt").size
 
 
-@pytest.mark.parametrize("typ", [TYP_ROOT, TYP_PERMIT, TYP_STATUS_LIST, "JWT", "registry+jwt"])
+@pytest.mark.parametrize("typ", [TYP_ROOT, TYP_PERMIT, TYP_PERMIT_BEFORE_2026_12, TYP_STATUS_LIST, "JWT", "registry+jwt"])
 def test_registry_signed_by_the_genuine_root_keys_under_another_typ_is_refused(city: City, typ: str) -> None:
     registry_refused(city, root_signed_bundle(city, dumps_canonical(registry_content(city)), typ), because="another kind of document")
 

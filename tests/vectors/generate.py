@@ -107,7 +107,7 @@ def build() -> dict[str, bytes]:
         return replace(base, **changes)
 
     good = sign_permit(permit("hcm-syt", "food-safety", "VEC00001", 101), health)
-    alg_none = b64url_encode(b'{"alg":"none","typ":"permit+jwt"}')
+    alg_none = b64url_encode(b'{"alg":"none","typ":"permit+jws"}')
     cases: list[tuple[str, str, str, tuple[str, ...]]] = [
         ("valid-eddsa", "a genuine food safety certificate in force", good, ()),
         ("valid-es256", "a genuine alcohol retail licence signed with ES256",
@@ -120,6 +120,8 @@ def build() -> dict[str, bytes]:
          sign_permit(permit("hcm-syt", "food-safety", "VEC00006", 106, issued_at=NOW - 400 * DAY, valid_from=NOW - 400 * DAY, valid_until=NOW - 10 * DAY), health), ("expired",)),
         ("not-yet-valid", "validity starts in thirty days",
          sign_permit(permit("hcm-syt", "food-safety", "VEC00007", 107, valid_from=NOW + 30 * DAY), health), ("not_yet_valid",)),
+        ("valid-signed-before-2026-12", "a genuine permit signed before December 2026, when permits said typ permit+jwt: still read",
+         _raw_token({"alg": "EdDSA", "kid": health.kid, "typ": "permit+jwt", "zip": "DEFv1"}, good, health), ()),
         ("tampered", "one byte of the payload changed after signing", _tamper(good), ("bad_signature",)),
         ("unknown-key", "signed by a key no registry lists",
          sign_permit(permit("hcm-syt", "food-safety", "VEC00008", 108), stranger), ("unknown_key",)),
@@ -132,11 +134,11 @@ def build() -> dict[str, bytes]:
         ("valid-after-reissue", "the same permit re-issued under the agency's new key",
          sign_permit(permit("hcm-sxd", "construction", "VEC00011", 112, version=2), construction), ()),
         ("jku-header", "a header that points at an attacker's key set",
-         _raw_token({"alg": "EdDSA", "jku": "https://evil.example/jwks.json", "kid": health.kid, "typ": "permit+jwt", "zip": "DEFv1"}, good, health), ("unsupported_header",)),
+         _raw_token({"alg": "EdDSA", "jku": "https://evil.example/jwks.json", "kid": health.kid, "typ": "permit+jws", "zip": "DEFv1"}, good, health), ("unsupported_header",)),
         ("wrong-typ", "a permit payload under a status-list typ",
          _raw_token({"alg": "EdDSA", "kid": health.kid, "typ": "statuslist+jwt", "zip": "DEFv1"}, good, health), ("wrong_type",)),
         ("alg-mismatch", "an EdDSA key's token claiming ES256",
-         _raw_token({"alg": "ES256", "kid": health.kid, "typ": "permit+jwt", "zip": "DEFv1"}, good, health), ("algorithm_mismatch",)),
+         _raw_token({"alg": "ES256", "kid": health.kid, "typ": "permit+jws", "zip": "DEFv1"}, good, health), ("algorithm_mismatch",)),
         ("alg-none", "the classic alg none", f"{alg_none}.{good.split('.')[1]}.AA", ("unsupported_header",)),
         ("padded", "base64 padding added to the signature", good + "==", ("malformed_token",)),
     ]
