@@ -18,7 +18,8 @@ The layout of DIR:
     city/          the demo city: the operator's and the agencies' home (keys, ledgers)
     origin/        what nginx serves as the origin: registry.json, status/AGENCY.jwt
     nodes/nodeN/   each node's home (anchor.json, then what it pulled)
-    logs/          nginx-access.log, nginx-error.log, nodeN.access.log, nodeN.log
+    logs/          nginx-access.log, origin-access.log, nginx-error.log; nodeN.access.log (JSON
+                   lines, with the request id nginx sets) and nodeN.log
     run/           nginx.conf, pid files, nginx's temporary files
     fleet.json     the ports and settings of this fleet
 """
@@ -275,7 +276,7 @@ class Fleet:
                    "--access-log", str(self.node_access_log(n)), "--base-url", self.public_url,
                    "--registry-url", f"{self.origin_url}/registry.json", "--status-pull",
                    "--refresh-interval", str(self.interval)]
-        env = {**os.environ, "PERMIT_HOME": str(home), "PERMIT_REFUSE_WHEN_UNREADY": "true"}
+        env = {**os.environ, "PERMIT_HOME": str(home), "PERMIT_REFUSE_WHEN_UNREADY": "true", "PERMIT_LOG_FORMAT": "json"}
         with open(self.logs / f"node{n}.log", "ab") as log:  # the child keeps its own descriptor
             process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                        start_new_session=True)

@@ -123,12 +123,18 @@ def permit(fleet: Fleet, *args: str) -> str:
     return done.stdout
 
 
-def verifications(fleet: Fleet, n: int) -> int:
-    """How many POST /api/v1/verify node n has answered (its access log)."""
+def access_log(fleet: Fleet, n: int) -> list[dict[str, Any]]:
+    """Node n's access log: one JSON object per request (the fleet's nodes log JSON lines)."""
     try:
-        return fleet.node_access_log(n).read_text().count('"POST /api/v1/verify HTTP')
+        lines = fleet.node_access_log(n).read_text().splitlines()
     except FileNotFoundError:
-        return 0
+        return []
+    return [json.loads(line) for line in lines if line.endswith("}")]  # a line being written is left out
+
+
+def verifications(fleet: Fleet, n: int) -> int:
+    """How many POST /api/v1/verify node n has answered."""
+    return sum(1 for line in access_log(fleet, n) if (line["method"], line["path"]) == ("POST", "/api/v1/verify"))
 
 
 class Load:
@@ -375,11 +381,29 @@ def test_metrics_are_not_public(fleet: Fleet) -> None:
     status, headers, body = request(fleet.public_url, "GET", "/metrics")
     assert (status, shape(body)) == (404, error_of(404, Reason.NOT_FOUND))
     assert headers["Content-Type"] == "application/json"
+    # ... while each node answers them at its own address.
+    status, headers, body = request(fleet.node_url(1), "GET", "/metrics")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    assert b'permit_verdicts_total{agency="hcm-skhdt",reason="none",status="valid"}' in body
     for path in ("/", "/v"):  # the page stays public
         assert request(fleet.public_url, "GET", path)[0] == 200
     for path in ("/healthz", "/api/v2/verify", "/.errors/not_found", "/static/../metrics", "/api/v1/../../metrics"):
         status, _, body = request(fleet.public_url, "GET", path)
         assert (status, shape(body)) == (404, error_of(404, Reason.NOT_FOUND)), path
+
+
+def test_a_request_has_one_id_in_nginx_s_log_and_the_node_s(fleet: Fleet, tokens: list[str]) -> None:
+    status, headers, body = post(fleet.public_url, "/api/v1/verify", json.dumps({"token": tokens[0]}).encode())
+    assert (status, body["status"]) == (200, "valid")
+    request_id = headers["X-Request-Id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    wait_until(lambda: any(line.get("request_id") == request_id for n in range(3) for line in access_log(fleet, n)), 5,
+               "the node's log line")
+    [line] = [line for n in range(3) for line in access_log(fleet, n) if line.get("request_id") == request_id]
+    assert (line["method"], line["path"], line["status"]) == ("POST", "/api/v1/verify", 200)
+    wait_until(lambda: request_id in (fleet.logs / "nginx-access.log").read_text(), 5, "nginx's log line")
+    [logged] = [entry for entry in (fleet.logs / "nginx-access.log").read_text().splitlines() if request_id in entry]
+    assert '"POST /api/v1/verify HTTP/1.1" 200 ' in logged
 
 
 def test_nginx_refuses_in_the_api_error_shape(fleet: Fleet, tokens: list[str]) -> None:

@@ -37,6 +37,7 @@ from permits import layout
 from permits.generation import Generation
 from permits.home import Home
 from permits.status_list import MAX_STATUS_TOKEN_LENGTH, StatusList, open_status_list, token_from_bytes
+from verifier import metrics
 from verifier.http_client import Fetched, get
 from verifier.pipeline import verify
 from verifier.verdict import Verdict
@@ -247,10 +248,15 @@ class TrustStore:
                 fetched = self.fetcher(self.registry_url, MAX_BUNDLE_BYTES, self.fetch_timeout, self._etag_for("registry", sent_for))
                 if fetched.modified and (current is None or fetched.body != current.bundle):
                     self.home.install_registry(fetched.body, now)
-            except ConflictError:
+                    metrics.count_pull(metrics.REGISTRY, metrics.ACCEPTED)
+                else:
+                    metrics.count_pull(metrics.REGISTRY, metrics.NOT_MODIFIED)
+            except ConflictError as exc:
                 fetched = None
+                metrics.pull_failure(metrics.REGISTRY, exc)
             except PermitError as exc:
                 fetched = None
+                metrics.pull_failure(metrics.REGISTRY, exc)
                 log.warning("registry pull from %s failed: %s [%s]", self.registry_url, exc.message, exc.reason)
             self.reload()
             held = self.snapshot.registry
@@ -274,10 +280,15 @@ class TrustStore:
                     token = token_from_bytes(fetched.body) if fetched.modified else held_token
                     if token is not None and token != held_token:
                         self.home.install_status_list(token, snapshot.registry.registry, agency.id, now)
-                except ConflictError:
+                        metrics.count_pull(metrics.STATUS_LIST, metrics.ACCEPTED)
+                    else:
+                        metrics.count_pull(metrics.STATUS_LIST, metrics.NOT_MODIFIED)
+                except ConflictError as exc:
                     token = None
+                    metrics.pull_failure(metrics.STATUS_LIST, exc)
                 except PermitError as exc:
                     token = None
+                    metrics.pull_failure(metrics.STATUS_LIST, exc)
                     log.warning("status list pull for %s failed: %s [%s]", agency.id, exc.message, exc.reason)
                 # The list fetched is the one held now (installed, or held already), or none is.
                 self._remember(key, fetched if token is not None else None, token)

@@ -26,9 +26,11 @@ from keys.trust import MAX_BUNDLE_BYTES
 from permits.qr import token_from_input
 from permits.status_list import MAX_STATUS_TOKEN_LENGTH, token_from_bytes
 from permits.token import MAX_TOKEN_LENGTH
+from verifier.metrics import REGISTRY, STATUS_LIST, count_verdict
 from verifier.state import TrustStore
 from verifier.verdict import iso
 from verifier.web.errors import ApiError
+from verifier.web.observe import counts_push
 from verifier.web.openapi import openapi_document
 
 blueprint = Blueprint("api", __name__)
@@ -203,7 +205,9 @@ def verify() -> Response:
     body = _json_object(VERIFY_BODY_MAX, _VERIFY_MEMBERS)
     if "token" not in body:
         raise ApiError(400, Reason.MISSING_TOKEN, "the body must have a token")
-    return _verdicts(_verifying_store().verify(_token(body["token"], "token")).to_dict())
+    verdict = _verifying_store().verify(_token(body["token"], "token"))
+    count_verdict(verdict)
+    return _verdicts(verdict.to_dict())
 
 
 @blueprint.post("/verify/batch")
@@ -217,7 +221,10 @@ def verify_batch() -> Response:
         raise ApiError(413, Reason.BATCH_TOO_LARGE, f"at most {limit} tokens per request")
     checked = [_token(token, f"tokens[{i}]") for i, token in enumerate(tokens)]
     store = _verifying_store()
-    return _verdicts({"verdicts": [store.verify(token).to_dict() for token in checked]})
+    verdicts = [store.verify(token) for token in checked]
+    for verdict in verdicts:
+        count_verdict(verdict)
+    return _verdicts({"verdicts": [verdict.to_dict() for verdict in verdicts]})
 
 
 def _document(body: bytes, media_type: str, expires_at: int, now: int) -> Response:
@@ -241,6 +248,7 @@ def registry() -> Response:
 
 
 @blueprint.put("/registry")
+@counts_push(REGISTRY)
 def put_registry() -> Response:
     with _push_turn(MAX_BUNDLE_BYTES):
         raw = _body(MAX_BUNDLE_BYTES, ("application/json",))
@@ -270,6 +278,7 @@ def status_list(agency: str) -> Response:
 
 
 @blueprint.put("/status/<agency>")
+@counts_push(STATUS_LIST)
 def put_status_list(agency: str) -> Response:
     with _push_turn(MAX_STATUS_TOKEN_LENGTH + 2):
         raw = _body(MAX_STATUS_TOKEN_LENGTH + 2, STATUS_MEDIA_TYPES)

@@ -23,7 +23,7 @@ from keys.trust import MAX_BUNDLE_BYTES
 from permits.home import Home
 from verifier import settings
 from verifier.state import TrustStore
-from verifier.web import api, page
+from verifier.web import api, observe, page
 from verifier.web.errors import register_error_handlers
 
 # What is not a setting an operator gives (verifier/settings.py has those): for tests.
@@ -81,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.redirect_defaults = False
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(page.blueprint)
+    observe.init_app(app)  # GET /metrics, and each request observed
     register_error_handlers(app)
     if app.config["CORS_ORIGINS"]:
         # Other agencies' web front ends call the API from their pages: reading verdicts and
