@@ -4,14 +4,17 @@
 
 --quick shrinks every size (a smoke run of the harness, minutes become seconds); the committed
 RESULTS.md comes from a full run. --only runs the steps named (verify, http, soak, flood, import,
-qr; import includes the status list of the ledger it fills) and only prints their figures: a
-partial run never writes a results file.
+qr, fleet; import includes the status list of the ledger it fills) and only prints their figures: a
+partial run never writes a results file. fleet: nginx (deploy/nginx.conf.template) in front of
+two nodes against the floor behind the same nginx, the processor time of a node's pulls, a
+revocation's way from the origin to every node.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import random
 import resource
@@ -21,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -305,6 +309,122 @@ def bench_qr(work: Path) -> None:
            "—", "—", "version ≤ 18 (≤ 15 the aim)", worst <= 18)
 
 
+# --- 7. the fleet: nginx in front of nodes, pulls from an origin, a revocation's way --------------------
+
+
+def bench_fleet_http(work: Path, small: Path, small_tokens: Path, seconds: int, repetitions: int) -> None:
+    # Two nodes of ours and two of the floor (bench/bare_app.py), each behind its own nginx
+    # rendered from deploy/nginx.conf.template, all running at once and measured in turn.
+    from bench.fleet import nginx_front
+
+    ours, floor = Series("ours", "req/s"), Series("floor", "req/s")
+    ours_p99, floor_p99 = Series("ours p99", "ms", lower_is_better=True), Series("floor p99", "ms", lower_is_better=True)
+    connections = 16
+    for repetition in range(repetitions):
+        with server("ours", small, 2, 2, "gthread", pin=False) as (ours_1, _), \
+                server("ours", small, 2, 2, "gthread", pin=False) as (ours_2, _), \
+                server("bare", small, 2, 2, "gthread", pin=False) as (floor_1, _), \
+                server("bare", small, 2, 2, "gthread", pin=False) as (floor_2, _), \
+                nginx_front(work / f"nginx-ours-{repetition}", [ours_1, ours_2], small) as (ours_url, _), \
+                nginx_front(work / f"nginx-floor-{repetition}", [floor_1, floor_2], small) as (floor_url, _):
+            pairs = [(ours_url, ours, ours_p99), (floor_url, floor, floor_p99)]
+            for url, _, _ in pairs:
+                wrk(url, small_tokens, 2, connections, pin=False)  # warm-up
+            for url, rps, p99 in pairs if repetition % 2 == 0 else pairs[::-1]:
+                result = wrk(url, small_tokens, seconds, connections, pin=False)
+                assert result.errors == 0 and result.non_2xx == 0, result
+                rps.add(result.requests_per_second)
+                p99.add(result.p99_ms)
+    rate, latency = ratios(ours, floor), ratios(ours_p99, floor_p99)
+    record(f"POST /api/v1/verify through nginx (deploy/nginx.conf.template) to two nodes of 2 gthread workers × 2 threads, "
+           f"wrk 1 thread, {connections} connections, all on the same cores; floor: the bare Flask endpoint behind the same "
+           "nginx and gunicorn settings", fmt(ours), fmt(floor), fmt_ratio(rate), "≥ 90 % of the floor's requests/s",
+           rate.median >= 0.90)
+    record("… its p99 latency", fmt(ours_p99, 1), fmt(floor_p99, 1),
+           f"{latency.median:.2f}× (min {latency.low:.2f}, max {latency.high:.2f})", "≤ 1.25 × the floor's p99",
+           latency.median <= 1.25)
+
+
+def bench_pull_cost(work: Path, agencies: int, interval: int, window: int) -> None:
+    # A node pulling the registry and every agency's list from an origin every `interval` s
+    # (conditional: unchanged documents cost a 304), against an idle node holding the same
+    # documents and pulling nothing, both measured over the same window.
+    from bench.fleet import group_cpu_seconds, nginx_front, node
+    from bench.servers import free_port
+
+    origin = work / "origin-home"
+    placeholder_port = free_port()  # the origin's port must be in the registry: nginx takes it below
+    build(origin, int(time.time()), agencies=agencies, keys_per_agency=1, list_size=131_072, revoked_share=0.01, tokens=10,
+          status_base=f"http://127.0.0.1:{placeholder_port}/status")
+    pulling_home, idle_home = work / "pulling-node", work / "idle-node"
+    pulling_home.mkdir()
+    shutil.copy(origin / "anchor.json", pulling_home / "anchor.json")
+    shutil.copytree(origin, idle_home)
+    with nginx_front(work / "nginx-origin", [], origin, origin_port=placeholder_port) as (_, origin_url), \
+            node(pulling_home, work / "pulling-node.log", "--registry-url", f"{origin_url}/registry.json", "--status-pull",
+                 "--refresh-interval", str(interval)) as (_, pulling), \
+            node(idle_home, work / "idle-node.log") as (_, idle):
+        time.sleep(2 * interval)  # past the first full pulls, into the steady state
+        log = work / "nginx-origin" / "logs" / "origin-access.log"
+        lines_before = len(log.read_text().splitlines())
+        before = group_cpu_seconds(pulling), group_cpu_seconds(idle)
+        time.sleep(window)
+        after = group_cpu_seconds(pulling), group_cpu_seconds(idle)
+        requests = log.read_text().splitlines()[lines_before:]
+    cost = ((after[0] - before[0]) - (after[1] - before[1])) / window * 3600
+    statuses = {code: sum(f'" {code} ' in line for line in requests) for code in (200, 304)}
+    record(f"a node's pulls of {agencies:,} agencies' lists and the registry every {interval} s from the origin (nginx), "
+           f"2 workers; measured over {window} s against an idle node holding the same documents",
+           f"{cost:,.0f} CPU s per hour ({cost / 36:.2f} % of one core); {len(requests) / window * interval:,.0f} requests "
+           f"per interval ({statuses[304]:,} × 304, {statuses[200]:,} × 200 in the window)",
+           f"idle node: {(after[1] - before[1]) / window * 3600:,.0f} CPU s per hour", "—", "—", None)
+
+
+def bench_propagation(work: Path, interval: int, repetitions: int) -> None:
+    # The local fleet of deploy/fleet.py: an agency revokes and publishes to the origin (no push);
+    # each node is asked directly until it answers revoked.
+    from deploy.fleet import Fleet
+    from permits.demo import DEMO_PASSPHRASE
+
+    fleet = Fleet.create(work / "fleet", nodes=3, interval=interval)
+    fleet.up()
+    env = {**os.environ, "PERMIT_HOME": str(fleet.city), "PERMIT_PASSPHRASE": DEMO_PASSPHRASE}
+
+    def permit(*args: str) -> str:
+        return subprocess.run([PERMIT, *args], env=env, check=True, capture_output=True, text=True).stdout
+
+    def status(url: str, token: str) -> str:
+        asked = urllib.request.Request(f"{url}/api/v1/verify", json.dumps({"token": token}).encode(),
+                                 {"Content-Type": "application/json"})
+        with urllib.request.urlopen(asked, timeout=5) as answer:
+            return str(json.loads(answer.read())["status"])
+
+    last = Series("publish to the last node answering revoked", "s", lower_is_better=True)
+    # Each publish at a random moment of the nodes' pull cycles (one right after the last node
+    # learnt the previous revocation would always meet them at the same phase).
+    phase = random.Random(14)
+    try:
+        for _ in range(repetitions):
+            time.sleep(phase.uniform(0, interval))
+            issued = json.loads(permit("issue", "--agency", "hcm-syt", "--type", "food-safety", "--holder-id", "0312345678",
+                                        "--holder-name", "Công ty TNHH Thực phẩm Sạch Sài Gòn", "--valid-until", "2028-12-31",
+                                        "--json"))
+            permit("revoke", issued["id"], "--reason", "benchmark")
+            permit("status", "publish", "--agency", "hcm-syt", "--origin", str(fleet.origin))
+            published = time.monotonic()
+            waiting = set(range(3))
+            while waiting:
+                waiting = {n for n in waiting if status(fleet.node_url(n), issued["token"]) != "revoked"}
+                assert time.monotonic() - published < 3 * interval, "a node never learnt the revocation"
+                time.sleep(0.02)
+            last.add(time.monotonic() - published)
+    finally:
+        fleet.down()
+    record(f"a revocation published to the origin (no push), until the last of 3 nodes pulling every {interval} s answers "
+           f"revoked ({repetitions} revocations, each published at a random moment of the nodes' cycles)", fmt(last, 1), "—", "—", f"≤ the pull interval ({interval} s)",
+           last.high <= interval)
+
+
 # --- the run --------------------------------------------------------------------------------------------------
 
 
@@ -325,7 +445,7 @@ def write_results(started: datetime.datetime, seconds: float, quick: bool) -> No
     (BENCH / ("RESULTS.quick.md" if quick else "RESULTS.md")).write_text("\n".join(lines) + "\n")
 
 
-STEPS = ("verify", "http", "soak", "flood", "import", "qr")
+STEPS = ("verify", "http", "soak", "flood", "import", "qr", "fleet")
 
 
 def main() -> None:
@@ -345,7 +465,7 @@ def main() -> None:
     step: Callable[[str], None] = lambda name: print(f"[{time.perf_counter() - clock:6.0f} s] {name}", flush=True)  # noqa: E731
     try:
         now = int(time.time())
-        if steps & {"verify", "http", "soak", "flood"}:
+        if steps & {"verify", "http", "soak", "flood", "fleet"}:
             step("building the small registry and tokens")
             small = build(work / "small", now, agencies=4, keys_per_agency=1, list_size=131_072, revoked_share=0.01,
                           tokens=2_000 if quick else 20_000)
@@ -389,6 +509,14 @@ def main() -> None:
         if "qr" in steps:
             step("6. QR")
             bench_qr(work)
+
+        if "fleet" in steps:
+            step("7. the fleet: through nginx to two nodes")
+            bench_fleet_http(work, small.home, small_tokens, 3 if quick else 6, 1 if quick else 5)
+            step("7. the fleet: a node's pulls from the origin")
+            bench_pull_cost(work, 100 if quick else 1000, 10, 20 if quick else 120)
+            step("7. the fleet: a revocation's way to every node")
+            bench_propagation(work, 2 if quick else 10, 2 if quick else 7)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.only:

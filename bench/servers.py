@@ -134,6 +134,11 @@ def wrk(url: str, tokens_file: Path, seconds: int, connections: int, threads: in
         _pinned(command, CLIENT_CPU) if pin else command,
         env={**os.environ, "TOKENS": str(tokens_file)}, capture_output=True, text=True, check=True,
     ).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> WrkResult:
+    """wrk's report (with --latency) as figures."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]

@@ -49,7 +49,9 @@ def _signer(rng: random.Random) -> KeySigner:
 
 
 def build(home: Path, now: int, *, agencies: int, keys_per_agency: int, list_size: int, revoked_share: float,
-          tokens: int, seed: int = 1) -> World:
+          tokens: int, seed: int = 1, status_base: str = "http://127.0.0.1/status") -> World:
+    """`status_base`: where the registry says each agency's list is, status_base/AGENCY.jwt (the
+    home's status/ directory is laid out as an origin's)."""
     rng = random.Random(seed)
     home.mkdir(parents=True, exist_ok=True)
     root_signer = _signer(rng)
@@ -71,7 +73,7 @@ def build(home: Path, now: int, *, agencies: int, keys_per_agency: int, list_siz
             keys.append(AgencyKey(agency_id, signer.public_key(), now - 400 * DAY + k, *retired))  # type: ignore[arg-type]
             signers[agency_id] = signer
         members[agency_id] = Agency(agency_id, Names(f"Sở số {n}", f"Department {n}"), (code,),
-                                    f"http://127.0.0.1/status/{agency_id}.jwt", tuple(keys))
+                                    f"{status_base}/{agency_id}.jwt", tuple(keys))
     # Built in one go: each edit of a Registry checks the whole of it again.
     registry = replace(registry, agencies=members)
     bundle = make_bundle([sign_root(root, [root_signer])], sign_registry(registry, [root_signer]))

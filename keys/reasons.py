@@ -201,6 +201,10 @@ class Reason(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", N_("The request body is not application/json.")
     UNSUPPORTED_TRANSFER_CODING = "unsupported_transfer_coding", N_("The request body is sent in a transfer coding other than chunked.")
 
+    # what the fleet's nginx refuses itself (deploy/nginx.conf.template), in the API's error shape
+    RATE_LIMITED = "rate_limited", N_("Too many requests or connections from this address; try again in a moment.")
+    SERVICE_UNAVAILABLE = "service_unavailable", N_("No verifier could answer; try again in a moment.")
+
 
 VERDICT_REASONS: frozenset[Reason] = frozenset({
     Reason.MALFORMED_TOKEN,

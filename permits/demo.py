@@ -106,9 +106,13 @@ def _prepare(directory: Path) -> Home:
     return home
 
 
-def build_demo(directory: Path, say: Callable[[str], None], base_url: str | None = None) -> tuple[Home, list[tuple[str, str]]]:
+def build_demo(directory: Path, say: Callable[[str], None], base_url: str | None = None,
+               status_base: str | None = None) -> tuple[Home, list[tuple[str, str]]]:
     """Build the demo city in `directory` (replacing a previous demo there, never anything
-    else), saying what it does; return its home and (label, page URL) of each sample."""
+    else), saying what it does; return its home and (label, page URL) of each sample.
+
+    `status_base`: where the agencies publish their status lists, `status_base/AGENCY.jwt` (a
+    fleet's static origin); by default the verifier at the home's base URL."""
     home = _prepare(directory)
     if base_url:
         home.set_config(base_url=base_url)
@@ -124,7 +128,7 @@ def build_demo(directory: Path, say: Callable[[str], None], base_url: str | None
         operator.add_type(home, code, vi, en, days)
     signers = {}
     for agency_id, vi, en, types in AGENCIES:
-        operator.add_agency(home, agency_id, vi, en, types, None)
+        operator.add_agency(home, agency_id, vi, en, types, f"{status_base}/{agency_id}.jwt" if status_base else None)
         signers[agency_id] = home.generate_key(agency_id, passphrase)
         # Keys registered from 2023 on, so the demo can show a permit issued then, since expired.
         operator.add_key(home, agency_id, signers[agency_id].public_key(), history_start)
