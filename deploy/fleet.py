@@ -4,7 +4,7 @@ server (nginx, deploy/nginx.conf.template) and three verifier nodes (`permit ser
     python deploy/fleet.py up [--dir DIR] [--nodes 3] [--interval SECONDS]
     python deploy/fleet.py status [--dir DIR]
     python deploy/fleet.py down [--dir DIR]
-    python deploy/fleet.py render --set NAME=VALUE ... [--out FILE]
+    python deploy/fleet.py render --set BASE_URL=https://… --set NAME=VALUE ... [--out FILE]
 
 `up` builds a demo city whose agencies publish their status lists to the origin, fills the
 origin from it, renders nginx.conf with free ports, starts nginx and the nodes, waits until every
@@ -43,7 +43,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from keys.reasons import Reason
 from permits.token import MAX_TOKEN_LENGTH
+from verifier.web.errors import problem
 
 DEPLOY = Path(__file__).resolve().parent
 TEMPLATE = DEPLOY / "nginx.conf.template"
@@ -69,6 +71,34 @@ def render(template: str, values: Mapping[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
+# What nginx refuses itself (the template's PROBLEM_* placeholders): status, reason, message.
+NGINX_REFUSALS: dict[str, tuple[int, Reason, str]] = {
+    "BAD_REQUEST": (400, Reason.BAD_REQUEST, "the request could not be read"),
+    "NOT_FOUND": (404, Reason.NOT_FOUND, "no such path on this server"),
+    "METHOD_NOT_ALLOWED": (405, Reason.METHOD_NOT_ALLOWED, "documents are not pushed here: publish them to the origin"),
+    "BODY_TOO_LARGE": (413, Reason.BODY_TOO_LARGE, "the body is larger than this endpoint accepts"),
+    "URI_TOO_LONG": (414, Reason.BAD_REQUEST, "the request line is too long"),
+    "RATE_LIMITED": (429, Reason.RATE_LIMITED, "too many requests or connections from this address; try again in a moment"),
+    "UNSUPPORTED_TRANSFER_CODING": (400, Reason.UNSUPPORTED_TRANSFER_CODING, "send the body as it is, or chunked and nothing else"),
+    "SERVICE_UNAVAILABLE": (503, Reason.SERVICE_UNAVAILABLE, "no verifier node could answer; try again in a moment"),
+}
+
+
+def problem_values(base_url: str) -> dict[str, str]:
+    """The PROBLEM_* values: each refusal's body exactly as a node with this public address
+    writes it (verifier/web/errors.py), without the final newline the template adds; a quoted
+    string of nginx's configuration keeps every character of it."""
+    values = {}
+    for name, (status, reason, message) in NGINX_REFUSALS.items():
+        # Byte for byte as the nodes write it (ASCII JSON). An apostrophe would end nginx's quoted
+        # string, a $ start a variable, and nginx takes a backslash before a quote or a backslash.
+        body = json.dumps(problem(base_url, status, reason, message), separators=(",", ":"))
+        if "'" in body or "$" in body or '\\"' in body or "\\\\" in body:
+            raise FleetError(f"the {name} problem cannot be written in nginx's configuration: {body}")
+        values[f"PROBLEM_{name}"] = body
+    return values
+
+
 def batch_body_max(max_batch: int = 100) -> int:
     """The largest body POST /api/v1/verify/batch accepts (verifier/web/api.py computes it so)."""
     return max_batch * (2 * MAX_TOKEN_LENGTH + 8) + 64
@@ -76,8 +106,10 @@ def batch_body_max(max_batch: int = 100) -> int:
 
 def nginx_values(run_dir: Path, log_dir: Path, public_port: int, nodes: list[str], origin_port: int, origin_dir: Path,
                  origin_max_age: int) -> dict[str, str]:
-    """The template's values for an nginx on 127.0.0.1 in front of `nodes` (HOST:PORT)."""
+    """The template's values for an nginx on 127.0.0.1 in front of `nodes` (HOST:PORT), whose
+    public address (the nodes' base URL) is http://127.0.0.1:PUBLIC_PORT."""
     return {
+        **problem_values(f"http://127.0.0.1:{public_port}"),
         "NGINX_USER": pwd.getpwuid(os.geteuid()).pw_name,
         "PID_FILE": str(run_dir / "nginx.pid"),
         "TEMP_DIR": str(run_dir),
@@ -413,7 +445,10 @@ def main() -> None:
     args = parser.parse_args()
     try:
         if args.action == "render":
-            text = render(TEMPLATE.read_text(), dict(pair.split("=", 1) for pair in args.set))
+            values = dict(pair.split("=", 1) for pair in args.set)
+            if "BASE_URL" in values:  # the public address, which nginx's own refusals name
+                values.update(problem_values(values.pop("BASE_URL")))
+            text = render(TEMPLATE.read_text(), values)
             if args.out:
                 args.out.write_text(text)
             else:

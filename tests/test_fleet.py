@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 from bench.servers import WrkResult, parse_wrk
-from deploy.fleet import TEMPLATE, Fleet, batch_body_max, nginx, render, running
+from deploy.fleet import NGINX_REFUSALS, TEMPLATE, Fleet, batch_body_max, nginx, problem_values, render, running
 from keys.reasons import Reason
 from permits.demo import DEMO_PASSPHRASE
 from verifier import settings
@@ -111,8 +111,13 @@ def error_of(status: int, reason: Reason) -> dict[str, Any]:
 
 
 def shape(body: Any) -> dict[str, Any]:
-    assert set(body) == {"error"} and set(body["error"]) == {"status", "reason", "message"}, body
-    return {"status": body["error"]["status"], "reason": body["error"]["reason"]}
+    """The API's error shape (RFC 9457 problem details keeping the `error` member), whoever
+    answered, a node or nginx: its status and reason."""
+    assert set(body) == {"type", "title", "status", "detail", "error"} and set(body["error"]) == {"status", "reason", "message"}, body
+    error = body["error"]
+    assert (body["status"], body["detail"], body["title"]) == (error["status"], error["message"], Reason(error["reason"]).sentence), body
+    assert body["type"].endswith(f"/api/v1/problems/{error['reason']}"), body
+    return {"status": error["status"], "reason": error["reason"]}
 
 
 def permit(fleet: Fleet, *args: str) -> str:
@@ -380,7 +385,7 @@ def test_slow_clients_through_nginx_leave_verification_answering_within_a_second
 def test_metrics_are_not_public(fleet: Fleet) -> None:
     status, headers, body = request(fleet.public_url, "GET", "/metrics")
     assert (status, shape(body)) == (404, error_of(404, Reason.NOT_FOUND))
-    assert headers["Content-Type"] == "application/json"
+    assert headers["Content-Type"] == "application/problem+json"
     # ... while each node answers them at its own address.
     status, headers, body = request(fleet.node_url(1), "GET", "/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
@@ -471,18 +476,29 @@ def test_with_no_node_left_nginx_answers_503_service_unavailable(fleet: Fleet, t
 # --- the shipped files, without a fleet -----------------------------------------------------------------
 
 
-def test_every_error_page_of_the_nginx_template_is_the_api_error_shape_with_a_known_reason() -> None:
-    pages = re.findall(r"return (\d{3}) '(.*?)\\n';", TEMPLATE.read_text())
-    assert len(pages) == 8
-    for status, text in pages:
-        body = json.loads(text)
-        assert body["error"]["status"] == int(status)
-        assert Reason.of(body["error"]["reason"]) is not None, body
-        assert shape(body)
+def test_every_error_page_of_the_nginx_template_is_the_nodes_own_problem_bytes(tmp_path: Path) -> None:
+    """What nginx refuses itself is answered byte for byte as a node answers a refusal: the
+    same problem details, under the same public address."""
+    from verifier.web.app import create_app
+    from verifier.web.errors import error_response
+
+    pages = re.findall(r"location = /\.errors/\w+ \{[^}]*?return (\d{3}) '\$\{PROBLEM_(\w+)\}\\n';", TEMPLATE.read_text())
+    assert sorted(name for _, name in pages) == sorted(NGINX_REFUSALS)
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(ROOT / "tests" / "vectors" / "anchor.json", home / "anchor.json")
+    app = create_app({"HOME": str(home), "BASE_URL": "https://xacminh.example", "BACKGROUND_REFRESH": False})
+    values = problem_values("https://xacminh.example")
+    with app.app_context():
+        for status, name in pages:
+            expected_status, reason, message = NGINX_REFUSALS[name]
+            node = error_response(expected_status, reason, message)
+            assert int(status) == expected_status
+            assert (values[f"PROBLEM_{name}"] + "\n").encode() == node.get_data(), name
 
 
 def test_the_nginx_template_renders_only_with_every_value_and_nginx_accepts_it(tmp_path: Path) -> None:
-    values = {"NGINX_USER": "www-data", "PID_FILE": str(tmp_path / "nginx.pid"), "TEMP_DIR": str(tmp_path), "LOG_DIR": str(tmp_path), "PUBLIC_LISTEN": "127.0.0.1:8080",
+    values = {**problem_values("https://xacminh.example"), "NGINX_USER": "www-data", "PID_FILE": str(tmp_path / "nginx.pid"), "TEMP_DIR": str(tmp_path), "LOG_DIR": str(tmp_path), "PUBLIC_LISTEN": "127.0.0.1:8080",
               "SERVER_NAME": "xacminh.example", "NODES": "server 127.0.0.1:8001 max_fails=1 fail_timeout=5s;",
               "BATCH_BODY_MAX": str(batch_body_max()), "ORIGIN_LISTEN": "127.0.0.1:8090", "ORIGIN_DIR": str(tmp_path),
               "ORIGIN_MAX_AGE": "15"}
