@@ -34,6 +34,7 @@ from bench.flood import Flood, hostile_documents
 from bench.servers import PINNED, rss_mib, server, wrk
 from bench.stats import Series, machine, ratios
 from bench.world import build
+from keys.encoding import b64url_decode
 from keys.jws import parse_compact
 from permits.home import Home
 from permits.spreadsheet import Writer
@@ -282,9 +283,12 @@ def bench_status_list(home_path: Path, revoked_share: float) -> None:
         status_list = publish_status_list(home, registry, "hcm-syt", signer, now + len(times.values) + 1)
         times.add(time.perf_counter() - started)
     size = len(status_list.token)
+    # The ZLIB data inside: the signed Token Status List carries it base64url-encoded twice
+    # (lst in the claims, the claims in the JWS), 16/9 of it.
+    zlib_bytes = len(b64url_decode(json.loads(b64url_decode(status_list.token.split(".")[1]))["status_list"]["lst"]))
     record(f"publishing the status list of {total:,} permits, {revoked_share:.0%} revoked ({status_list.size:,} entries)",
-           f"{size:,} bytes signed, built in {fmt(times, 2)}", "—", "—", "≤ 20 KB signed, built in under a second",
-           size <= 20_000 and times.median < 1.0)
+           f"{size:,} bytes signed (a Token Status List JWT; {zlib_bytes:,} bytes of ZLIB in it), built in {fmt(times, 2)}",
+           "—", "—", "≤ 20 KB signed, built in under a second", size <= 20_000 and times.median < 1.0)
 
 
 # --- 6. QR versions of the demo permits -------------------------------------------------------------------

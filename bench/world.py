@@ -90,7 +90,7 @@ def build(home: Path, now: int, *, agencies: int, keys_per_agency: int, list_siz
         chosen = rng.sample(range(list_size), int(list_size * revoked_share) + (per_agency + 8 if agency_id in issuing else 0))
         cut = int(list_size * revoked_share)
         revoked_at[agency_id], free_at[agency_id] = chosen[:cut], chosen[cut:]
-        token = build_status_list(agency_id, list_size, ((i, 1) for i in revoked_at[agency_id]), signers[agency_id], now - 60, now + 2 * DAY)
+        token = build_status_list(registry.agencies[agency_id].status_url, list_size, ((i, 1) for i in revoked_at[agency_id]), signers[agency_id], now - 60, now + 2 * DAY)
         write_atomic(home / "status" / f"{agency_id}.jwt", token.encode() + b"\n")
 
     def permit(agency_id: str, number: int, index: int) -> Permit:

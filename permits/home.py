@@ -40,7 +40,13 @@ from keys.trust import Root, TrustedRegistry, TrustState, open_bundle
 from permits import layout
 from permits.generation import Generation
 from permits.ledger import Ledger
-from permits.status_list import MAX_STATUS_TOKEN_LENGTH, StatusList, open_status_list, token_from_bytes
+from permits.status_list import (
+    MAX_STATUS_TOKEN_LENGTH,
+    StatusList,
+    open_status_list,
+    token_from_bytes,
+    unverified_issued_at,
+)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 Passphrase = Callable[[str], bytes]
@@ -404,15 +410,15 @@ class Home:
         return new
 
     def _held_status(self, registry: Registry, agency: str) -> tuple[int | None, str | None]:
-        """(issued_at, token) of the list held for `agency`, read from its header alone; (None,
-        None) when there is none or it no longer counts: its key is not one of the agency's in
-        `registry` that may sign at its issue time (a key declared compromised since)."""
+        """(issued_at, token) of the list held for `agency`, read without verifying it again;
+        (None, None) when there is none or it no longer counts: its key is not one of the
+        agency's in `registry` that may sign at its issue time (a key declared compromised since)."""
         try:
             token = token_from_bytes(self.status_path(agency).read_bytes())
             header = decode_header(split_compact(token, MAX_STATUS_TOKEN_LENGTH)[0])
         except (FileNotFoundError, DocumentError):
             return None, None
-        issued_at, kid = header.get("iat"), header.get("kid")
+        issued_at, kid = unverified_issued_at(token), header.get("kid")
         key = registry.key(kid) if isinstance(kid, str) else None
         if type(issued_at) is not int or key is None or key.agency != agency or key.compromised:
             return None, None

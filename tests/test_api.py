@@ -202,25 +202,25 @@ def test_put_registry_expired_is_refused(bare: FlaskClient, city: City, clock: C
 def test_put_status_rules(bare: FlaskClient, city: City) -> None:
     put_registry(bare, city.home.file("registry.json").read_bytes())
     signer = city.signers["hcm-syt"]
-    older = build_status_list("hcm-syt", 131072, [], signer, NOW - 100, NOW + DAY)
-    newer = build_status_list("hcm-syt", 131072, [(5, 1)], signer, NOW, NOW + DAY)
+    older = build_status_list(city.registry.agencies["hcm-syt"].status_url, 131072, [], signer, NOW - 100, NOW + DAY)
+    newer = build_status_list(city.registry.agencies["hcm-syt"].status_url, 131072, [(5, 1)], signer, NOW, NOW + DAY)
     put = lambda agency, token: bare.put(f"/api/v1/status/{agency}", data=token, content_type="application/statuslist+jwt")  # noqa: E731
     accepted = put("hcm-syt", newer)
     assert accepted.status_code == 200 and accepted.get_json()["agency"] == "hcm-syt"
     assert error_of(put("hcm-syt", newer)) == (409, "status_not_newer")
     assert error_of(put("hcm-syt", older)) == (409, "status_rollback")
-    other = build_status_list("hcm-skhdt", 131072, [], city.signers["hcm-skhdt"], NOW + 5, NOW + DAY)
+    other = build_status_list(city.registry.agencies["hcm-skhdt"].status_url, 131072, [], city.signers["hcm-skhdt"], NOW + 5, NOW + DAY)
     assert error_of(put("hcm-syt", other)) == (422, "issuer_key_mismatch")
     header, payload, signature = newer.split(".")
     forged = f"{header}.{other.split('.')[1]}.{signature}"
     assert error_of(put("hcm-syt", forged)) == (422, "bad_signature")
-    expired = build_status_list("hcm-syt", 131072, [], signer, NOW - 3 * DAY, NOW - DAY)
+    expired = build_status_list(city.registry.agencies["hcm-syt"].status_url, 131072, [], signer, NOW - 3 * DAY, NOW - DAY)
     assert error_of(put("hcm-syt", expired)) == (422, "status_stale")
     assert bare.get("/api/v1/status/hcm-syt").data.decode() == newer
 
 
 def test_status_list_before_any_registry_is_refused(bare: FlaskClient, city: City) -> None:
-    token = build_status_list("hcm-syt", 131072, [], city.signers["hcm-syt"], NOW, NOW + DAY)
+    token = build_status_list(city.registry.agencies["hcm-syt"].status_url, 131072, [], city.signers["hcm-syt"], NOW, NOW + DAY)
     response = bare.put("/api/v1/status/hcm-syt", data=token, content_type="application/statuslist+jwt")
     assert error_of(response) == (422, "registry_unavailable")
 

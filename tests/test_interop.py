@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import jwt
 import pytest
 from conftest import City
@@ -25,4 +27,5 @@ def test_pyjwt_verifies_our_status_lists(city: City) -> None:
     status_list = city.publish_status("hcm-syt")
     key = city.registry.key(city.signers["hcm-syt"].kid).public_key.key  # type: ignore[union-attr]
     decoded = jwt.PyJWS().decode_complete(status_list.token, key, algorithms=["EdDSA"])
-    assert decoded["header"]["typ"] == "statuslist+jwt" and decoded["header"]["iss"] == "hcm-syt"
+    assert decoded["header"] == {"alg": "EdDSA", "kid": city.signers["hcm-syt"].kid, "typ": "statuslist+jwt"}
+    assert json.loads(decoded["payload"])["sub"] == city.registry.agencies["hcm-syt"].status_url

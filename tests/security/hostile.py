@@ -4,9 +4,9 @@ status lists and registries, all signed with real keys from the `city` fixture."
 
 from __future__ import annotations
 
-import bz2
 import json
 import shutil
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +16,7 @@ import pytest
 from conftest import DAY, NOW, City, passphrase
 from forge import compress, permit_header, sign_raw
 
-from keys.encoding import b64url_decode, dumps_canonical
+from keys.encoding import b64url_decode, b64url_encode, dumps_canonical
 from keys.errors import DocumentError, RegistryError
 from keys.jws import TYP_REGISTRY, sign_general
 from keys.signer import Signer
@@ -112,15 +112,32 @@ def claims_json(permit: Permit, **changes: Any) -> bytes:
 # --- status lists ------------------------------------------------------------------------------
 
 
-def status_header(signer: Signer, iss: str, **changes: Any) -> dict[str, Any]:
-    header: dict[str, Any] = {"alg": signer.alg, "kid": signer.kid, "typ": "statuslist+jwt", "iss": iss,
-                              "iat": NOW, "exp": NOW + DAY, "size": MIN_SIZE}
+def status_header(signer: Signer, **changes: Any) -> dict[str, Any]:
+    """A status list's protected header, as the draft gives it: exactly alg, kid and typ."""
+    header: dict[str, Any] = {"alg": signer.alg, "kid": signer.kid, "typ": "statuslist+jwt"}
     header.update(changes)
     return {name: value for name, value in header.items() if value is not None}
 
 
-def empty_list_payload(size: int = MIN_SIZE) -> bytes:
-    return bz2.compress(bytes(size // 4), 9)
+def list_claims(city: City, agency: str, size: int = MIN_SIZE, **changes: Any) -> dict[str, Any]:
+    """The claims of an empty list of `agency` at its registered place; `changes` replace
+    members (None removes one)."""
+    claims: dict[str, Any] = {"sub": city.registry.agencies[agency].status_url, "iat": NOW, "exp": NOW + DAY, "ttl": 60,
+                              "status_list": {"bits": 2, "lst": b64url_encode(zlib.compress(bytes(size // 4), 9))}}
+    claims.update(changes)
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+def list_payload(city: City, agency: str, **changes: Any) -> bytes:
+    """`list_claims` as the JSON payload of a list."""
+    return json.dumps(list_claims(city, agency, **changes), separators=(",", ":")).encode()
+
+
+def list_token(city: City, agency: str, signer: Signer | None = None, header: dict[str, Any] | None = None, **changes: Any) -> str:
+    """A list of `agency` with claims `changes`, signed by `signer` (default: the agency's key)
+    under `header` (default: the signer's own)."""
+    signer = signer or city.signers[agency]
+    return sign_raw(header or status_header(signer), list_payload(city, agency, **changes), signer)
 
 
 def status_refused(city: City, token: str, agency: str, reason: str) -> None:

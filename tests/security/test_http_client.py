@@ -13,9 +13,11 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from attack_http import Host, live_city, respond, trickle
@@ -25,6 +27,7 @@ from conftest import DAY, City, Served, free_port, passphrase, start_server, ver
 from cli import cli
 from keys.trust import MAX_BUNDLE_BYTES
 from permits import operator
+from permits.home import Home
 from verifier import http_client
 from verifier.http_client import HttpError, get, push, put
 from verifier.state import TrustStore
@@ -96,7 +99,8 @@ def upstream(city_template: Path, tmp_path: Path) -> Iterator[Served]:
     from the home within its poll interval)."""
     city = live_city(city_template, tmp_path)
     log = tmp_path / "upstream.log"
-    url, process = start_server(verifier_home(city.home.path, tmp_path / "upstream"), log, "--workers", "1")
+    upstream_home = verifier_home(city.home.path, tmp_path / "upstream")
+    url, process = start_server(upstream_home, log, "--workers", "1")
     served = Served(city, url, log, process)
     try:
         draft = city.home.draft()
@@ -104,9 +108,21 @@ def upstream(city_template: Path, tmp_path: Path) -> Iterator[Served]:
         city.home.save_draft(replace(draft, agencies=agencies))
         city.trusted = operator.publish(city.home, passphrase, int(time.time()), 30 * DAY)
         assert push(url, "registry", city.home.file("registry.json").read_bytes(), JSON) is not None
+        # Each list names its place (`sub`): published again for the new one, and laid in the
+        # upstream's home (not pushed: the tests count the requests it answers).
+        now = int(time.time())
+        city.publish_all(at=now + 1)
+        for aid in agencies:
+            Home(upstream_home).install_status_list(city.home.status_path(aid).read_text().strip(), city.registry, aid, now + 1)
+        wait_for(lambda: not any("problem" in held for held in healthz(url)["status_lists"].values()))
         yield served
     finally:
         served.stop()
+
+
+def healthz(url: str) -> Any:
+    with urllib.request.urlopen(f"{url}/api/v1/healthz") as response:
+        return json.loads(response.read())
 
 
 def answered(access_log: Path, method: str, path: str) -> list[int]:

@@ -190,7 +190,7 @@ def test_forged_status_list_in_a_backup_is_refused(city: City, tmp_path: Path) -
     from permits.status_list import MIN_SIZE, build_status_list
 
     # hcm-syt's list, signed by hcm-sct's key.
-    forged = build_status_list(AGENCY, MIN_SIZE, [], city.signers["hcm-sct"], NOW + 10, NOW + DAY)
+    forged = build_status_list(city.registry.agencies[AGENCY].status_url, MIN_SIZE, [], city.signers["hcm-sct"], NOW + 10, NOW + DAY)
     crafted = rewrite(good, tmp_path / "crafted.tar", {f"status/{AGENCY}.jwt": forged.encode() + b"\n"}, rehash=True)
     (city.home.status_path(AGENCY)).unlink()  # even with no list of its own, the home takes no forged one
     before = tree(city.home.path)

@@ -21,9 +21,10 @@ from hostile import (
     assert_valid,
     claims_token,
     copy_city,
-    empty_list_payload,
     genuine,
     header_token,
+    list_claims,
+    list_payload,
     open_list,
     open_registry,
     registry_content,
@@ -209,27 +210,45 @@ def test_deeply_nested_claims_are_refused_without_crashing_the_verifier(city: Ci
 # --- status lists ---------------------------------------------------------------------------
 
 
+LIST = '{{"exp":{exp},"iat":{iat},"status_list":{{"bits":2,"lst":"{lst}"}},"sub":"{sub}","ttl":60}}'
+
+
 @pytest.mark.parametrize(
-    ("header", "reason"),
+    ("claims", "reason"),
     [
-        ('{{"alg":"{alg}","exp":{exp},"iat":{iat},"iss":"hcm-syt","iss":"hcm-sct","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "malformed_token"),
-        ('{{"alg":"{alg}","exp":{exp},"exp":99999999999,"iat":{iat},"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "malformed_token"),
-        ('{{"alg":"{alg}","exp":NaN,"iat":{iat},"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "malformed_token"),
-        ('{{"alg":"{alg}","exp":{exp},"iat":{iat}.0,"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "malformed_token"),
-        ('{{"alg":"{alg}","exp":1e400,"iat":{iat},"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "malformed_token"),
-        ('{{"alg":"{alg}","exp":{exp},"iat":true,"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "bad_claim"),
-        ('{{"alg":"{alg}","exp":"{exp}","iat":{iat},"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "bad_claim"),
-        ('{{"alg":"{alg}","exp":{exp},"iat":{iat},"iss":"hcm-syt","kid":"{kid}","size":"131072","typ":"statuslist+jwt"}}', "bad_claim"),
-        ('\ufeff{{"alg":"{alg}","exp":{exp},"iat":{iat},"iss":"hcm-syt","kid":"{kid}","size":131072,"typ":"statuslist+jwt"}}', "malformed_token"),
+        (LIST[:-2] + ',"sub":"{sub}"}}', "malformed_token"),
+        ('{{"exp":{exp},"exp":99999999999,' + LIST[2:], "malformed_token"),
+        (LIST.replace('"exp":{exp}', '"exp":NaN'), "malformed_token"),
+        (LIST.replace('"iat":{iat}', '"iat":{iat}.0'), "malformed_token"),
+        (LIST.replace('"exp":{exp}', '"exp":1e400'), "malformed_token"),
+        (LIST.replace('"ttl":60', '"ttl":60.5'), "malformed_token"),
+        (LIST.replace('"bits":2', '"bits":2.0'), "malformed_token"),
+        (LIST.replace('"iat":{iat}', '"iat":true'), "bad_claim"),
+        (LIST.replace('"exp":{exp}', '"exp":"{exp}"'), "bad_claim"),
+        (LIST.replace('"bits":2', '"bits":"2"'), "bad_claim"),
+        ("\ufeff" + LIST, "malformed_token"),
+        (LIST.replace('"ttl":60', '"x":' + "[" * 17 + "]" * 17), "malformed_token"),
     ],
-    ids=["iss twice", "exp twice", "exp NaN", "iat float", "exp 1e400", "iat true", "exp string", "size string", "BOM"],
+    ids=["sub twice", "exp twice", "exp NaN", "iat float", "exp 1e400", "ttl fraction", "bits float", "iat true",
+         "exp string", "bits string", "BOM", "nested 17 deep"],
 )
-def test_status_list_header_that_is_not_strict_json_is_refused(city: City, header: str, reason: str) -> None:
+def test_status_list_claims_that_are_not_strict_json_are_refused(city: City, claims: str, reason: str) -> None:
     signer = city.signers["hcm-syt"]
-    raw = header.format(alg=signer.alg, kid=signer.kid, iat=NOW, exp=NOW + 86400).encode()
-    status_refused(city, sign_raw(raw, empty_list_payload(), signer), "hcm-syt", reason)
-    # The control: the same list with a plain header opens.
-    assert open_list(city, sign_raw(status_header(signer, "hcm-syt"), empty_list_payload(), signer), "hcm-syt").size == 131072
+    lst = list_claims(city, "hcm-syt")["status_list"]["lst"]
+    sub = city.registry.agencies["hcm-syt"].status_url
+    raw = claims.format(iat=NOW, exp=NOW + 86400, lst=lst, sub=sub).encode()
+    status_refused(city, sign_raw(status_header(signer), raw, signer), "hcm-syt", reason)
+    # The control: the same list written plainly opens.
+    plain = LIST.format(iat=NOW, exp=NOW + 86400, lst=lst, sub=sub).encode()
+    assert open_list(city, sign_raw(status_header(signer), plain, signer), "hcm-syt").size == 131072
+
+
+@pytest.mark.parametrize("header", ['{{"alg":"{alg}","kid":"{kid}","typ":"statuslist+jwt","typ":"statuslist+jwt"}}',
+                                    '\ufeff{{"alg":"{alg}","kid":"{kid}","typ":"statuslist+jwt"}}'], ids=["typ twice", "BOM"])
+def test_status_list_header_that_is_not_strict_json_is_refused(city: City, header: str) -> None:
+    signer = city.signers["hcm-syt"]
+    raw = header.format(alg=signer.alg, kid=signer.kid).encode()
+    status_refused(city, sign_raw(raw, list_payload(city, "hcm-syt"), signer), "hcm-syt", "malformed_token")
 
 
 # --- the registry ---------------------------------------------------------------------------

@@ -22,8 +22,8 @@ from hostile import (
     claims_json,
     claims_token,
     edited_registry,
-    empty_list_payload,
     genuine,
+    list_payload,
     open_list,
     registry_refused,
     resign,
@@ -205,7 +205,7 @@ def test_genuine_permit_issued_before_the_compromise_is_refused_too(city: City) 
 @pytest.mark.parametrize("issued_at", [NOW - 100 * DAY, NOW], ids=["backdated", "now"])
 def test_status_list_signed_by_a_compromised_key_is_refused(city: City, issued_at: int) -> None:
     old = compromise(city, NOW - 30 * DAY)
-    token = sign_raw(status_header(old, "hcm-syt", iat=issued_at, exp=NOW + DAY), empty_list_payload(), old)
+    token = sign_raw(status_header(old), list_payload(city, "hcm-syt", iat=issued_at, exp=NOW + DAY), old)
     status_refused(city, token, "hcm-syt", "key_compromised")
 
 
@@ -236,7 +236,7 @@ def test_agency_can_publish_a_fresh_status_list_after_its_key_is_compromised(cit
 )
 def test_status_list_times_are_checked(city: City, iat: int, reason: str | None) -> None:
     signer = city.signers["hcm-syt"]
-    token = sign_raw(status_header(signer, "hcm-syt", iat=iat, exp=iat + 2 * DAY), empty_list_payload(), signer)
+    token = sign_raw(status_header(signer), list_payload(city, "hcm-syt", iat=iat, exp=iat + 2 * DAY), signer)
     if reason is None:
         assert open_list(city, token, "hcm-syt").issued_at == iat
     else:
@@ -303,7 +303,7 @@ def test_permit_ending_at_the_last_writable_second_is_shown_everywhere(
                          ids=["exp year 10000", "exp one second past the bound", "exp 2^53 - 1", "iat year 10000"])
 def test_status_list_past_year_9999_is_refused_and_healthz_stays_up(city: City, client: FlaskClient, iat: int, exp: int) -> None:
     signer = city.signers["hcm-syt"]
-    token = sign_raw(status_header(signer, "hcm-syt", iat=iat, exp=exp), empty_list_payload(), signer)
+    token = sign_raw(status_header(signer), list_payload(city, "hcm-syt", iat=iat, exp=exp), signer)
     status_refused(city, token, "hcm-syt", "bad_claim")
     held = client.get("/api/v1/status/hcm-syt").data
     response = client.put("/api/v1/status/hcm-syt", data=token, content_type="application/statuslist+jwt")
@@ -315,7 +315,7 @@ def test_status_list_past_year_9999_is_refused_and_healthz_stays_up(city: City, 
 
 def test_status_list_expiring_at_the_last_writable_second_is_accepted(city: City, client: FlaskClient) -> None:
     signer = city.signers["hcm-syt"]
-    token = sign_raw(status_header(signer, "hcm-syt", iat=NOW + 1, exp=MAX_TIME), empty_list_payload(), signer)
+    token = sign_raw(status_header(signer), list_payload(city, "hcm-syt", iat=NOW + 1, exp=MAX_TIME), signer)
     response = client.put("/api/v1/status/hcm-syt", data=token, content_type="application/statuslist+jwt")
     assert response.status_code == 200 and response.get_json()["expires_at"] == "9999-12-31T09:59:59Z", response.data[:300]
     health = client.get("/api/v1/healthz").get_json()
@@ -350,7 +350,7 @@ def test_status_list_past_year_9999_held_from_before_is_dropped_and_healthz_stay
     # on healthz from then on. Started again, it refuses the list and says why.
     city.publish_all()
     signer = city.signers["hcm-syt"]
-    token = sign_raw(status_header(signer, "hcm-syt", iat=NOW + 1, exp=YEAR_10000), empty_list_payload(), signer)
+    token = sign_raw(status_header(signer), list_payload(city, "hcm-syt", iat=NOW + 1, exp=YEAR_10000), signer)
     city.home.status_path("hcm-syt").write_bytes(token.encode() + b"\n")
     client = create_app({"HOME": str(city.home.path), "BACKGROUND_REFRESH": False, "CLOCK": clock, "TESTING": True}).test_client()
     health = client.get("/api/v1/healthz")

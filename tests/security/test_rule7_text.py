@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import City
 from flask.testing import FlaskClient
-from forge import claims_of, permit_header, sign_claims, sign_raw
+from forge import claims_of, permit_header, sign_claims
 from hostile import (
     assert_refused,
     assert_valid,
@@ -22,12 +22,11 @@ from hostile import (
     claims_token,
     copy_city,
     edited_registry,
-    empty_list_payload,
     genuine,
     header_token,
+    list_token,
     registry_refused,
     resign,
-    status_header,
 )
 
 from keys.errors import ConflictError
@@ -296,7 +295,7 @@ def test_api_status_lookup_by_a_homoglyph_agency_id_finds_nothing(city: City, cl
     for response in (
         client.get(f"/api/v1/status/{agency}"),
         client.put(f"/api/v1/status/{agency}", content_type="application/statuslist+jwt",
-                   data=sign_raw(status_header(city.signers["hcm-syt"], "hcm-syt"), empty_list_payload(), city.signers["hcm-syt"])),
+                   data=list_token(city, "hcm-syt")),
     ):
         body = response.get_json()
         assert (response.status_code, body["error"]["reason"]) == (404, "unknown_issuer")

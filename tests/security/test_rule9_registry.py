@@ -454,9 +454,9 @@ def test_redirect_to_another_host_is_never_followed(
         city.home.save_draft(replace(draft, agencies=agencies))
         assert put_registry(bare, operator.publish(city.home, passphrase, NOW, 60 * DAY).bundle).status_code == 200
         for aid in agencies:
-            held = build_status_list(aid, MIN_SIZE, [(7, 1)], city.signers[aid], NOW, NOW + DAY)
+            held = build_status_list(agencies[aid].status_url, MIN_SIZE, [(7, 1)], city.signers[aid], NOW, NOW + DAY)
             assert bare.put(f"/api/v1/status/{aid}", data=held, content_type="application/statuslist+jwt").status_code == 200
-            clean = build_status_list(aid, MIN_SIZE, [], city.signers[aid], NOW + 60, NOW + DAY)
+            clean = build_status_list(agencies[aid].status_url, MIN_SIZE, [], city.signers[aid], NOW + 60, NOW + DAY)
             newer[f"/status/{aid}.jwt.next"] = clean.encode()
         store.pull_status, store.refresh_interval = True, 0
     before_version = held_version(bare)
@@ -561,7 +561,7 @@ def test_a_broken_or_slow_host_does_not_hold_up_the_other_pulls(
     city.home.save_draft(replace(draft, agencies=agencies))
     assert put_registry(bare, operator.publish(city.home, passphrase, NOW, 60 * DAY).bundle).status_code == 200
     for aid in agencies:
-        documents[f"/status/{aid}.jwt"] = build_status_list(aid, MIN_SIZE, [], city.signers[aid], NOW, NOW + DAY).encode()
+        documents[f"/status/{aid}.jwt"] = build_status_list(agencies[aid].status_url, MIN_SIZE, [], city.signers[aid], NOW, NOW + DAY).encode()
     store = store_of(bare)
     store.registry_url = f"{(bad if broken == 'registry-host' else good).url}/registry.json"
     store.pull_status, store.fetch_timeout, store.refresh_interval, store.poll_interval = True, 1, 0.5, 0.05

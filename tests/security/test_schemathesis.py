@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import schemathesis
-from conftest import DAY, NOW, City
+from conftest import NOW, City
 from flask import Flask
 from forge import sign_raw
-from hostile import agency_key, claims_token, empty_list_payload, genuine, registry_content, root_signers
+from hostile import agency_key, claims_token, genuine, list_claims, registry_content, root_signers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -149,9 +149,9 @@ def hostile_bodies(city: City, app: Flask) -> Callable[[Any, Any], st.SearchStra
 
     def status_list(member: str, shape: Shape) -> str:
         held = store.snapshot.lists.get("hcm-syt")
-        header = {"alg": agency.alg, "kid": agency.kid, "typ": "statuslist+jwt", "iss": "hcm-syt",
-                  "iat": (held.issued_at if held else NOW) + 1, "exp": NOW + DAY, "size": 131072}
-        return sign_raw(spliced(header, shape, member), empty_list_payload(), agency)
+        header = {"alg": agency.alg, "kid": agency.kid, "typ": "statuslist+jwt"}
+        claims = list_claims(city, "hcm-syt", iat=(held.issued_at if held else NOW) + 1)
+        return sign_raw(header, spliced(claims, shape, member), agency)
 
     def registry(path: tuple[str, ...], shape: Shape) -> Any:
         payload = spliced({**content, "version": store.snapshot.registry.registry.version + 1}, shape, *path)

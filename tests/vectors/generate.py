@@ -5,7 +5,8 @@
 
 Everything is deterministic: keys come from fixed seeds, Ed25519 signatures are deterministic,
 ES256 uses RFC 6979 nonces, JSON is canonical and the clock is fixed. The files are public test
-data for anyone writing a verifier: a trust anchor, a registry bundle, two status lists and a
+data for anyone writing a verifier: a trust anchor, a registry bundle, three status lists (Token
+Status List JWTs; one more in the format before, for the transition) and a
 set of permit tokens, each with the verdict a verifier must reach at the given time.
 
 THE KEYS HERE ARE PUBLIC TEST KEYS. Nothing signed by them is a permit.
@@ -13,6 +14,7 @@ THE KEYS HERE ARE PUBLIC TEST KEYS. Nothing signed by them is a permit.
 
 from __future__ import annotations
 
+import bz2
 import hashlib
 import json
 from dataclasses import replace
@@ -22,6 +24,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from keys.encoding import b64url_decode, b64url_encode, dumps_canonical
+from keys.jws import TYP_STATUS_LIST, sign_compact
 from keys.registry import Agency, Names, PermitType, Registry
 from keys.signer import KeySigner
 from keys.trust import Root, make_bundle, sign_registry, sign_root
@@ -61,6 +64,17 @@ def _raw_token(header: dict[str, Any], payload_from: str, signer: KeySigner) -> 
     header_b64 = b64url_encode(json.dumps(header, separators=(",", ":")).encode())
     signing_input = f"{header_b64}.{payload_from.split('.')[1]}"
     return f"{signing_input}.{b64url_encode(signer.sign(signing_input.encode()))}"
+
+
+def _legacy_status_list(agency: str, entries: list[tuple[int, int]], signer: KeySigner, issued_at: int, expires_at: int) -> str:
+    """A list as the project wrote them before it followed the Token Status List: the claims in
+    the protected header, the payload the bzip2 of the array (laid out as today). Verifiers read
+    it until permits.status_list.LEGACY_ACCEPTED_UNTIL; nothing writes it any more."""
+    bits = bytearray(MIN_SIZE // 4)
+    for index, status in entries:
+        bits[index >> 2] |= status << ((index & 3) * 2)
+    header = {"iss": agency, "iat": issued_at, "exp": expires_at, "size": MIN_SIZE}
+    return sign_compact(bz2.compress(bytes(bits), 9), signer, TYP_STATUS_LIST, header)
 
 
 def build() -> dict[str, bytes]:
@@ -144,7 +158,7 @@ def build() -> dict[str, bytes]:
     ]
     statuses = {"hcm-syt": [(103, 1), (104, 2), (105, 3)], "hcm-sct": [], "hcm-sxd": [(111, 3)]}
     lists = {
-        agency: build_status_list(agency, MIN_SIZE, entries, signer, NOW - 3600, NOW + 2 * DAY)
+        agency: build_status_list(registry.agencies[agency].status_url, MIN_SIZE, entries, signer, NOW - 3600, NOW + 2 * DAY)
         for agency, entries, signer in [
             ("hcm-syt", statuses["hcm-syt"], health),
             ("hcm-sct", statuses["hcm-sct"], trade),
@@ -163,6 +177,8 @@ def build() -> dict[str, bytes]:
     }
     for agency, token in lists.items():
         files[f"status-{agency}.jwt"] = token.encode() + b"\n"
+    # Health's list once more in the format before the Token Status List, for the transition.
+    files["legacy-status-hcm-syt.jwt"] = _legacy_status_list("hcm-syt", statuses["hcm-syt"], health, NOW - 3600, NOW + 2 * DAY).encode() + b"\n"
     return files
 
 
