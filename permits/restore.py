@@ -51,7 +51,7 @@ from permits import layout, ledger
 from permits.backup import FORMAT, MANIFEST, MAX_MANIFEST_BYTES, Manifest
 from permits.home import Home, trust_state_document
 from permits.staging import Move, Stage, staging
-from permits.status_list import open_status_list, token_from_bytes
+from permits.status_list import LEGACY_ACCEPTED_UNTIL, in_legacy_form, open_status_list, token_from_bytes
 
 _CHUNK = 1 << 20
 
@@ -368,14 +368,21 @@ def _status_lists(home: Home, backup: Home, registry: Registry | None, now: int,
             plan.kept.append(Kept(relative, f"{agency} is not in the registry this home keeps"))
             continue
         held = _held_list(home, registry, agency, now)
+        raw = backup.status_path(agency).read_bytes()
         try:
-            offered = open_status_list(token_from_bytes(backup.status_path(agency).read_bytes()), registry, agency, now)
+            offered = open_status_list(token_from_bytes(raw), registry, agency, now)
         except KeyCompromised:
             plan.files.pop(relative)
             plan.kept.append(Kept(relative, f"the backup's list of {agency} is signed by a key now declared "
                                             "compromised: no verifier would take it, so it is not restored"))
             continue
         except DocumentError as exc:
+            if now >= LEGACY_ACCEPTED_UNTIL and in_legacy_form(raw.decode("ascii", "replace").strip()):
+                # A backup taken before the upgrade: its ledgers and keys are still good.
+                plan.files.pop(relative)
+                plan.kept.append(Kept(relative, f"the backup's list of {agency} is in the format read only until "
+                                                f"{_utc(LEGACY_ACCEPTED_UNTIL)}: publish the agency's list again"))
+                continue
             raise DocumentError(f"the backup's status list of {agency} is refused: {exc}", reason=exc.reason) from None
         if held is not None and offered.issued_at <= held.issued_at:
             plan.files.pop(relative)

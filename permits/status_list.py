@@ -157,6 +157,16 @@ def _refused(why: str, reason: Reason) -> DocumentError:
     return DocumentError(f"status list refused: {why}", reason=reason)
 
 
+def in_legacy_form(token: str) -> bool:
+    """Whether the list is in the format before the Token Status List (its header holds the
+    claims), whether or not that format is still accepted; False for anything unreadable."""
+    try:
+        header = decode_header(split_compact(token, MAX_STATUS_TOKEN_LENGTH)[0])
+    except DocumentError:
+        return False
+    return bool(header.keys() - _HEADER_MEMBERS) and header.keys() <= _LEGACY_HEADER_MEMBERS
+
+
 def open_status_list(token: str, registry: Registry, agency: str, now: int) -> StatusList:
     """Verify `agency`'s status list against the registry and unpack it.
 
@@ -168,7 +178,7 @@ def open_status_list(token: str, registry: Registry, agency: str, now: int) -> S
     """
     header_b64, _, signature_b64 = split_compact(token, MAX_STATUS_TOKEN_LENGTH)
     header = decode_header(header_b64)
-    if header.keys() - _HEADER_MEMBERS and header.keys() <= _LEGACY_HEADER_MEMBERS and now < LEGACY_ACCEPTED_UNTIL:
+    if now < LEGACY_ACCEPTED_UNTIL and header.keys() - _HEADER_MEMBERS and header.keys() <= _LEGACY_HEADER_MEMBERS:
         return _open_legacy(token, registry, agency, now)
     # One compact signature, checked on its form before any cryptography.
     if len(signature_b64) > SIGNATURE_CHARS:

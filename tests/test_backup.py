@@ -547,3 +547,40 @@ def test_a_refused_restore_into_a_new_home_leaves_no_directory_behind(tmp_path: 
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: [backup_unreadable] ")
     assert not target.exists()
+
+
+def test_a_backup_taken_before_the_status_list_upgrade_still_restores_after_its_transition(city: City, tmp_path: Path) -> None:
+    """Lists in the format before the Token Status List are read until LEGACY_ACCEPTED_UNTIL. A
+    backup holding one, restored after that date, restores everything else and says that list
+    must be published again (it would be refused by every verifier), instead of refusing all."""
+    import bz2
+
+    from forge import sign_raw
+
+    from keys.trust import TrustedRegistry
+    from permits import operator
+    from permits.backup import backup_home
+    from permits.restore import restore_home
+    from permits.status_list import LEGACY_ACCEPTED_UNTIL, MIN_SIZE
+
+    later = LEGACY_ACCEPTED_UNTIL + 86_400
+    trusted: TrustedRegistry = operator.publish(city.home, passphrase, NOW, (later - NOW) + 30 * 86_400)
+    city.trusted = trusted
+    city.publish_all()
+    signer = city.signers[AGENCY]
+    header = {"alg": signer.alg, "kid": signer.kid, "typ": "statuslist+jwt", "iss": AGENCY, "iat": NOW + 60,
+              "exp": later + 86_400, "size": MIN_SIZE}
+    old_form = sign_raw(header, bz2.compress(bytes(MIN_SIZE // 4), 9), signer)
+    assert city.home.install_status_list(old_form, city.registry, AGENCY, NOW + 60).legacy
+    archive = tmp_path / "before-upgrade.tar"
+    backup_home(city.home, archive, NOW + 120)
+
+    restored = Home.create(tmp_path / "restored")
+    report = restore_home(restored, archive, later)
+
+    assert [(k.path, k.why) for k in report.kept] == [(f"status/{AGENCY}.jwt", (
+        f"the backup's list of {AGENCY} is in the format read only until 2027-03-01 00:00 UTC: publish the agency's list again"))]
+    assert not restored.status_path(AGENCY).exists()
+    assert restored.file(f"ledgers/{AGENCY}.db").exists() and restored.status_path("hcm-sct").exists()
+    # Before the date, the same backup restores the list too.
+    assert restore_home(Home.create(tmp_path / "restored-before"), archive, NOW + 180).kept == ()
