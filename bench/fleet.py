@@ -5,7 +5,6 @@ group."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.servers import free_port
+from bench.servers import free_port, stop_group
 from deploy.fleet import nginx_values, node_ready, start_nginx, stop_nginx
 
 PERMIT = str(Path(sys.executable).parent / "permit")
@@ -52,12 +51,7 @@ def node(home: Path, log: Path, *flags: str) -> Iterator[tuple[str, int]]:
             time.sleep(0.2)
         yield url, process.pid
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
 
 
 def group_cpu_seconds(leader: int) -> float:

@@ -88,6 +88,19 @@ def bench_verify(world_home: Path, tokens: list[str], repetitions: int) -> None:
 # --- 2. and 3. the HTTP endpoint under gunicorn, against the least a verifier must do; large registry
 
 
+def measure_in_turn(pairs: list[tuple[str, Series, Series]], repetition: int, tokens: Path, seconds: int, connections: int,
+                    pin: bool) -> None:
+    """wrk against each (url, requests/s series, p99 series) after a warm-up of each, the first
+    one first in even repetitions and last in odd ones, so that neither always runs warmer."""
+    for url, _, _ in pairs:
+        wrk(url, tokens, 2, connections, pin=pin)  # warm-up
+    for url, rps, p99 in pairs if repetition % 2 == 0 else pairs[::-1]:
+        result = wrk(url, tokens, seconds, connections, pin=pin)
+        assert result.errors == 0 and result.non_2xx == 0, result
+        rps.add(result.requests_per_second)
+        p99.add(result.p99_ms)
+
+
 def bench_http(small: Path, small_tokens: Path, large: Path | None, large_tokens: Path | None, seconds: int,
                repetitions: int, workers: int, threads: int, worker_class: str, pin: bool) -> None:
     # The floor (bench/bare_app.py) is a bare Flask endpoint that reads the same body, looks the
@@ -101,13 +114,7 @@ def bench_http(small: Path, small_tokens: Path, large: Path | None, large_tokens
         with server("ours", small, workers, threads, worker_class, pin) as (ours_url, _), \
                 server("bare", small, workers, threads, worker_class, pin) as (floor_url, _):
             pairs = [(ours_url, ours, ours_p99), (floor_url, floor, floor_p99)]
-            for url, _, _ in pairs:
-                wrk(url, small_tokens, 2, connections, pin=pin)  # warm-up
-            for url, rps, p99 in pairs if repetition % 2 == 0 else pairs[::-1]:
-                result = wrk(url, small_tokens, seconds, connections, pin=pin)
-                assert result.errors == 0 and result.non_2xx == 0, result
-                rps.add(result.requests_per_second)
-                p99.add(result.p99_ms)
+            measure_in_turn(pairs, repetition, small_tokens, seconds, connections, pin)
     rate, latency = ratios(ours, floor), ratios(ours_p99, floor_p99)
     pinning = "server on core 0, wrk on core 1" if pin and PINNED else "wrk beside it on the same cores"
     settings = f"{workers} {worker_class} worker(s) × {threads} thread(s), wrk 1 thread, {connections} connections, {pinning}"
@@ -332,13 +339,7 @@ def bench_fleet_http(work: Path, small: Path, small_tokens: Path, seconds: int, 
                 nginx_front(work / f"nginx-ours-{repetition}", [ours_1, ours_2], small) as (ours_url, _), \
                 nginx_front(work / f"nginx-floor-{repetition}", [floor_1, floor_2], small) as (floor_url, _):
             pairs = [(ours_url, ours, ours_p99), (floor_url, floor, floor_p99)]
-            for url, _, _ in pairs:
-                wrk(url, small_tokens, 2, connections, pin=False)  # warm-up
-            for url, rps, p99 in pairs if repetition % 2 == 0 else pairs[::-1]:
-                result = wrk(url, small_tokens, seconds, connections, pin=False)
-                assert result.errors == 0 and result.non_2xx == 0, result
-                rps.add(result.requests_per_second)
-                p99.add(result.p99_ms)
+            measure_in_turn(pairs, repetition, small_tokens, seconds, connections, False)
     rate, latency = ratios(ours, floor), ratios(ours_p99, floor_p99)
     record(f"POST /api/v1/verify through nginx (deploy/nginx.conf.template) to two nodes of 2 gthread workers × 2 threads, "
            f"wrk 1 thread, {connections} connections, all on the same cores; floor: the bare Flask endpoint behind the same "

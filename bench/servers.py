@@ -65,11 +65,18 @@ def server(app: str, home: Path | None, workers: int, threads: int, worker_class
         _settle(workers)
         yield url, workers
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server started in a session of its own, and all its processes: SIGTERM, and
+    SIGKILL if it has not ended within 30 s."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _cpu_seconds(pids: list[int]) -> float:

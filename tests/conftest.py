@@ -206,16 +206,16 @@ class Served:
     process: Any
 
     def stop(self) -> None:
-        import signal
-        import subprocess
+        stop_process(self.process)
 
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+
+def stop_process(process: Any) -> None:
+    """Stop a server started in a session of its own (start_new_session), all its processes,
+    unless it has ended already (bench/servers.py: SIGTERM, then SIGKILL)."""
+    from bench.servers import stop_group
+
+    if process.poll() is None:
+        stop_group(process)
 
 
 def free_port() -> int:

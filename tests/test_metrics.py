@@ -7,7 +7,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -19,7 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DAY, PASSPHRASE, City, Clock, Served, free_port, passphrase, start_server, verifier_home
+from conftest import (
+    DAY,
+    PASSPHRASE,
+    City,
+    Clock,
+    Served,
+    free_port,
+    passphrase,
+    start_server,
+    stop_process,
+    verifier_home,
+)
 from flask.testing import FlaskClient
 from forge import claims_of, sign_claims, sign_raw
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -74,16 +84,6 @@ def until(condition: Callable[[], Any], seconds: float = 20) -> Any:
 def permit_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([PERMIT, *args], env={**os.environ, "PERMIT_HOME": str(home), "PERMIT_PASSPHRASE": PASSPHRASE.decode()},
                           capture_output=True, text=True, timeout=60)
-
-
-def stop(process: Any) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 # --- a real node: 2 workers, one sum ------------------------------------------------------------------
@@ -148,7 +148,7 @@ def test_metrics_count_every_verification_over_both_workers(city: City, tmp_path
         }
         assert until(lambda: value(scrape(url), "permit_status_list_issued_timestamp_seconds", agency="hcm-syt") == now)
     finally:
-        stop(process)
+        stop_process(process)
     assert not directory.exists()
 
 
@@ -179,8 +179,8 @@ def test_a_pull_is_counted(city: City, tmp_path: Path) -> None:
             frozenset({("document", "registry"), ("outcome", outcome), ("reason", "none")}) for outcome in ("accepted", "not_modified")}
     finally:
         if process is not None:
-            stop(process)
-        stop(static)
+            stop_process(process)
+        stop_process(static)
 
 
 # --- the in-process app ------------------------------------------------------------------------------

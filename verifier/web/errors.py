@@ -95,8 +95,9 @@ def error_response(status: int, reason: Reason, message: str) -> Response:
 
     Served as application/problem+json whatever the request's Accept says (RFC 9457 §3 allows
     it; a client asking for application/json reads it as JSON: the +json suffix). The body is
-    ASCII, anything else escaped as \\uXXXX, so that it reads the same whatever charset a client
-    assumes: the media type, like application/json, has no charset parameter."""
+    ASCII, every other character written as a JSON \\u escape, so that it reads the same
+    whatever charset a client assumes: the media type, like application/json, has no charset
+    parameter."""
     body = json.dumps(problem(str(current_app.config["BASE_URL"]), status, reason, message), separators=(",", ":"))
     return Response(body + "\n", status=status, content_type=PROBLEM_MEDIA_TYPE)
 
