@@ -64,7 +64,7 @@ const arg = JSON.parse(json);
   try {
     if (op === "world") {
       const trust = await m.openTrust(arg.anchor, bytes(arg.bundle), {}, arg.at, { allowStale: arg.allowStale });
-      for (const [agency, token] of arg.lists) await trust.putStatusList(agency, token, arg.at);
+      for (const [agency, token, at] of arg.lists) await trust.putStatusList(agency, token, at ?? arg.at);
       worlds.set(arg.key, trust);
       done(JSON.stringify({ problem: trust.problem, version: trust.version, listProblems: trust.listProblems }));
     } else if (op === "verify") {
@@ -111,12 +111,13 @@ const arg = JSON.parse(json);
 
 @dataclass(frozen=True)
 class World:
-    """What a verifier holds: anchor (its JSON text), registry bundle bytes, lists (agency →
-    token), opened at `at`; `allow_stale` keeps a registry already expired then."""
+    """What a verifier holds: anchor (its JSON text), registry bundle bytes, lists (agency,
+    token[, the time it was opened if not `at`]), opened at `at`; `allow_stale` keeps a registry
+    already expired then."""
 
     anchor: str
     bundle: bytes
-    lists: tuple[tuple[str, str], ...]
+    lists: tuple[tuple[str, str] | tuple[str, str, int], ...]
     at: int
     allow_stale: bool = False
 
@@ -145,9 +146,9 @@ def held_by_server(world: World) -> Held:
     except PermitError as exc:
         return Held(None, exc.reason)
     held = Held(trusted.registry, None)
-    for agency, token in world.lists:
+    for agency, token, *at in world.lists:
         try:
-            opened = open_status_list(token.removesuffix("\n"), trusted.registry, agency, world.at)
+            opened = open_status_list(token.removesuffix("\n"), trusted.registry, agency, at[0] if at else world.at)
         except DocumentError as exc:
             held.list_problems[agency] = exc.reason
             continue
@@ -251,18 +252,14 @@ class Recorder:
         import permits.status_list
         import verifier.pipeline
 
-        originals = {verifier.pipeline.verify: self._verify(verifier.pipeline.verify),
-                     keys.trust.open_bundle: self._open_bundle(keys.trust.open_bundle),
-                     permits.status_list.open_status_list: self._open_list(permits.status_list.open_status_list)}
+        wrappers = {id(verifier.pipeline.verify): self._verify(verifier.pipeline.verify),
+                    id(keys.trust.open_bundle): self._open_bundle(keys.trust.open_bundle),
+                    id(permits.status_list.open_status_list): self._open_list(permits.status_list.open_status_list)}
         # Every module that holds one of them by name, the defining ones included.
         for module in list(sys.modules.values()):
             for name, value in list(vars(module).items() if module else ()):
-                try:
-                    wrapped = originals.get(value)
-                except TypeError:
-                    continue
-                if wrapped is not None:
-                    setattr(module, name, wrapped)
+                if id(value) in wrappers and callable(value) and getattr(value, "__name__", "") in ("verify", "open_bundle", "open_status_list"):
+                    setattr(module, name, wrappers[id(value)])
 
     def _anchor(self, anchor: Root) -> str:
         from keys.encoding import dumps_canonical
@@ -350,3 +347,51 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
     with open(path, encoding="utf-8") as records:
         for line in records:
             yield json.loads(line)
+
+
+def dictionary_module() -> str:
+    """The text of verifier/web/static/check/dictionary.js, from permits/dictionary.py."""
+    import hashlib
+
+    from permits.dictionary import DICTIONARY_V1
+
+    text = DICTIONARY_V1.decode("utf-8")
+    assert not {"`", "\\"} & set(text) and "${" not in text, "the dictionary no longer fits in a template literal as it is"
+    return ('// The preset DEFLATE dictionary of permit tokens, version 1 ("zip": "DEFv1"): the text of\n'
+            f"// permits/dictionary.py DICTIONARY_V1 ({len(DICTIONARY_V1):,} bytes of UTF-8, SHA-256\n"
+            f"// {hashlib.sha256(DICTIONARY_V1).hexdigest()}), written by tests/browser_check.py.\n"
+            f"export const DICTIONARY_V1 = new TextEncoder().encode(`{text}`);\n")
+
+
+def toggles(predicate: Any) -> list[int]:
+    """The code points at which `predicate` (of one character) changes value, from False at -1."""
+    out, value = [], False
+    for code in range(0x110000):
+        now = bool(predicate(chr(code)))
+        if now != value:
+            out.append(code)
+            value = now
+    return out
+
+
+# The page's side of `toggles`, for the predicates of check/text.js.
+TOGGLES_IN_PAGE = """
+const text = await import(new URL("text.js", arg.module).href);
+const predicates = {
+  printable: text.isPrintable,
+  space: (c) => text.isSurrounded(c),
+  ignorable: text.hasIgnorable,
+  nfc: (c) => c.normalize("NFC") === c,
+};
+const out = {};
+for (const [name, predicate] of Object.entries(predicates)) {
+  const changes = [];
+  let value = false;
+  for (let code = 0; code <= 0x10ffff; code++) {
+    const now = Boolean(predicate(String.fromCodePoint(code)));
+    if (now !== value) { changes.push(code); value = now; }
+  }
+  out[name] = changes;
+}
+return out;
+"""

@@ -7,6 +7,7 @@ One browser and one served verifier for the module; the tokens go to the page in
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -26,7 +27,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_check import RECORD, PageVerifier, World, chromium, held_by_server, mismatches, read_records, server_verdict
+from browser_check import (
+    RECORD,
+    TOGGLES_IN_PAGE,
+    PageVerifier,
+    World,
+    chromium,
+    dictionary_module,
+    held_by_server,
+    mismatches,
+    read_records,
+    server_verdict,
+    toggles,
+)
 from conftest import DAY, KEYS_FROM, City, Served, passphrase, start_server
 from forge import compress, sign_raw
 
@@ -372,7 +385,7 @@ class Mutations:
                 changed["permit"][name] = [value] if name in ("act", "cond") else value
                 self.add("text: invisible, control or unusual space" if label.endswith(" inside") else f"text: {label}", self.claims_token(permit, changed))
         # The text of a basis reference's number.
-        for label, change in self.TEXTS.items():
+        for change in self.TEXTS.values():
             changed = self.b.to_claims()
             changed["basis"][0]["no"] = change(changed["basis"][0]["no"])
             self.add("text: of a basis number", self.claims_token(self.b, changed))
@@ -594,7 +607,7 @@ class Mutations:
                          "overlong comma": text.encode().replace(b",", b"\xc0\xac", 1), "CESU-8": text.encode().replace("Công".encode(), b"C\xed\xa0\xbd\xed\xb8\x80ng", 1),
                          "invalid byte": text.encode().replace(b"C", b"\xff", 1), "truncated UTF-8": text.encode().replace("ô".encode(), b"\xc3", 1),
                          "5-byte form": text.encode().replace(b"C", b"\xf8\x88\x80\x80\x80", 1), "beyond U+10FFFF": text.encode().replace(b"C", b"\xf4\x90\x80\x80", 1)}
-            for name, data in encodings.items():
+            for data in encodings.values():
                 self.add("payload JSON: encoding", self.claims_token(permit, data))
 
     def statuses(self) -> None:
@@ -609,7 +622,7 @@ class Mutations:
                         self.add("status: each value", sign_permit(permit, self.signer(permit)), world)
         genuine = {p: sign_permit(p, self.signer(p)) for p in self.permits}
         for missing in ("hcm-syt", "hcm-sct", "hcm-skhdt"):
-            for permit, token in genuine.items():
+            for token in genuine.values():
                 self.add("status: list missing", token, self.world({missing: ""}))
         for index in (MIN_SIZE - 1, MIN_SIZE, MIN_SIZE + 3, 2**31 - 1):
             for permit in (self.a, self.c):
@@ -723,4 +736,174 @@ def test_the_page_gives_the_servers_verdict_for_thousands_of_mutated_tokens(serv
         print(f"  {count:5d}  {family}")
     print("the server's reasons among them: " + ", ".join(f"{reason} {n}" for reason, n in reasons.most_common()))
     assert sum(counts.values()) >= 2000
+    assert not different, mismatches(different)
+
+
+# --- what the module holds and what it needs ------------------------------------------------------
+
+
+def test_the_page_reads_text_with_the_servers_unicode_on_every_code_point(page: PageVerifier) -> None:
+    """Printable, white space (what strip() removes), default-ignorable, and NFC (of printable
+    characters) agree with the server's Python for all 1,114,112 code points: characters
+    assigned after the server's Unicode (14.0 in Python 3.11) are refused as it refuses them."""
+    from keys.text import _DEFAULT_IGNORABLE
+
+    in_page = page.evaluate(TOGGLES_IN_PAGE)
+    python = {
+        "printable": toggles(str.isprintable),
+        "space": toggles(str.isspace),
+        "ignorable": toggles(lambda c: _DEFAULT_IGNORABLE.search(c) is not None),
+        "nfc": toggles(lambda c: c.isprintable() and unicodedata.is_normalized("NFC", c)),
+    }
+    in_page["nfc"] = page.evaluate(TOGGLES_IN_PAGE.replace('(c) => c.normalize("NFC") === c', '(c) => text.isPrintable(c) && c.normalize("NFC") === c'))["nfc"]
+    for name, changes in python.items():
+        assert in_page[name] == changes, f"{name}: the page's text rules differ from Python {sys.version.split()[0]} (Unicode {unicodedata.unidata_version})"
+
+
+def test_the_dictionary_module_is_permits_dictionary_byte_for_byte(page: PageVerifier) -> None:
+    assert (CHECK / "dictionary.js").read_text(encoding="utf-8") == dictionary_module()
+    digest = page.evaluate("""
+        const { DICTIONARY_V1 } = await import(new URL("dictionary.js", arg.module).href);
+        const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", DICTIONARY_V1));
+        return [DICTIONARY_V1.length, Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("")];""")
+    assert digest == [len(DICTIONARY_V1), hashlib.sha256(DICTIONARY_V1).hexdigest()]
+
+
+def test_chromium_has_every_feature_the_page_verifier_relies_on(page: PageVerifier) -> None:
+    assert page.evaluate("return await m.features();") == {"webcrypto": True, "ed25519": True, "es256": True, "deflate": True}
+
+
+def test_a_page_in_an_insecure_context_says_it_cannot_verify_itself(served: Served, tmp_path: Path) -> None:
+    """The same verifier reached by a name that is not localhost, over plain HTTP: the browser
+    gives that page no WebCrypto (a real browser's rule, not a fake). The module says so with
+    Unsupported("webcrypto"), which the page uses to ask the API instead."""
+    port = served.url.rsplit(":", 1)[1]
+    driver = chromium(tmp_path / "profile", "--host-resolver-rules=MAP verifier.test 127.0.0.1")
+    try:
+        insecure = PageVerifier(driver, f"http://verifier.test:{port}")
+        anchor = served.city.home.file("anchor.json").read_text()
+        bundle = fetched(f"{served.url}/api/v1/registry").decode()
+        answer = insecure.evaluate("""
+            const found = [isSecureContext, await m.features()];
+            try {
+              await m.openTrust(arg.anchor, arg.bundle, {}, arg.now);
+              found.push("opened");
+            } catch (e) {
+              found.push(e instanceof m.Unsupported ? e.feature : String(e));
+            }
+            return found;""", anchor=anchor, bundle=bundle, now=int(time.time()))
+    finally:
+        driver.quit()
+    assert answer == [False, {"webcrypto": False, "ed25519": False, "es256": False, "deflate": True}, "webcrypto"]
+
+
+def test_the_page_verifier_weighs_at_most_25_kb_compressed(served: Served) -> None:
+    """Every module as the verifier serves it, each gzipped on its own (as a server compresses
+    each response): the page's budget is 60 KB in all (issue 17)."""
+    sizes = {}
+    for path in sorted(CHECK.glob("*.js")):
+        served_bytes = fetched(f"{served.url}/static/check/{path.name}")
+        assert served_bytes == path.read_bytes()
+        sizes[path.name] = len(gzip.compress(served_bytes, 9))
+    total = sum(sizes.values())
+    print(f"\npage verifier: {total:,} bytes gzipped in {len(sizes)} modules: " + ", ".join(f"{n} {s:,}" for n, s in sizes.items()))
+    assert total <= 25 * 1024
+
+
+# --- the attack tests' own cases -----------------------------------------------------------------
+
+# The rules of tests/security that concern what a page verifies: the token (rules 1 to 8) and
+# the registry and status lists it checks them against (rule 9 and the lists of rules 2 to 8).
+# Rule 10 is about HTTP (the API's bodies, headers and the page's own server), which the page's
+# verifier never sees.
+ATTACK_TESTS = [f"tests/security/test_rule{n}_{name}.py" for n, name in
+                [(1, "form"), (2, "header"), (3, "keys"), (4, "json"), (5, "time"), (6, "authority"), (7, "text"), (8, "revocation"), (9, "registry")]]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def attack_record(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """The attack tests, run by pytest with the recorder (tests/browser_check.py), started with
+    the module so that they run while the browser works on the other tests."""
+    where = tmp_path_factory.mktemp("attack_record")
+    record, log = where / "record.jsonl", where / "pytest.log"
+    root = Path(__file__).parent.parent
+    env = {**os.environ, RECORD: str(record), "PYTHONPATH": os.pathsep.join([str(root / "tests"), os.environ.get("PYTHONPATH", "")])}
+    with open(log, "wb") as output:
+        process = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "browser_check", "-p", "no:cacheprovider",
+                                    "--basetemp", str(where / "tmp"), *ATTACK_TESTS],
+                                   cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process, record
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, 9)
+            process.wait()
+
+
+def world_of(entry: dict[str, Any], lists: list[list[Any]] | None = None) -> World:
+    """The documents a recorded call was given: its registry's bundle and these lists."""
+    registry = entry["registry"]
+    return World(registry["anchor"], base64.b64decode(registry["bundle"]), tuple(tuple(item) for item in lists or []), registry["at"],
+                 registry["allow_stale"])
+
+
+def test_the_attack_tests_cases_get_the_servers_answers_in_the_page(page: PageVerifier, attack_record: Any) -> None:
+    process, record = attack_record
+    assert process.wait(timeout=600) == 0, (record.parent / "pytest.log").read_text()[-3000:]
+    entries = list(read_records(record))
+    per_file: dict[str, Counter[str]] = {}
+    different: list[Any] = []
+
+    def count(entry: dict[str, Any], what: str) -> None:
+        per_file.setdefault(entry["test"].split("::")[0].split("/")[-1], Counter())[what] += 1
+
+    # Every token the tests gave the server's verifier, with the documents it was given.
+    verifies = [e for e in entries if e["kind"] == "verify"]
+    for entry in verifies:
+        if not entry["jsonable"]:
+            count(entry, "verify: not a JSON value (not replayable)")
+    verifies = [e for e in verifies if e["jsonable"]]
+    got = page.verify([(world_of(e, e["lists"]), e["token"], e["now"], e["grace"]) for e in verifies])
+    for entry, answer in zip(verifies, got, strict=True):
+        if answer.get("unsupported") == "legacy_status_list":
+            count(entry, "verify: legacy list, the page asks the API")
+        elif answer == entry["expected"]:
+            count(entry, "verify: same verdict")
+        else:
+            count(entry, "verify: DIFFERENT")
+            different.append((entry["test"], entry["token"], entry["expected"], answer))
+
+    # Every registry bundle the tests opened (rollback needs the state the page keeps itself).
+    bundles = [e for e in entries if e["kind"] == "bundle"]
+    answers = page.run("bundles", items=[[e["anchor"], e["bundle"], e["at"], e["allow_stale"]] for e in bundles])
+    for entry, answer in zip(bundles, answers, strict=True):
+        expected = entry["expected"]
+        if expected.get("reason") == "registry_rollback":
+            count(entry, "registry: rollback (kept by the page, not here)")
+        elif expected.get("raised"):
+            # The server raised an exception that is not a refusal (reported with the results).
+            count(entry, f"registry: the server raised {expected['raised']}; the page says {answer.get('reason', answer)}")
+        elif answer == expected:
+            count(entry, "registry: same answer")
+        else:
+            count(entry, "registry: DIFFERENT")
+            different.append((entry["test"], "(registry bundle)", expected, answer))
+
+    # Every status list the tests opened, against the registry it was opened with.
+    lists = [e for e in entries if e["kind"] == "list" and e["registry"] is not None]
+    for entry in lists:
+        page.open(world_of(entry))
+    answers = page.run("lists", items=[[world_of(e).key, e["token"], e["agency"], e["at"]] for e in lists])
+    for entry, answer in zip(lists, answers, strict=True):
+        if answer.get("unsupported") == "legacy_status_list":
+            count(entry, "list: legacy format, the page asks the API")
+        elif answer == entry["expected"]:
+            count(entry, "list: same answer")
+        else:
+            count(entry, "list: DIFFERENT")
+            different.append((entry["test"], entry["token"], entry["expected"], answer))
+
+    print(f"\nthe attack tests' cases replayed in the page ({len(entries)} recorded):")
+    for name, counts in sorted(per_file.items()):
+        print(f"  {name}: " + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
     assert not different, mismatches(different)

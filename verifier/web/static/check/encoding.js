@@ -1,6 +1,5 @@
-// Strict encodings shared by every signed document, as keys/encoding.py reads them: canonical
-// base64url and strict JSON (I-JSON). One accepted spelling per value: anything else throws
-// Malformed, and the caller turns that into its own reason code.
+// Strict encodings, as keys/encoding.py: canonical base64url and strict JSON (I-JSON). One
+// spelling per value; anything else throws Malformed.
 
 export class Malformed extends Error {}
 
@@ -14,23 +13,21 @@ export function b64urlEncode(bytes) {
   let acc = 0;
   let bits = 0;
   for (const byte of bytes) {
-    acc = (acc << 8) | byte;
+    acc = ((acc << 8) | byte) & 0xffff;
     bits += 8;
     while (bits >= 6) {
       bits -= 6;
       out += ALPHABET[(acc >> bits) & 63];
     }
-    acc &= 0xff;
   }
-  if (bits) out += ALPHABET[(acc << (6 - bits)) & 63];
-  return out;
+  return bits ? out + ALPHABET[(acc << (6 - bits)) & 63] : out;
 }
 
-// The bytes of canonical unpadded base64url `text`; Malformed for padding, whitespace, other
+// The bytes of canonical unpadded base64url `text`; Malformed for padding, white space, other
 // characters, a length of 4k+1 or non-zero unused bits in the last character.
 export function b64urlDecode(text) {
   const n = text.length;
-  if (n % 4 === 1) throw new Malformed("not base64url");
+  if (n % 4 === 1) throw new Malformed("base64url");
   const out = new Uint8Array((n * 3) >> 2);
   let acc = 0;
   let bits = 0;
@@ -38,7 +35,7 @@ export function b64urlDecode(text) {
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     const v = c < 128 ? VALUE[c] : -1;
-    if (v < 0) throw new Malformed("not base64url");
+    if (v < 0) throw new Malformed("base64url");
     acc = ((acc << 6) | v) & 0xffffff;
     bits += 6;
     if (bits >= 8) {
@@ -46,58 +43,51 @@ export function b64urlDecode(text) {
       out[j++] = (acc >> bits) & 0xff;
     }
   }
-  if (acc & ((1 << bits) - 1)) throw new Malformed("not canonical base64url");
+  if (acc & ((1 << bits) - 1)) throw new Malformed("base64url bits");
   return out;
 }
 
 export const MAX_SAFE_INT = Number.MAX_SAFE_INTEGER;
-// Containers nested deeper than this are refused (keys/encoding.py MAX_DEPTH).
 export const MAX_DEPTH = 16;
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 export const utf8 = new TextEncoder();
 
-// `bytes` as UTF-8 text; Malformed for anything that is not (overlong forms, surrogates).
+// `bytes` as UTF-8 text; Malformed for anything else (overlong forms, surrogates, …).
 export function decodeUtf8(bytes) {
   try {
     return UTF8.decode(bytes);
   } catch {
-    throw new Malformed("not UTF-8");
+    throw new Malformed("UTF-8");
   }
 }
 
-// Parse strict JSON from bytes: UTF-8 without BOM, no duplicate members, integers within ±2^53-1
-// only (no fractions, exponents, NaN or Infinity), no lone surrogates, containers nested at most
-// MAX_DEPTH deep. Objects become Maps (insertion order, no prototype). Malformed otherwise.
+// loads_strict: UTF-8 without BOM, no duplicate members, integers within ±(2^53-1) only (no
+// fraction, exponent, NaN), no lone surrogate, nesting at most MAX_DEPTH. Objects become Maps.
 export function parseStrict(bytes) {
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) throw new Malformed("byte order mark");
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) throw new Malformed("BOM");
   return parseText(decodeUtf8(bytes));
 }
 
-// parseStrict for text already decoded.
+// parseStrict of decoded text.
 export function parseText(text) {
   let i = 0;
   const fail = () => {
-    throw new Malformed("not strict JSON");
+    throw new Malformed("JSON");
   };
   const space = () => {
-    for (;;) {
-      const c = text.charCodeAt(i);
-      if (c === 32 || c === 9 || c === 10 || c === 13) i++;
-      else return;
-    }
+    while (" \t\n\r".includes(text[i] || "x")) i++;
   };
   const string = () => {
-    // at the opening quote
     let out = "";
     let start = ++i;
     for (;;) {
       const c = text.charCodeAt(i);
       if (c === 34) {
         out += text.slice(start, i++);
-        if (!out.isWellFormed()) fail(); // a lone surrogate, escaped
+        if (!out.isWellFormed()) fail();
         return out;
       }
-      if (c < 32 || Number.isNaN(c)) fail(); // a control character, or the end of the text
+      if (!(c >= 32)) fail(); // a control character, or the end
       if (c === 92) {
         out += text.slice(start, i);
         const e = text[i + 1];
@@ -137,8 +127,7 @@ export function parseText(text) {
           if (text[i] !== '"') fail();
           const key = string();
           space();
-          if (text[i++] !== ":") fail();
-          if (out.has(key)) fail(); // a duplicate member
+          if (text[i++] !== ":" || out.has(key)) fail();
           out.set(key, value(depth + 1));
         } else {
           out.push(value(depth + 1));
@@ -156,17 +145,14 @@ export function parseText(text) {
         return result;
       }
     }
-    const number = /-?(?:0|[1-9][0-9]*)/y;
+    const number = /-?(?:0|[1-9][0-9]*)(?![.eE])/y;
     number.lastIndex = i;
     const found = number.exec(text);
-    if (!found) fail();
+    if (!found || found[0].length > 17) fail();
     i = number.lastIndex;
-    // A fraction or an exponent: the strict reader refuses every non-integer.
-    if (/[.eE]/.test(text[i] || "")) fail();
-    if (found[0].length > 17) fail();
     const n = Number(found[0]);
     if (Math.abs(n) > MAX_SAFE_INT) fail();
-    return n === 0 ? 0 : n;
+    return n || 0;
   };
   const result = value(0);
   space();
@@ -174,7 +160,7 @@ export function parseText(text) {
   return result;
 }
 
-// Whether `v` is a JSON object as parseStrict makes them.
+// A JSON object as parseStrict makes them.
 export const isObject = (v) => v instanceof Map;
-// Whether `v` is a JSON integer (never a boolean, which JSON keeps apart).
-export const isInt = (v) => typeof v === "number" && Number.isInteger(v);
+// A JSON integer (never a boolean).
+export const isInt = (v) => Number.isInteger(v);

@@ -1,24 +1,20 @@
-// Bounded decompression with the browser's own DecompressionStream: a permit's payload (raw
-// DEFLATE with the DEFv1 preset dictionary, permits/token.py inflate_claims) and a status
-// list's array (ZLIB, permits/status_list.py _inflate_at_most). Each accepts exactly one whole
-// stream: truncated, followed by other bytes, or larger than its bound throws Malformed.
+// Bounded decompression with DecompressionStream: a permit's payload (raw DEFLATE, DEFv1
+// dictionary: inflate_claims) and a status list's array (ZLIB: _inflate_at_most). Exactly one
+// whole stream each: truncated, followed by other bytes or past its bound throws Malformed.
 
 import { Malformed } from "./encoding.js";
 import { DICTIONARY_V1 } from "./dictionary.js";
 
-// A permit's claims are at most this many bytes once inflated (permits/token.py).
 export const MAX_CLAIMS_BYTES = 8192;
 
-// DecompressionStream has no preset dictionary: the dictionary goes first as a DEFLATE stored
-// block that is not the last one (header byte 0: BFINAL 0, BTYPE 00, then LEN and its
-// complement), so it fills the window exactly as zlib's zdict does. A stored block ends on a
-// byte boundary, so the payload's first block starts where a lone stream's would.
+// DecompressionStream has no preset dictionary: the dictionary goes first, as a stored block
+// that is not the last (byte 0: BFINAL 0, BTYPE 00; LEN, NLEN), filling the window as zlib's
+// zdict does; it ends on a byte boundary, where the payload's first block then starts.
 const PRESET = new Uint8Array(5 + DICTIONARY_V1.length);
 PRESET.set([0, DICTIONARY_V1.length & 0xff, DICTIONARY_V1.length >> 8, ~DICTIONARY_V1.length & 0xff, (~DICTIONARY_V1.length >> 8) & 0xff]);
 PRESET.set(DICTIONARY_V1, 5);
 
-// The bytes `chunks` inflate to in `format`, at most `limit` of them; Malformed when the data
-// is not exactly one complete stream of that format, or would inflate past `limit`.
+// What `chunks` inflate to in `format`: Malformed unless one whole stream of at most `limit`.
 async function inflate(format, chunks, limit) {
   const stream = new DecompressionStream(format);
   const writer = stream.writable.getWriter();
@@ -35,13 +31,13 @@ async function inflate(format, chunks, limit) {
       size += value.length;
       if (size > limit) {
         reader.cancel().catch(() => {});
-        throw new Malformed("inflates past its bound");
+        throw new Malformed("bound");
       }
       parts.push(value);
     }
   } catch (error) {
     if (error instanceof Malformed) throw error;
-    throw new Malformed("not one whole compressed stream");
+    throw new Malformed("stream");
   }
   const out = new Uint8Array(size);
   let at = 0;
@@ -52,11 +48,11 @@ async function inflate(format, chunks, limit) {
   return out;
 }
 
-// The claims' bytes of a verified permit payload; Malformed as inflate_claims raises ValueError.
+// The claims' bytes of a verified permit payload.
 export async function inflateClaims(payload) {
   const out = await inflate("deflate-raw", [PRESET, payload], DICTIONARY_V1.length + MAX_CLAIMS_BYTES);
   return out.subarray(DICTIONARY_V1.length);
 }
 
-// The array a status list's ZLIB `data` holds, at most `limit` bytes; Malformed otherwise.
+// The array a status list's ZLIB `data` holds, at most `limit` bytes.
 export const inflateZlib = (data, limit) => inflate("deflate", [data], limit);

@@ -1,11 +1,11 @@
-// Compact JWS in the project's strict profile (keys/jws.py): the form is established here, and
-// which key and algorithm apply is decided by the caller from the registry, never the header.
+// Compact JWS in the strict profile (keys/jws.py): the form only; the key and algorithm come
+// from the registry, never from the header.
 
 import { Malformed, b64urlDecode, isObject, parseStrict } from "./encoding.js";
 import { ALGORITHMS } from "./keys.js";
 import { length } from "./text.js";
 
-// A document refused, with the verdict reason code that says why.
+// A document refused, with its reason code.
 export class Refusal extends Error {
   constructor(reason, message = reason) {
     super(message);
@@ -16,14 +16,12 @@ export class Refusal extends Error {
 const MAX_KID_LENGTH = 64;
 const HEADER_MAX = 512;
 
-// The three segments of a compact JWS, after the size cap and the form checks (split_compact):
-// token_too_large beyond `maxLength` code points, malformed_token unless exactly three
-// non-empty segments. Nothing is trimmed.
+// split_compact: three non-empty segments (malformed_token), at most `maxLength` code points
+// (token_too_large). Nothing is trimmed.
 export function splitCompact(token, maxLength) {
   if (typeof token !== "string") throw new Refusal("malformed_token");
-  // Code points, as Python counts: only a token long in UTF-16 units needs counting.
-  if (token.length > maxLength && length(token) > maxLength) throw new Refusal("token_too_large");
-  // The dots are found before splitting: a long run of them would become millions of strings.
+  if (token.length > maxLength && (token.length > 2 * maxLength || length(token) > maxLength)) throw new Refusal("token_too_large");
+  // Dots found before splitting: a run of them would make millions of strings.
   const first = token.indexOf(".");
   const second = token.indexOf(".", first + 1);
   if (first < 0 || second < 0 || token.indexOf(".", second + 1) >= 0) throw new Refusal("malformed_token");
@@ -32,11 +30,10 @@ export function splitCompact(token, maxLength) {
   return parts;
 }
 
-// A protected header segment: canonical base64url of a strict JSON object, at most 512
-// characters (decode_header). Throws Refusal(malformed_token).
+// decode_header: canonical base64url of a strict JSON object, ≤ 512 characters; else malformed_token.
 export function decodeHeader(segment) {
   try {
-    if (length(segment) > HEADER_MAX) throw new Malformed("header too large");
+    if (length(segment) > HEADER_MAX) throw new Malformed("header");
     const header = parseStrict(b64urlDecode(segment));
     if (isObject(header)) return header;
   } catch (error) {
@@ -45,9 +42,8 @@ export function decodeHeader(segment) {
   throw new Refusal("malformed_token");
 }
 
-// The header profile of one kind of document (check_header): members only from `allowed`
-// (unsupported_header), typ one of `types` (wrong_type), alg EdDSA or ES256
-// (unsupported_header), kid a string of 1 to 64 characters (malformed_token). Returns [alg, kid].
+// check_header: members from `allowed` (unsupported_header), typ one of `types` (wrong_type),
+// alg EdDSA or ES256 (unsupported_header), kid 1 to 64 characters (malformed_token). [alg, kid].
 export function checkHeader(header, types, allowed) {
   for (const name of header.keys()) if (!allowed.includes(name)) throw new Refusal("unsupported_header");
   const typ = header.get("typ");
@@ -59,7 +55,7 @@ export function checkHeader(header, types, allowed) {
   return [alg, kid];
 }
 
-// The bytes of a base64url segment; Refusal(malformed_token) unless canonical.
+// A segment's bytes; malformed_token unless canonical base64url.
 export function segmentBytes(segment) {
   try {
     return b64urlDecode(segment);

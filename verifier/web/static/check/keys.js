@@ -1,26 +1,22 @@
-// The two signature algorithms, their public JWKs and their key checks, as keys/algorithms.py:
-// EdDSA (Ed25519) and ES256 (ECDSA P-256, signatures as raw r‖s, which is what WebCrypto's
-// ECDSA verify takes). Keys are checked here on their numbers (small-order Ed25519 points,
-// P-256 points off the curve or with non-canonical coordinates); WebCrypto only verifies.
+// The two algorithms and their key checks, as keys/algorithms.py: EdDSA (Ed25519) and ES256
+// (P-256, signatures r‖s: what WebCrypto's ECDSA takes). Keys are checked on their numbers
+// here (small-order points, off the curve, non-canonical); WebCrypto only verifies.
 
-import { Malformed, b64urlDecode, b64urlEncode, utf8 } from "./encoding.js";
+import { b64urlDecode, b64urlEncode, utf8 } from "./encoding.js";
 
 export const ALGORITHMS = ["EdDSA", "ES256"];
-// A kid is the RFC 7638 thumbprint cut to this many characters.
-export const KID_LENGTH = 12;
 
-// What this module cannot check, so the page must ask the API instead (and say so in small
-// print): `feature` is "webcrypto" (none, or not a secure context), "ed25519", "es256",
-// "decompression" (no DecompressionStream), or "legacy_status_list" (a list in the format
-// before 2027-03-01, which needs bzip2: not read here).
+// What this browser cannot check, so the page must ask the API: `feature` is "webcrypto" (none,
+// or not a secure context), "ed25519", "es256", "decompression" or "legacy_status_list" (the
+// list format before 2027-03-01, bzip2: not read here).
 export class Unsupported extends Error {
   constructor(feature) {
-    super(`not checked in this browser: ${feature}`);
+    super(feature);
     this.feature = feature;
   }
 }
 
-// A JWK that is not an acceptable public key (keys/algorithms.py KeyRejected).
+// A JWK that is not an acceptable public key.
 export class KeyRejected extends Error {}
 
 const SECRET_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
@@ -39,8 +35,7 @@ export async function sha256(bytes) {
   return new Uint8Array(await subtle().digest("SHA-256", bytes));
 }
 
-// Which of the features the check needs this browser has, found by using them (never by name):
-// {webcrypto, ed25519, es256, deflate}. Ed25519 is the one older browsers lack.
+// {webcrypto, ed25519, es256, deflate}: what this browser offers, found by trying each.
 export async function features() {
   const found = { webcrypto: false, ed25519: false, es256: false, deflate: false };
   try {
@@ -50,29 +45,20 @@ export async function features() {
   }
   if (!globalThis.crypto || !globalThis.crypto.subtle) return found;
   found.webcrypto = true;
-  const base = { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" };
-  try {
-    await crypto.subtle.importKey("jwk", base, { name: "Ed25519" }, false, ["verify"]);
-    found.ed25519 = true;
-  } catch {
-    found.ed25519 = false;
-  }
-  try {
-    // the curve's generator, and RFC 8037's example Ed25519 key above
-    const p256 = { kty: "EC", crv: "P-256", x: "axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY", y: "T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU" };
-    await crypto.subtle.importKey("jwk", p256, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
-    found.es256 = true;
-  } catch {
-    found.es256 = false;
+  // RFC 8037's example Ed25519 key, and P-256's generator.
+  const tries = {
+    ed25519: [{ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }, { name: "Ed25519" }],
+    es256: [{ kty: "EC", crv: "P-256", x: "axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY", y: "T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU" }, { name: "ECDSA", namedCurve: "P-256" }],
+  };
+  for (const [name, [jwk, algorithm]] of Object.entries(tries)) {
+    found[name] = await crypto.subtle.importKey("jwk", jwk, algorithm, false, ["verify"]).then(() => true, () => false);
   }
   return found;
 }
 
 function expectMembers(jwk, required) {
-  for (const name of required) if (!jwk.has(name)) throw new KeyRejected(`the JWK lacks ${name}`);
-  for (const name of jwk.keys()) {
-    if (!required.includes(name) && !ADVISORY_MEMBERS.includes(name)) throw new KeyRejected(`the JWK has unexpected member ${name}`);
-  }
+  for (const name of required) if (!jwk.has(name)) throw new KeyRejected(`lacks ${name}`);
+  for (const name of jwk.keys()) if (!required.includes(name) && !ADVISORY_MEMBERS.includes(name)) throw new KeyRejected(`has ${name}`);
 }
 
 function coordinate(jwk, name) {
@@ -80,52 +66,49 @@ function coordinate(jwk, name) {
   try {
     raw = b64urlDecode(jwk.get(name));
   } catch {
-    throw new KeyRejected(`JWK member ${name} is not canonical base64url`);
+    throw new KeyRejected(name);
   }
-  if (raw.length !== 32) throw new KeyRejected(`JWK member ${name} must be 32 bytes`);
+  if (raw.length !== 32) throw new KeyRejected(name);
   return raw;
 }
 
 const bigEndian = (bytes) => bytes.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
 
-// A validated public key for `alg` from `jwk` (a Map from parseStrict), as load_public_jwk:
-// {alg, jwk (its required members only), x, y}. Throws KeyRejected.
+// load_public_jwk: the key `jwk` (a Map) for `alg`, {alg, jwk: its required members}, or
+// KeyRejected.
 export function loadPublicJwk(jwk, alg) {
-  if (!ALGORITHMS.includes(alg)) throw new KeyRejected(`algorithm ${alg} is not allowed`);
-  if (!(jwk instanceof Map) || ![...jwk.values()].every((v) => typeof v === "string")) throw new KeyRejected("a JWK must be an object of strings");
-  if (SECRET_MEMBERS.some((name) => jwk.has(name))) throw new KeyRejected("the JWK holds private or symmetric key material");
-  if ((jwk.has("use") ? jwk.get("use") : "sig") !== "sig") throw new KeyRejected("the JWK is not a signing key");
-  if ((jwk.has("alg") ? jwk.get("alg") : alg) !== alg) throw new KeyRejected("the JWK says another alg");
-  if (jwk.has("key_ops")) throw new KeyRejected("key_ops is not supported");
+  if (!ALGORITHMS.includes(alg)) throw new KeyRejected("alg");
+  if (!(jwk instanceof Map) || ![...jwk.values()].every((v) => typeof v === "string")) throw new KeyRejected("not strings");
+  if (SECRET_MEMBERS.some((name) => jwk.has(name))) throw new KeyRejected("private");
+  if ((jwk.has("use") ? jwk.get("use") : "sig") !== "sig") throw new KeyRejected("use");
+  if ((jwk.has("alg") ? jwk.get("alg") : alg) !== alg) throw new KeyRejected("alg");
+  if (jwk.has("key_ops")) throw new KeyRejected("key_ops");
   if (alg === "EdDSA") {
     expectMembers(jwk, ["kty", "crv", "x"]);
-    if (jwk.get("kty") !== "OKP" || jwk.get("crv") !== "Ed25519") throw new KeyRejected("an EdDSA key must be kty OKP, crv Ed25519");
+    if (jwk.get("kty") !== "OKP" || jwk.get("crv") !== "Ed25519") throw new KeyRejected("kty");
     const raw = coordinate(jwk, "x");
-    if (!ed25519PointIsSound(raw)) throw new KeyRejected("the Ed25519 public key is not a valid, full-order curve point");
-    return { alg, jwk: { crv: "Ed25519", kty: "OKP", x: jwk.get("x") }, raw };
+    if (!ed25519PointIsSound(raw)) throw new KeyRejected("point");
+    return { alg, jwk: { crv: "Ed25519", kty: "OKP", x: jwk.get("x") } };
   }
   expectMembers(jwk, ["kty", "crv", "x", "y"]);
-  if (jwk.get("kty") !== "EC" || jwk.get("crv") !== "P-256") throw new KeyRejected("an ES256 key must be kty EC, crv P-256");
+  if (jwk.get("kty") !== "EC" || jwk.get("crv") !== "P-256") throw new KeyRejected("kty");
   const x = bigEndian(coordinate(jwk, "x"));
   const y = bigEndian(coordinate(jwk, "y"));
-  if (!(x < P256_PRIME && y < P256_PRIME)) throw new KeyRejected("P-256 coordinates must be less than the field prime");
   const p = P256_PRIME;
-  if ((y * y) % p !== (((x * x) % p) * x - 3n * x + P256_B + 3n * p) % p) throw new KeyRejected("the P-256 public key is not a point on the curve");
+  // Coordinates below the prime (one spelling, one kid per key), and y² = x³ - 3x + b.
+  if (!(x < p && y < p) || (y * y) % p !== (((x * x) % p) * x - 3n * x + P256_B + 3n * p) % p) throw new KeyRejected("point");
   return { alg, jwk: { crv: "P-256", kty: "EC", x: jwk.get("x"), y: jwk.get("y") } };
 }
 
-// The RFC 7638 thumbprint of a loaded key (SHA-256 of its required members, canonical JSON).
-export async function thumbprint(key) {
-  // The members are fixed names and base64url text: canonical JSON needs no escaping.
-  const members = Object.entries(key.jwk).map(([name, value]) => `"${name}":"${value}"`).join(",");
-  return b64urlEncode(await sha256(utf8.encode(`{${members}}`)));
+// The kid of a loaded key: its RFC 7638 thumbprint's first 12 characters. (Its members are
+// sorted names and base64url text: canonical JSON without escapes.)
+export async function kidOf(key) {
+  const members = Object.entries(key.jwk).map(([name, value]) => `"${name}":"${value}"`);
+  return b64urlEncode(await sha256(utf8.encode(`{${members}}`))).slice(0, 12);
 }
 
-// The kid of a loaded key: its thumbprint's first KID_LENGTH characters.
-export const kidOf = async (key) => (await thumbprint(key)).slice(0, KID_LENGTH);
-
-// Whether `signature` over `message` verifies with `key` (a loaded key): false for any failure.
-// Throws Unsupported when the browser cannot verify that algorithm at all.
+// Whether `signature` over `message` verifies with a loaded `key`: false for any failure;
+// Unsupported when the browser lacks the algorithm.
 export async function verifySignature(key, signature, message) {
   if (signature.length !== 64) return false;
   if (key.alg === "ES256") {
@@ -152,7 +135,7 @@ export async function verifySignature(key, signature, message) {
   }
 }
 
-// --- Ed25519 point checks (RFC 8032 §5.1.3), as keys/algorithms.py _ed25519_point_is_sound ------
+// Ed25519 point checks (RFC 8032 §5.1.3), as keys/algorithms.py _ed25519_point_is_sound.
 const P = 2n ** 255n - 19n;
 const mod = (a) => ((a % P) + P) % P;
 function pow(base, exponent) {
@@ -168,8 +151,8 @@ function pow(base, exponent) {
 const D = mod(-121665n * pow(121666n, P - 2n));
 const SQRT_M1 = pow(2n, (P - 1n) / 4n);
 
-// Whether `encoded` (32 bytes) is the canonical encoding of a curve point whose order does not
-// divide 8: small-order keys let one forged signature verify for every message.
+// Whether `encoded` is the canonical encoding of a point of order not dividing 8 (with a
+// small-order key one forged signature verifies for every message).
 export function ed25519PointIsSound(encoded) {
   const value = encoded.reduceRight((n, b) => (n << 8n) | BigInt(b), 0n);
   const sign = value >> 255n;
@@ -196,4 +179,3 @@ export function ed25519PointIsSound(encoded) {
   return !(X === 0n && Y === Z);
 }
 
-export { Malformed };

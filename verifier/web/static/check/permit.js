@@ -1,8 +1,5 @@
-// The permit's claims, read as permits/model.py Permit.from_claims reads them: exactly the
-// claims of the profile (and `basis` when the permit rests on others), each of its type and in
-// its range, every text canonical. Checks run in the Python's order, so the first refusal has
-// the same reason: FieldError "missing" (missing_claim), "bad" (bad_claim) or "text"
-// (non_canonical_text).
+// The claims, read as permits/model.py Permit.from_claims, checks in its order so that the first
+// refusal is the same: FieldError "missing", "bad" or "text".
 
 import { isInt, isObject } from "./encoding.js";
 import { FieldError, isIdentifier, texts } from "./text.js";
@@ -24,10 +21,10 @@ const bad = (why) => new FieldError("bad", why);
 const inRange = (value, low, high) => isInt(value) && value >= low && value <= high;
 const matches = (value, pattern) => typeof value === "string" && pattern.test(value);
 
-// One basis reference (BasisRef.from_claim and its checks): {agency, id, statusIndex, type, number}.
+// BasisRef.from_claim: {agency, id, statusIndex, type, number}.
 function basisRef(obj) {
   const m = members(obj, ["iss", "jti", "st", "ptype"], ["no"]);
-  // Only a string can equal a valid jti; any other pair is refused just after, as "bad" too.
+  // Only a string can equal a valid jti; other pairs are refused just after, "bad" too.
   if (m.has("no") && m.get("no") === m.get("jti")) throw bad("a basis number equal to its id is left out");
   const ref = { agency: m.get("iss"), id: m.get("jti"), statusIndex: m.get("st"), type: m.get("ptype"), number: m.has("no") ? m.get("no") : m.get("jti") };
   if (!isIdentifier(ref.agency) || !isIdentifier(ref.type)) throw bad("basis iss and ptype must be identifiers");
@@ -37,7 +34,7 @@ function basisRef(obj) {
   return ref;
 }
 
-// Python's order of BasisRef: (agency, id, status index, type, number), strings by code point.
+// BasisRef's order: (agency, id, status index, type, number), strings by code point.
 function compareRefs(a, b) {
   for (const name of ["agency", "id", "statusIndex", "type", "number"]) {
     const [x, y] = [a[name], b[name]];
@@ -52,7 +49,7 @@ function compareRefs(a, b) {
   return 0;
 }
 
-// The permit the claims (parsed JSON) describe; throws FieldError for anything else.
+// The permit parsed claims describe, or FieldError.
 export function permitFromClaims(claims) {
   if (!isObject(claims)) throw bad("claims must be an object");
   const names = [...claims.keys()];

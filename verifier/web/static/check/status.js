@@ -1,7 +1,6 @@
-// Status lists: each agency's signed, compressed array of 2-bit permit states, a Token Status
-// List in its JWT form, opened as permits/status_list.py open_status_list opens it: the key one
-// of the agency's own registered keys, the signature checked before anything is decoded, `sub`
-// exactly the registry's status_url, the array inflated (ZLIB) to at most MAX_SIZE entries.
+// Status lists (Token Status List JWTs, 2 bits per permit), opened as permits/status_list.py
+// open_status_list: one of the agency's keys, the signature before the claims, `sub` the
+// registry's status_url, the array inflated to at most MAX_SIZE entries.
 
 import { Malformed, b64urlDecode, isInt, isObject, parseStrict, utf8 } from "./encoding.js";
 import { Unsupported, verifySignature } from "./keys.js";
@@ -15,14 +14,14 @@ export const MAX_SIZE = 1 << 26;
 const MAX_STATUS_TOKEN_LENGTH = 8 * 1024 * 1024;
 const SIGNATURE_CHARS = 86;
 const HEADER_MEMBERS = ["alg", "kid", "typ"];
-// 2027-03-01T00:00:00Z: lists in the format before the Token Status List are read until then.
+// 2027-03-01: the server reads lists in the format before until then.
 export const LEGACY_ACCEPTED_UNTIL = 1803859200;
 const LEGACY_HEADER_MEMBERS = ["alg", "kid", "typ", "iss", "iat", "exp", "size"];
 
-// Whether `key` (from the registry) could sign something dated `at` (compromise aside).
+// Whether `key` could sign something dated `at` (compromise aside).
 export const usableAt = (key, at) => at >= key.validFrom && (key.retiredAt === null || at < key.retiredAt);
 
-// The registered key `kid`, if it is one of `agency`'s, under `alg`, and not compromised.
+// The key `kid` if it is `agency`'s, for `alg`, not compromised.
 function agencyKey(registry, kid, alg, agency) {
   const key = registry.keys.get(kid);
   if (!key) throw new Refusal("unknown_key");
@@ -39,7 +38,7 @@ function timeClaim(claims, name) {
   return value;
 }
 
-// The claims of a verified list (_check_claims): [iat, exp, ttl or null, lst].
+// _check_claims: [iat, exp, ttl or null, lst].
 function checkClaims(claims, registry, agency, now) {
   if (!claims.has("sub")) throw new Refusal("missing_claim");
   const expected = registry.agencies.has(agency) ? registry.agencies.get(agency).statusUrl : null;
@@ -60,10 +59,9 @@ function checkClaims(claims, registry, agency, now) {
   return [iat, exp, ttl || null, list.get("lst")];
 }
 
-// `agency`'s status list from its token, verified against the registry at `now` (expiry is
-// not checked: an expired list is kept, to say status_stale). Returns {agency, issuedAt,
-// expiresAt, size, ttl, status(index)}; throws Refusal with the reason, or Unsupported for a
-// list in the format before 2027-03-01 that its verifier would still accept.
+// `agency`'s list verified against the registry at `now` (expiry aside: a stale list is kept):
+// {agency, issuedAt, expiresAt, size, ttl, status(index)}; Refusal, or Unsupported for the
+// legacy format the server still reads.
 export async function openStatusList(token, registry, agency, now) {
   const [headerB64, payloadB64, signatureB64] = splitCompact(token, MAX_STATUS_TOKEN_LENGTH);
   const header = decodeHeader(headerB64);

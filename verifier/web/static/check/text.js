@@ -1,24 +1,24 @@
-// Text rules for every string that is signed and shown, as keys/text.py and keys/fields.py
-// apply them: canonical text is NFC, printable, without surrounding white space and without
-// anything that renders as nothing. "Printable" is Python's str.isprintable() with the Unicode
-// data of the server's Python (3.11: Unicode 14.0): every character assigned since is refused,
-// as Python refuses it as unassigned (tests/test_browser_verifier.py compares every code point).
+// Text rules for every string signed and shown, as keys/text.py and keys/fields.py: canonical
+// text is NFC, printable, without surrounding white space or anything that renders as nothing.
+// "Printable" is Python's str.isprintable() with the server's Unicode (Python 3.11: 14.0), so
+// characters assigned since are refused as it refuses them (the test compares every code point).
 
-// Characters assigned after Unicode 14.0 up to the Unicode of Chromium 156 (17.0).
-const NEWER = "\u{88f}\u{897}\u{c5c}\u{cdc}\u{cf3}\u{ece}\u{1acf}-\u{1add}\u{1ae0}-\u{1aeb}\u{1b4e}-\u{1b4f}\u{1b7f}\u{1c89}-\u{1c8a}\u{20c1}\u{2427}-\u{2429}\u{2b96}\u{2ffc}-\u{2fff}\u{31e4}-\u{31e5}\u{31ef}\u{a7cb}-\u{a7cf}\u{a7d2}\u{a7d4}\u{a7da}-\u{a7dc}\u{a7f1}\u{fbc3}-\u{fbd2}\u{fd90}-\u{fd91}\u{fdc8}-\u{fdce}\u{105c0}-\u{105f3}\u{10940}-\u{10959}\u{10d40}-\u{10d65}\u{10d69}-\u{10d85}\u{10d8e}-\u{10d8f}\u{10ec2}-\u{10ec7}\u{10ed0}-\u{10ed8}\u{10efa}-\u{10eff}\u{1123f}-\u{11241}\u{11380}-\u{11389}\u{1138b}\u{1138e}\u{11390}-\u{113b5}\u{113b7}-\u{113c0}\u{113c2}\u{113c5}\u{113c7}-\u{113ca}\u{113cc}-\u{113d5}\u{113d7}-\u{113d8}\u{113e1}-\u{113e2}\u{116d0}-\u{116e3}\u{11b00}-\u{11b09}\u{11b60}-\u{11b67}\u{11bc0}-\u{11be1}\u{11bf0}-\u{11bf9}\u{11db0}-\u{11ddb}\u{11de0}-\u{11de9}\u{11f00}-\u{11f10}\u{11f12}-\u{11f3a}\u{11f3e}-\u{11f5a}\u{1342f}\u{13440}-\u{13455}\u{13460}-\u{143fa}\u{16100}-\u{16139}\u{16d40}-\u{16d79}\u{16ea0}-\u{16eb8}\u{16ebb}-\u{16ed3}\u{16ff2}-\u{16ff6}\u{187f8}-\u{187ff}\u{18cff}\u{18d09}-\u{18d1e}\u{18d80}-\u{18df2}\u{1b132}\u{1b155}\u{1cc00}-\u{1ccfc}\u{1cd00}-\u{1ceb3}\u{1ceba}-\u{1ced0}\u{1cee0}-\u{1cef0}\u{1d2c0}-\u{1d2d3}\u{1df25}-\u{1df2a}\u{1e030}-\u{1e06d}\u{1e08f}\u{1e4d0}-\u{1e4f9}\u{1e5d0}-\u{1e5fa}\u{1e5ff}\u{1e6c0}-\u{1e6de}\u{1e6e0}-\u{1e6f5}\u{1e6fe}-\u{1e6ff}\u{1f6d8}\u{1f6dc}\u{1f774}-\u{1f77f}\u{1f7d9}\u{1f8b2}-\u{1f8bb}\u{1f8c0}-\u{1f8c1}\u{1f8d0}-\u{1f8d8}\u{1fa54}-\u{1fa57}\u{1fa75}-\u{1fa77}\u{1fa87}-\u{1fa8a}\u{1fa8e}-\u{1fa8f}\u{1faad}-\u{1faaf}\u{1fabb}-\u{1fabf}\u{1fac6}\u{1fac8}\u{1facd}-\u{1facf}\u{1fada}-\u{1fadc}\u{1fadf}\u{1fae8}-\u{1faea}\u{1faef}\u{1faf7}-\u{1faf8}\u{1fbcb}-\u{1fbef}\u{1fbfa}\u{2b739}-\u{2b73f}\u{2cea2}-\u{2cead}\u{2ebf0}-\u{2ee5d}\u{31350}-\u{33479}";
-// Python's isprintable(): no Other (Cc Cf Cs Co Cn) nor Separator (Zs Zl Zp) but the space.
+// Characters assigned after Unicode 14.0, up to Chromium 156's Unicode (hexadecimal ranges).
+const NEWER = "88f 897 c5c cdc cf3 ece 1acf-1add 1ae0-1aeb 1b4e-1b4f 1b7f 1c89-1c8a 20c1 2427-2429 2b96 2ffc-2fff 31e4-31e5 31ef a7cb-a7cf a7d2 a7d4 a7da-a7dc a7f1 fbc3-fbd2 fd90-fd91 fdc8-fdce 105c0-105f3 10940-10959 10d40-10d65 10d69-10d85 10d8e-10d8f 10ec2-10ec7 10ed0-10ed8 10efa-10eff 1123f-11241 11380-11389 1138b 1138e 11390-113b5 113b7-113c0 113c2 113c5 113c7-113ca 113cc-113d5 113d7-113d8 113e1-113e2 116d0-116e3 11b00-11b09 11b60-11b67 11bc0-11be1 11bf0-11bf9 11db0-11ddb 11de0-11de9 11f00-11f10 11f12-11f3a 11f3e-11f5a 1342f 13440-13455 13460-143fa 16100-16139 16d40-16d79 16ea0-16eb8 16ebb-16ed3 16ff2-16ff6 187f8-187ff 18cff 18d09-18d1e 18d80-18df2 1b132 1b155 1cc00-1ccfc 1cd00-1ceb3 1ceba-1ced0 1cee0-1cef0 1d2c0-1d2d3 1df25-1df2a 1e030-1e06d 1e08f 1e4d0-1e4f9 1e5d0-1e5fa 1e5ff 1e6c0-1e6de 1e6e0-1e6f5 1e6fe-1e6ff 1f6d8 1f6dc 1f774-1f77f 1f7d9 1f8b2-1f8bb 1f8c0-1f8c1 1f8d0-1f8d8 1fa54-1fa57 1fa75-1fa77 1fa87-1fa8a 1fa8e-1fa8f 1faad-1faaf 1fabb-1fabf 1fac6 1fac8 1facd-1facf 1fada-1fadc 1fadf 1fae8-1faea 1faef 1faf7-1faf8 1fbcb-1fbef 1fbfa 2b739-2b73f 2cea2-2cead 2ebf0-2ee5d 31350-33479"
+  .split(" ")
+  .map((range) => range.replace(/[0-9a-f]+/g, (hex) => `\\u{${hex}}`))
+  .join("");
+// isprintable(): no Other (Cc Cf Cs Co Cn) or Separator (Zs Zl Zp) but the space.
 const UNPRINTABLE = new RegExp(`(?! )[\\p{C}\\p{Z}]|[${NEWER}]`, "u");
-// Python's str.isspace(), what str.strip() removes.
+// str.isspace(): what str.strip() removes.
 const SPACE = "[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
 const SURROUNDED = new RegExp(`^${SPACE}|${SPACE}$`);
-// Unicode's Default_Ignorable_Code_Point characters that isprintable() lets through (keys/text.py).
-const DEFAULT_IGNORABLE =
+// Default_Ignorable_Code_Point characters that isprintable() lets through (keys/text.py).
+const IGNORABLE =
   /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0000}-\u{e0fff}]/u;
+const IDENTIFIER = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 
-// Agency ids, permit type codes, the registry id: lower-case ASCII.
-export const IDENTIFIER = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
-
-// A refusal of one field, as keys/fields.py FieldError: problem "missing", "bad" or "text".
+// A field refused (keys/fields.py FieldError): `problem` is "missing", "bad" or "text".
 export class FieldError extends Error {
   constructor(problem, message) {
     super(message);
@@ -26,53 +26,43 @@ export class FieldError extends Error {
   }
 }
 
-// The length of `text` in code points, as Python counts it.
+// The length of `text` in code points, as Python counts.
 export function length(text) {
   let n = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n--;
-        i++;
-      }
+  for (let i = 0; i < text.length - 1; i++) {
+    if ((text.charCodeAt(i) & 0xfc00) === 0xd800 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n--;
+      i++;
     }
   }
   return n;
 }
-
-// Python's str.isprintable(), with Unicode 14.0's assignments.
 export const isPrintable = (text) => !UNPRINTABLE.test(text);
-// Whether Python's str.strip() would change `text`.
 export const isSurrounded = (text) => SURROUNDED.test(text);
-// Whether `text` holds a default-ignorable character that isprintable() lets through.
-export const hasIgnorable = (text) => DEFAULT_IGNORABLE.test(text);
+export const hasIgnorable = (text) => IGNORABLE.test(text);
+export const isIdentifier = (value) => typeof value === "string" && IDENTIFIER.test(value);
 
-// keys/text.py is_canonical_text: non-empty NFC text of at most `max` code points, printable,
-// no surrounding white space, nothing that renders as nothing.
+// is_canonical_text: 1 to `max` code points, printable, NFC, nothing around, nothing invisible.
 export function isCanonicalText(text, max) {
   const n = length(text);
   return n > 0 && n <= max && isPrintable(text) && !isSurrounded(text) && text.normalize("NFC") === text && !hasIgnorable(text);
 }
 
-// Whether `value` is an identifier (keys/text.py is_identifier).
-export const isIdentifier = (value) => typeof value === "string" && IDENTIFIER.test(value);
+const sized = (value, max) => typeof value === "string" && length(value) > 0 && length(value) <= max;
 
-// keys/fields.py texts: each [value, max] a string of 1..max code points without surrounding
-// white space, then all of them canonical at once. Throws FieldError ("bad" or "text").
+// fields.texts: each [value, max] a string of 1..max code points with nothing around it, then
+// all canonical. Throws FieldError "bad" or "text", in the Python's order.
 export function texts(values) {
   for (const [value, max] of values) {
-    if (typeof value !== "string" || !(length(value) > 0 && length(value) <= max)) throw new FieldError("bad", "text of the wrong type or length");
-    if (isSurrounded(value)) throw new FieldError("text", "text with surrounding white space");
+    if (!sized(value, max)) throw new FieldError("bad", "text length");
+    if (isSurrounded(value)) throw new FieldError("text", "text");
   }
-  const joined = values.map(([value]) => value).join(" ");
-  if (!isCanonicalText(joined, Infinity)) throw new FieldError("text", "text is not canonical");
+  if (!isCanonicalText(values.map(([value]) => value).join(" "), Infinity)) throw new FieldError("text", "text");
 }
 
-// keys/fields.py text: one canonical text of 1..max code points. Throws FieldError.
+// fields.text: one canonical text of 1..max code points. Throws FieldError.
 export function text(value, max) {
-  if (typeof value !== "string" || !(length(value) > 0 && length(value) <= max)) throw new FieldError("bad", "text of the wrong type or length");
-  if (!isCanonicalText(value, max)) throw new FieldError("text", "text is not canonical");
+  if (!sized(value, max)) throw new FieldError("bad", "text length");
+  if (!isCanonicalText(value, max)) throw new FieldError("text", "text");
   return value;
 }

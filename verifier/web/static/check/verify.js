@@ -1,48 +1,32 @@
-// The permit verifier, in the browser: verifier/pipeline.py in JavaScript, with WebCrypto and
-// DecompressionStream and nothing else. The token never leaves the page. Same rules, same
-// order, same reason codes as the server (docs/token-profile.md §6); the verdict is the object
-// the API answers (verifier/verdict.py Verdict.to_dict), member for member.
-//
-// API (ES module; every function is async except verify's result shape, which is plain data):
+// The permit verifier in the browser: verifier/pipeline.py with WebCrypto and
+// DecompressionStream, nothing else; the token never leaves the page. Same rules, order and
+// reason codes as the server (docs/token-profile.md §6); the verdict is Verdict.to_dict().
 //
 //   import { openTrust, verify, features, Unsupported } from "/static/check/verify.js";
 //
 //   const trust = await openTrust(anchor, bundle, lists, now, { allowStale: false });
-//     anchor  the trust anchor (anchor.json) as text or bytes: configured with the page, the one
-//             thing trusted by hand. A malformed anchor throws (a fault of the page, no verdict).
-//     bundle  the registry bundle (GET /api/v1/registry), as bytes (Uint8Array) or text
-//     lists   { agency id: status list token } (GET /api/v1/status/<agency>); a trailing "\n"
-//             (the file form) is allowed, as the server reads its files
-//     now     the time, in whole seconds since 1970 (the caller reads the clock)
-//     allowStale  keep a registry already past its expiry (verdicts then say registry_stale,
-//             as the server does with a registry it held before it expired); default false:
-//             such a registry is refused with registry_stale, as when the server opens one.
-//   Resolves to a trust state:
-//     trust.registry      the registry model, or null when it cannot be trusted
-//     trust.problem       null, or why the registry is refused (registry_invalid, registry_stale)
-//     trust.version       the registry version (null without a registry)
-//     trust.expiresAt     when the registry expires (seconds), or null
-//     trust.lists         Map agency → opened status list ({issuedAt, expiresAt, size, ttl, …})
-//     trust.listProblems  { agency: reason } for each list refused (the reason the server's
-//                         healthz would give: bad_signature, bad_claim, …, or
-//                         "legacy_status_list": a list in the format before 2027-03-01, which
-//                         this module does not read; verify throws Unsupported if it needs it)
-//   trust.putStatusList(agency, token, now) opens one more list (or a newer one): resolves to
-//   null when held, else the reason it was refused; an older list than the one held is ignored.
-//   Registry rollback (registry_rollback) is not checked here: the caller keeps the version it
-//   accepted and refuses to open an older bundle.
+//     anchor      anchor.json's text or bytes, configured with the page (malformed: throws)
+//     bundle      the registry bundle (GET /api/v1/registry), bytes or text
+//     lists       { agency: status list token } (GET /api/v1/status/<agency>)
+//     now         whole seconds since 1970: the caller reads the clock
+//     allowStale  keep a registry already expired (verdicts then say registry_stale, as the
+//                 server's for a registry it held); by default it is refused, registry_stale
+//   trust.registry (null if refused), trust.problem (registry_invalid, registry_stale or null),
+//   trust.version, trust.expiresAt, trust.lists (Map agency → list), trust.listProblems
+//   ({ agency: reason }, as the server's healthz; "legacy_status_list" for the format before
+//   2027-03-01, not read here). trust.putStatusList(agency, token, now) → null when held, else
+//   the reason; an older list than the one held is ignored. Rollback is the caller's: it keeps
+//   the version it accepted and opens no older bundle.
 //
 //   const verdict = await verify(token, trust, now, { grace: 0 });
-//     Never throws for any token: the verdict says what was wrong. Equal to the server's
-//     Verdict.to_dict(): { valid, status, reasons, checked_at, registry_version, permit?,
-//     superseded_by?, basis?, issuer? }. Without a trusted registry: status_unknown with the
-//     registry's problem, as the server answers. `grace`: seconds past a list's or the
-//     registry's expiry still treated as fresh (the server's GRACE setting).
-//     Throws Unsupported when this browser cannot check it (no WebCrypto in an insecure
-//     context, no Ed25519, or an issuer's status list in the legacy format): ask the API then.
+//     The server's verdict, member for member: { valid, status, reasons, checked_at,
+//     registry_version, permit?, superseded_by?, basis?, issuer? }; never throws for a token.
+//     Without a registry: status_unknown with trust.problem. `grace`: seconds a list or the
+//     registry is still fresh past its expiry (the server's GRACE).
 //
-//   await features() → { webcrypto, ed25519, es256, deflate }: what this browser offers,
-//   found by trying each; openTrust throws Unsupported when one it needs is missing.
+//   Both throw Unsupported (`feature`: webcrypto, ed25519, es256, decompression,
+//   legacy_status_list) when this browser cannot check: the page asks the API then.
+//   await features() → { webcrypto, ed25519, es256, deflate }, found by trying each.
 
 import { Malformed, parseStrict, utf8 } from "./encoding.js";
 import { Unsupported, features, verifySignature } from "./keys.js";
@@ -55,7 +39,7 @@ import { permitFromClaims } from "./permit.js";
 
 export { Unsupported, features };
 
-// Clock difference tolerated between issuer and verifier, in seconds (pipeline.py LEEWAY).
+// Clock difference tolerated between issuer and verifier, in seconds.
 export const LEEWAY = 60;
 const DAY = 86400;
 const MAX_TOKEN_LENGTH = 2048;
@@ -63,7 +47,7 @@ const PERMIT_TYPES = ["permit+jws", "permit+jwt"];
 const PERMIT_HEADER_MEMBERS = ["alg", "kid", "typ", "zip"];
 const FIELD_REASON = { missing: "missing_claim", bad: "bad_claim", text: "non_canonical_text" };
 const STATUS_REASON = { 1: "revoked", 2: "suspended", 3: "superseded" };
-// A basis's entry in its issuer's list: [its state, what it makes the permit].
+// A basis's status: [its state, what it makes the permit].
 const BASIS_OF_STATUS = { 0: ["valid", null], 3: ["amended", null], 1: ["revoked", "basis_revoked"], 2: ["suspended", "basis_suspended"] };
 const STATUS_OF_REASON = {
   revoked: "revoked",
@@ -94,14 +78,13 @@ export function statusFor(reasons) {
 // RFC 3339 in UTC, whole seconds (verdict.py iso).
 export const iso = (seconds) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 
-// A JSON value from the registry's names ({vi, en}).
 const namesOf = (names) => ({ vi: names.vi, en: names.en });
 
 function bytesOf(data) {
   return typeof data === "string" ? utf8.encode(data) : data;
 }
 
-// Open the registry bundle against the anchor and each agency's status list: see the API above.
+// See the API above.
 export async function openTrust(anchor, bundle, lists = {}, now, { allowStale = false } = {}) {
   const found = await features();
   if (!found.webcrypto) throw new Unsupported("webcrypto");
@@ -123,7 +106,7 @@ export async function openTrust(anchor, bundle, lists = {}, now, { allowStale = 
   return trust;
 }
 
-// Verify and hold one agency's list, as the server's store does on reload: null, or the reason.
+// Hold one agency's list if it verifies, as the server's store does: null, or the reason.
 async function putStatusList(trust, agency, token, now) {
   if (!trust.registry) return trust.problem;
   if (!trust.registry.agencies.has(agency)) return "unknown_issuer";
@@ -150,10 +133,10 @@ async function putStatusList(trust, agency, token, now) {
   return null;
 }
 
-// The verdict of a refusal before the permit could be read: nothing of the token is shown.
+// A refusal before the permit could be read: nothing of the token is shown.
 const refused = (reason, now, version) => ({ valid: false, status: "invalid", reasons: [reason], checked_at: iso(now), registry_version: version });
 
-// Verify one permit token: see the API above.
+// See the API above.
 export async function verify(token, trust, now, { grace = 0 } = {}) {
   const registry = trust.registry;
   if (!registry) {
@@ -214,13 +197,13 @@ export async function verify(token, trust, now, { grace = 0 } = {}) {
   return verdict(reasons, now, version, permit, agency, permitType, basis);
 }
 
-// The held list of `agency`; Unsupported when only a legacy one is held, which the server reads.
+// The list held for `agency`; Unsupported for a legacy one (which the server reads).
 function heldList(trust, agency) {
   if (trust.legacy.has(agency)) throw new Unsupported("legacy_status_list");
   return trust.lists.get(agency) || null;
 }
 
-// What the permit `ref` names is today, from the registry and its issuer's status list.
+// The state of basis `ref`, from the registry and its issuer's list (pipeline.py _basis_state).
 function basisState(ref, trust, staleAt) {
   const registry = trust.registry;
   const agency = registry.agencies.get(ref.agency) || null;
@@ -234,7 +217,7 @@ function basisState(ref, trust, staleAt) {
   return state(...BASIS_OF_STATUS[status]);
 }
 
-// Verdict.to_dict() of a verdict that shows the permit, its members in the same order.
+// Verdict.to_dict() showing the permit, members in the same order.
 function verdict(reasons, now, version, permit, agency, permitType, basis) {
   const status = statusFor(reasons);
   const holder = { id: permit.holderId, name: permit.holderName };
