@@ -34,7 +34,7 @@ from keys.trust import (
 )
 from permits import model
 from permits.status_list import Status
-from verifier.verdict import STATUSES
+from verifier.verdict import BASIS_STATES, STATUSES
 from verifier.web.errors import MESSAGE_MAX
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -122,7 +122,14 @@ REGISTRY: dict[str, Any] = {
         "expires_at": _SECONDS,
         "types": {"type": "object", "maxProperties": MAX_TYPES, "propertyNames": _IDENTIFIER, "additionalProperties": {
             "type": "object", "required": ["name", "max_days"], "additionalProperties": False,
-            "properties": {"name": _NAMES, "max_days": _integer(1, MAX_VALIDITY_DAYS, "The longest validity of a permit of this type, in days.")},
+            "properties": {
+                "name": _NAMES,
+                "max_days": _integer(1, MAX_VALIDITY_DAYS, "The longest validity of a permit of this type, in days."),
+                "requires": {"type": "array", "minItems": 1, "uniqueItems": True, "items": _IDENTIFIER,
+                             "description": "The permit types a permit of this type rests on (its basis), sorted; left out when "
+                                            "none. Each names a type of this registry, and no type rests on itself, however "
+                                            "indirectly."},
+            },
         }},
         "agencies": {"type": "object", "minProperties": 1, "maxProperties": MAX_AGENCIES, "propertyNames": _IDENTIFIER,
                      "additionalProperties": _AGENCY},
@@ -211,13 +218,25 @@ def _items(max_items: int) -> dict[str, Any]:
             "description": "Left out when empty."}
 
 
+_PERMIT_ID = {"type": "string", "pattern": f"^[0-9A-Z]{{4,{model.PERMIT_ID_MAX}}}$"}
+_BASIS_REF: dict[str, Any] = {
+    "type": "object", "required": ["iss", "jti", "st", "ptype"], "additionalProperties": False,
+    "description": "A signed reference to a permit this one rests on: enough to find its state in its issuer's status list.",
+    "properties": {
+        "iss": {**_IDENTIFIER, "description": "The issuing agency of the permit rested on."},
+        "jti": {**_PERMIT_ID, "description": "Its id."},
+        "st": _integer(0, model.MAX_STATUS_INDEX, "Its index in its agency's status list (of the version the issuer was shown)."),
+        "ptype": {**_IDENTIFIER, "description": "Its permit type."},
+        "no": _text(model.NUMBER_MAX, "Its number as printed; left out when it is its id."),
+    },
+}
 PERMIT_CLAIMS: dict[str, Any] = {
     "description": "The claims a permit token carries once its payload is inflated (permits/token.py): times are whole seconds "
                    "since 1970, and `permit` holds what a checker must see, under short names because every byte is a QR module.",
     "type": "object", "required": ["iss", "jti", "sub", "iat", "nbf", "exp", "ptype", "st", "ver", "permit"], "additionalProperties": False,
     "properties": {
         "iss": {**_IDENTIFIER, "description": "The issuing agency's id in the registry."},
-        "jti": {"type": "string", "pattern": f"^[0-9A-Z]{{4,{model.PERMIT_ID_MAX}}}$", "description": "The permit's id."},
+        "jti": {**_PERMIT_ID, "description": "The permit's id."},
         "sub": {"type": "string", "pattern": _anchored(model.HOLDER_ID),
                 "description": "The holder's registration code (never a citizen's identity number in clear)."},
         "iat": {**_SECONDS, "description": "When the permit was signed."},
@@ -236,6 +255,8 @@ PERMIT_CLAIMS: dict[str, Any] = {
                 "cond": _items(model.CONDITIONS_MAX),
             },
         },
+        "basis": {"type": "array", "minItems": 1, "maxItems": model.MAX_BASIS, "items": _BASIS_REF,
+                  "description": "The permits this one rests on, sorted, each permit and each type once; left out when none."},
     },
 }
 
@@ -258,6 +279,30 @@ PERMIT_VIEW: dict[str, Any] = {
         "issued_at": _TIME, "valid_from": _TIME, "valid_until": {**_TIME, "description": "Exclusive: the first moment it is no longer valid."},
     },
 }
+# What a verdict says of each permit the permit rests on (verifier/verdict.py BASIS_STATES).
+_BASIS_STATE_MEANING = {
+    "valid": "in force",
+    "amended": "in force: a newer version replaced the one referenced, and that lineage is in force",
+    "revoked": "revoked (the permit is then revoked too: basis_revoked)",
+    "suspended": "suspended (the permit is then suspended too: basis_suspended)",
+    "status_unknown": "its agency's status list is missing or out of date (the permit's status is then unknown: "
+                      "basis_status_unavailable, basis_status_stale)",
+    "invalid": "the registry does not vouch for its agency, or not for that type (the permit is then invalid: basis_invalid)",
+}
+BASIS_VIEW: dict[str, Any] = {
+    "type": "object", "required": ["id", "number", "type", "issuer", "state"], "additionalProperties": False,
+    "description": "A permit the permit rests on, as this verifier finds it today in the same registry and status lists, "
+                   "one level deep (its own basis is not followed).",
+    "properties": {
+        "id": {"type": "string"}, "number": {"type": "string"},
+        "type": {"type": "object", "required": ["code"], "additionalProperties": False,
+                 "properties": {"code": {"type": "string"}, "name": {**_VERDICT_NAMES, "description": "Left out when the registry does not know the type."}}},
+        "issuer": {"type": "object", "required": ["id"], "additionalProperties": False,
+                   "properties": {"id": {"type": "string"}, "name": {**_VERDICT_NAMES, "description": "Left out when the registry does not know the agency."}}},
+        "state": {"type": "string", "enum": list(BASIS_STATES),
+                  "description": "; ".join(f"{state}: {_BASIS_STATE_MEANING[state]}" for state in BASIS_STATES) + "."},
+    },
+}
 VERDICT: dict[str, Any] = {
     "description": "What a verifier concluded about one token at one moment (POST /api/v1/verify, permit verify --json).",
     "type": "object", "additionalProperties": False,
@@ -273,6 +318,8 @@ VERDICT: dict[str, Any] = {
                    "properties": {"id": {"type": "string"}, "name": _VERDICT_NAMES}},
         "superseded_by": {"type": "object", "required": ["id", "min_version"], "additionalProperties": False,
                           "properties": {"id": {"type": "string"}, "min_version": {"type": "integer"}}},
+        "basis": {"type": "array", "minItems": 1, "items": BASIS_VIEW,
+                  "description": "With `permit`, when the permit rests on others: each of them and its state today."},
     },
 }
 PROBLEM: dict[str, Any] = {
