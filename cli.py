@@ -1413,17 +1413,22 @@ def demo_cmd(directory: Path, and_serve: bool, bind: str) -> None:
 
     Example: permit demo --dir demo-home --serve
     """
-    from permits.demo import build_demo
+    from permits.demo import build_demo, once_only, revoke_basis
+    from verifier.basis import basis_reader
 
     base_url = f"http://{bind}"
     home, urls = build_demo(directory, click.echo, base_url)
+    story = once_only(home, click.echo, basis_reader)
+    once = [story.registration, *story.resting]
     click.echo("\n" + _("Verifying, offline, with the published registry and status lists:"))
     for label, url in urls:
-        verdict = verify_in_home(home, qr.token_from_input(url), int(time.time()))
-        shown = STATUS_TEXT[verdict.status]
-        holder = verdict.permit.holder_name if verdict.permit else _("(content not shown: not genuine)")
-        reasons = ", ".join(verdict.reasons) or _("all checks passed")
-        click.echo(f"  {label:<9} → {shown['en']} / {shown['vi']}  [{reasons}]  {holder}")
+        _demo_verdict(home, label, qr.token_from_input(url))
+    for record in once:
+        _demo_verdict(home, "valid", record.token, story=True)
+    revoke_basis(home, story, click.echo)
+    click.echo(_("Verifying the three again:"))
+    for record in once:
+        _demo_verdict(home, "revoked", record.token, story=True)
     click.echo("\n" + _("Home: {directory}/ (PERMIT_HOME={directory} permit list)").format(directory=directory))
     if and_serve:
         from verifier.web.serve import serve
@@ -1431,8 +1436,32 @@ def demo_cmd(directory: Path, and_serve: bool, bind: str) -> None:
         click.echo("\n" + _("The verifier is starting on {url}. Open a permit's page:").format(url=base_url))
         for label, url in urls:
             click.echo(f"  {label:<9} {url}")
+        click.echo("  " + _("once only: the business registration, then the two permits resting on it:"))
+        for record in once:
+            click.echo(f"  {'revoked':<9} {qr.permit_url(base_url, record.token)}")
         click.echo(_("Stop it with Ctrl-C.") + "\n")
         serve({"HOME": str(directory), "BASE_URL": base_url}, {"bind": bind, "workers": 2, "threads": 2, "accesslog": "-"})
+
+
+def _demo_verdict(home: Home, label: str, token: str, story: bool = False) -> None:
+    """One line of the demo: what it expects, the verdict and its reasons; then each basis of
+    the permit with its state. A story's permit is named by type and number (one holder for all)."""
+    lang = current_language()
+    verdict = verify_in_home(home, token, int(time.time()))
+    shown = STATUS_TEXT[verdict.status]
+    d = verdict.to_dict()
+    reasons = ", ".join(verdict.reasons) or _("all checks passed")
+    if verdict.permit is None:
+        what = _("(content not shown: not genuine)")
+    elif story:
+        what = f"{d['permit']['type'].get('name', {}).get(lang, verdict.permit.type)} {verdict.permit.number}"
+    else:
+        what = verdict.permit.holder_name
+    click.echo(f"  {label:<9} → {shown['en']} / {shown['vi']}  [{reasons}]  {what}")
+    for basis in d.get("basis", ()):
+        click.echo(" " * 14 + _("based on {type} {number} ({issuer}): {state}").format(
+            type=basis["type"].get("name", {}).get(lang, basis["type"]["code"]), number=basis["number"],
+            issuer=basis["issuer"].get("name", {}).get(lang, basis["issuer"]["id"]), state=BASIS_STATE_TEXT[basis["state"]][lang]))
 
 
 def main() -> None:

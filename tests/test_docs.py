@@ -76,16 +76,22 @@ def test_every_local_link_resolves(page: Path) -> None:
     assert broken == []
 
 
+# A verdict line of the demo, and a line naming a permit a permit rests on, under it.
+DEMO_LINE = re.compile(r"  \S+ +→ .*| {14}based on .*")
+
+
 def test_the_readme_shows_the_verdicts_the_demo_prints(tmp_path: Path) -> None:
-    """The README's block of demo verdicts is what `permit demo` prints, line for line."""
+    """The README's block of demo verdicts is what `permit demo` prints, line for line: the
+    samples', then the once-only story's before and after its business registration is revoked."""
     from click.testing import CliRunner
 
     readme = (ROOT / "README.md").read_text()
-    block = re.search(r"```\n((?:  \S+ +→ .*\n)+)```", readme)
+    block = re.search(rf"```\n((?:(?:{DEMO_LINE.pattern}|)\n)+)```", readme)
     assert block is not None
-    shown = block.group(1).splitlines()
+    shown = [line for line in block.group(1).splitlines() if line]
     result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")], env={"PERMIT_PASSPHRASE": None},
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    printed = [line for line in result.stdout.splitlines() if " → " in line]
+    printed = [line for line in result.stdout.splitlines() if DEMO_LINE.fullmatch(line)]
     assert printed == shown
+    assert len(shown) == 18 and sum("[basis_revoked]" in line for line in shown) == 2

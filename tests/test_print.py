@@ -27,7 +27,8 @@ from selenium.webdriver.common.by import By
 
 import cli as cli_module
 from cli import cli
-from permits import operator, pdf, printing, qr
+from permits import demo, operator, pdf, printing, qr
+from verifier.basis import basis_reader
 from verifier.scan import read_qr
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -254,6 +255,20 @@ def test_a_permit_resting_on_others_prints_a_based_on_line_for_each(home: City, 
     assert HOLDER in desktop.find_element(By.CSS_SELECTOR, ".fields").text
     ARTIFACTS.mkdir(exist_ok=True)
     desktop.save_screenshot(str(ARTIFACTS / "printed-permit-on-bases.png"))
+
+
+def test_the_demo_prints_its_once_only_permits_with_what_each_rests_on(tmp_path: Path) -> None:
+    home, _ = demo.build_demo(tmp_path / "demo", lambda line: None)
+    story = demo.once_only(home, lambda line: None, basis_reader)
+    rows = []
+    for page in story.printed:
+        html = page.read_text(encoding="utf-8")
+        rows.append([" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in re.findall(r'<tr class="basis">(.*?)</tr>', html, re.S)])
+    registration = ("Dựa trên Based on Giấy chứng nhận đăng ký doanh nghiệp số 0316543210 (Sở Kế hoạch và Đầu tư) "
+                    "Business registration certificate 0316543210 (Department of Planning and Investment)")
+    assert rows == [[], [registration], [registration, "Dựa trên Based on Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm số "
+                                         "1302/2026/GCN-ATTP (Sở Y tế) Food safety certificate 1302/2026/GCN-ATTP (Department of Health)"]]
+    assert [page.name for page in story.printed] == [f"{r.permit.id}.html" for r in (story.registration, *story.resting)]
 
 
 def test_the_verification_address_is_the_host_and_path_people_see() -> None:

@@ -10,6 +10,7 @@ text, and as every list `permit status publish` writes and the committed vectors
 from __future__ import annotations
 
 import json
+import time
 import zlib
 from datetime import date
 from pathlib import Path
@@ -30,6 +31,8 @@ from permits.issuing import Amendment
 from permits.ledger import PermitRecord
 from permits.status_list import MIN_SIZE, Status
 from permits.token import MAX_TOKEN_LENGTH, inflate_claims
+from verifier.basis import basis_reader
+from verifier.offline import verify_in_home
 from verifier.verdict import STATUSES
 from verifier.web import schemas
 from verifier.web.app import create_app
@@ -202,13 +205,19 @@ def test_claims_outside_the_schema_are_refused_by_it(city: City) -> None:
 def test_every_document_of_the_demo_home_matches(tmp_path: Path) -> None:
     home, cases = demo.build_demo(tmp_path / "demo", lambda line: None)
     assert check_bundle(home.file("registry.json").read_bytes()) == 1
-    issued = 0
+    story = demo.once_only(home, lambda line: None, basis_reader)  # the registry's version 2: types resting on others
+    assert check_bundle(home.file("registry.json").read_bytes()) == 1
+    issued, bases = 0, []
     for agency in home.ledger_agencies():
             with home.ledger(agency) as ledger:
                 for record in ledger.find(limit=1000):
-                    check_permit_token(record.token)
+                    bases.append(len(check_permit_token(record.token).get("basis", [])))
                     issued += 1
-    assert issued == len(cases) - 1  # every sample but the forged one is a permit of a ledger
+    assert issued == len(cases) - 1 + 3  # every sample but the forged one, and the story's three
+    assert sorted(bases)[-2:] == [1, 2]
+    for record in (story.registration, *story.resting):
+        verdict = verify_in_home(home, record.token, int(time.time()))
+        assert errors("verdict.json", json.loads(json.dumps(verdict.to_dict()))) == []
 
 
 # --- status lists: the Token Status List JWT form -----------------------------------------------
