@@ -122,14 +122,9 @@ REGISTRY: dict[str, Any] = {
         "expires_at": _SECONDS,
         "types": {"type": "object", "maxProperties": MAX_TYPES, "propertyNames": _IDENTIFIER, "additionalProperties": {
             "type": "object", "required": ["name", "max_days"], "additionalProperties": False,
-            "properties": {
-                "name": _NAMES,
-                "max_days": _integer(1, MAX_VALIDITY_DAYS, "The longest validity of a permit of this type, in days."),
-                "requires": {"type": "array", "minItems": 1, "uniqueItems": True, "items": _IDENTIFIER,
-                             "description": "The permit types a permit of this type rests on (its basis), sorted; left out when "
-                                            "none. Each names a type of this registry, and no type rests on itself, however "
-                                            "indirectly."},
-            },
+            "properties": {"name": _NAMES, "max_days": _integer(1, MAX_VALIDITY_DAYS, "The longest validity of a permit of this type, in days."),
+                           "requires": {"type": "array", "minItems": 1, "uniqueItems": True, "items": _IDENTIFIER,
+                                        "description": "The types a permit of this type rests on (sorted; left out when none)."}},
         }},
         "agencies": {"type": "object", "minProperties": 1, "maxProperties": MAX_AGENCIES, "propertyNames": _IDENTIFIER,
                      "additionalProperties": _AGENCY},
@@ -218,25 +213,13 @@ def _items(max_items: int) -> dict[str, Any]:
             "description": "Left out when empty."}
 
 
-_PERMIT_ID = {"type": "string", "pattern": f"^[0-9A-Z]{{4,{model.PERMIT_ID_MAX}}}$"}
-_BASIS_REF: dict[str, Any] = {
-    "type": "object", "required": ["iss", "jti", "st", "ptype"], "additionalProperties": False,
-    "description": "A signed reference to a permit this one rests on: enough to find its state in its issuer's status list.",
-    "properties": {
-        "iss": {**_IDENTIFIER, "description": "The issuing agency of the permit rested on."},
-        "jti": {**_PERMIT_ID, "description": "Its id."},
-        "st": _integer(0, model.MAX_STATUS_INDEX, "Its index in its agency's status list (of the version the issuer was shown)."),
-        "ptype": {**_IDENTIFIER, "description": "Its permit type."},
-        "no": _text(model.NUMBER_MAX, "Its number as printed; left out when it is its id."),
-    },
-}
 PERMIT_CLAIMS: dict[str, Any] = {
     "description": "The claims a permit token carries once its payload is inflated (permits/token.py): times are whole seconds "
                    "since 1970, and `permit` holds what a checker must see, under short names because every byte is a QR module.",
     "type": "object", "required": ["iss", "jti", "sub", "iat", "nbf", "exp", "ptype", "st", "ver", "permit"], "additionalProperties": False,
     "properties": {
         "iss": {**_IDENTIFIER, "description": "The issuing agency's id in the registry."},
-        "jti": {**_PERMIT_ID, "description": "The permit's id."},
+        "jti": {"type": "string", "pattern": f"^[0-9A-Z]{{4,{model.PERMIT_ID_MAX}}}$", "description": "The permit's id."},
         "sub": {"type": "string", "pattern": _anchored(model.HOLDER_ID),
                 "description": "The holder's registration code (never a citizen's identity number in clear)."},
         "iat": {**_SECONDS, "description": "When the permit was signed."},
@@ -255,8 +238,20 @@ PERMIT_CLAIMS: dict[str, Any] = {
                 "cond": _items(model.CONDITIONS_MAX),
             },
         },
-        "basis": {"type": "array", "minItems": 1, "maxItems": model.MAX_BASIS, "items": _BASIS_REF,
-                  "description": "The permits this one rests on, sorted, each permit and each type once; left out when none."},
+        "basis": {
+            "type": "array", "minItems": 1, "maxItems": model.MAX_BASIS,
+            "description": "The permits this one rests on (sorted, each permit and each type once); left out when none.",
+            "items": {
+                "type": "object", "required": ["iss", "jti", "st", "ptype"], "additionalProperties": False,
+                "properties": {
+                    "iss": {**_IDENTIFIER, "description": "The agency that issued the permit rested on."},
+                    "jti": {"type": "string", "pattern": f"^[0-9A-Z]{{4,{model.PERMIT_ID_MAX}}}$", "description": "Its id."},
+                    "st": _integer(0, model.MAX_STATUS_INDEX, "Its index in its agency's status list (of the version referenced)."),
+                    "ptype": {**_IDENTIFIER, "description": "Its type."},
+                    "no": _text(model.NUMBER_MAX, "Its number as printed; left out when it is its id."),
+                },
+            },
+        },
     },
 }
 
