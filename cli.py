@@ -621,6 +621,8 @@ def _registry_summary(reg: Registry) -> None:
         id=reg.id, name=reg.name, version=reg.version, expires=iso(reg.expires_at)))
     for code, ptype in sorted(reg.types.items()):
         click.echo("  " + _("type {code}: {vi} / {en} (max {days} days)").format(code=code, vi=ptype.name.vi, en=ptype.name.en, days=ptype.max_days))
+        if ptype.requires:
+            click.echo("    " + _("rests on {types}").format(types=", ".join(ptype.requires)))
     for agency in reg.agencies.values():
         click.echo("  " + _("agency {id}: {vi} / {en}; may issue {types}").format(
             id=agency.id, vi=agency.name.vi, en=agency.name.en, types=", ".join(agency.types)))
