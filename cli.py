@@ -386,8 +386,7 @@ def record_dict(home: Home, record: PermitRecord) -> dict[str, Any]:
         "valid_from": issuing.city_date(p.valid_from).isoformat(),
         "valid_until": issuing.city_date(p.valid_until - 1).isoformat(),
         "status_index": p.status_index,
-        "basis": [{"agency": ref.agency, "id": ref.id, "number": ref.number, "type": ref.type, "status_index": ref.status_index}
-                  for ref in p.basis],
+        "basis": [{"agency": ref.agency, "id": ref.id, "type": ref.type, "status_index": ref.status_index} for ref in p.basis],
         "kid": record.kid,
         "token": record.token,
         "url": qr.permit_url(home.base_url, record.token),
@@ -423,8 +422,7 @@ def print_record(data: dict[str, Any]) -> None:
 
 
 def basis_line(ref: dict[str, Any]) -> str:
-    number = ref["number"] if ref["number"] == ref["id"] else f"{ref['number']} (id {ref['id']})"
-    return _("{type} {number} of {agency}").format(type=ref["type"], number=number, agency=ref["agency"])
+    return _("{type} {id} of {agency}").format(type=ref["type"], id=ref["id"], agency=ref["agency"])
 
 
 def resting_on(home: Home, basis_id: str, basis_agency: str | None, limit: int = 100) -> list[PermitRecord]:
@@ -1257,8 +1255,7 @@ def _print_verdict(verdict: Verdict) -> None:
         type_name = basis["type"].get("name", {}).get(lang, basis["type"]["code"])
         issuer = basis["issuer"].get("name", {}).get(lang, basis["issuer"]["id"])
         state = paint(BASIS_STATE_TEXT[basis["state"]][lang], fg="green" if basis["state"] in ("valid", "amended") else "red")
-        rows.append((_("Based on"), _("{type} {number}, {issuer}: {state}").format(type=type_name, number=basis["number"], issuer=issuer,
-                                                                                    state=state)))
+        rows.append((_("Based on"), _("{type} {id}, {issuer}: {state}").format(type=type_name, id=basis["id"], issuer=issuer, state=state)))
     rows.append((_("Checked"), _("{at} against registry version {version}").format(at=d["checked_at"], version=d["registry_version"])))
     labelled(rows)
 

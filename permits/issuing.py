@@ -130,7 +130,7 @@ def rest_on(permit_type: PermitType, bases: Sequence[Permit], holder_id: str | N
         if differs:
             raise InputError(f"the holder's {differs} differs from the one on permit {basis.id}; leave it out to take that permit's",
                              reason=Reason.BASIS_HOLDER_MISMATCH)
-    return holder, tuple(sorted(BasisRef(b.agency, b.id, b.status_index, b.type, b.number) for b in bases))
+    return holder, tuple(sorted(BasisRef(b.agency, b.id, b.status_index, b.type) for b in bases))
 
 
 def within_bases(bases: Sequence[Permit], valid_from: date, valid_until: date) -> date:

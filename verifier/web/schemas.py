@@ -248,7 +248,6 @@ PERMIT_CLAIMS: dict[str, Any] = {
                     "jti": {"type": "string", "pattern": f"^[0-9A-Z]{{4,{model.PERMIT_ID_MAX}}}$", "description": "Its id."},
                     "st": _integer(0, model.MAX_STATUS_INDEX, "Its index in its agency's status list (of the version referenced)."),
                     "ptype": {**_IDENTIFIER, "description": "Its type."},
-                    "no": _text(model.NUMBER_MAX, "Its number as printed; left out when it is its id."),
                 },
             },
         },
