@@ -1063,6 +1063,39 @@ def status_publish(ctx: click.Context, agency: str, ttl_hours: int, origins: tup
     emit(data, as_json, human)
 
 
+@status.command("pull")
+@option("--agency", "agencies", multiple=True, help="Only this agency (repeat; default: every agency whose ledger is not in this home).")
+@option("--origin", "origin_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+        help="Read them from this origin directory (status/AGENCY.jwt) instead of where the registry says.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def status_pull(ctx: click.Context, agencies: tuple[str, ...], origin_dir: Path | None, as_json: bool) -> None:
+    """Fetch other agencies' current status lists into this home, each verified before it is
+    kept, so that their permits can be checked here offline (a basis given to `issue --basis`).
+
+    Exit status: 0 when every list is current here, 2 when one could not be had.
+
+    Example: permit status pull
+    """
+    from verifier.offline import fetch_status_lists
+
+    outcome = fetch_status_lists(home_of(ctx), now(), origin_dir, agencies)
+    data = {agency: result if isinstance(result, str) else {"error": str(result.reason), "message": result.message}
+            for agency, result in outcome.items()}
+    def human() -> None:
+        for agency, result in outcome.items():
+            if result == "installed":
+                click.echo(_("Status list of {agency}: updated.").format(agency=agency))
+            elif result == "held":
+                click.echo(_("Status list of {agency}: already current.").format(agency=agency))
+            elif isinstance(result, PermitError):
+                click.echo(paint(_("Status list of {agency}: not fetched: [{reason}] {message}").format(
+                    agency=agency, reason=result.reason, message=result.message), fg="red"))
+    emit(data, as_json, human)
+    if any(not isinstance(result, str) for result in outcome.values()):
+        ctx.exit(EXIT_INPUT)
+
+
 @status.command("push")
 @click.argument("url")
 @option("--agency", required=True, help="Agency id.")

@@ -68,7 +68,8 @@ def accept(verdict: Verdict, given: str) -> Permit:
     first = verdict.reasons[0] if verdict.reasons else Reason.BASIS_INVALID
     name = f"permit {verdict.permit.id}" if verdict.permit is not None else repr(_short(given))
     refusal = _REFUSAL_OF_STATUS.get(verdict.status, Reason.BASIS_INVALID)
-    raise InputError(f"the basis ({name}) is not in force: [{first}] {first.sentence}", reason=refusal)
+    hint = " Fetch the agencies' current status lists with `permit status pull`." if refusal == Reason.BASIS_STATUS_UNKNOWN else ""
+    raise InputError(f"the basis ({name}) is refused: [{first}] {first.sentence}{hint}", reason=refusal)
 
 
 def basis_reader(home: Home, now: int) -> BasisReader:
