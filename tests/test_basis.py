@@ -289,8 +289,8 @@ def test_holder_details_given_that_match_the_basis_are_accepted(once: Permit) ->
 
 def test_a_permit_does_not_outlive_its_basis_and_the_officer_is_told(once: Permit) -> None:
     br = registration(once, until="2028-06-30")
-    lines = ok(issue_on(once, br["url"], until="2028-12-31", extra=())).stdout  # --json: no notice mixed into it
-    assert json.loads(lines)["valid_until"] == "2028-06-30"
+    as_data = ok(issue_on(once, br["url"], until="2028-12-31")).stdout  # --json: no notice mixed into it
+    assert json.loads(as_data)["valid_until"] == "2028-06-30"
     human = ok(once("issue", "--agency", "hcm-syt", "--type", "food-safety", "--basis", br["url"], "--valid-until", "2028-12-31"))
     assert human.stdout.splitlines()[0] == "Issued."
     assert human.stdout.splitlines()[-1] == (
@@ -301,7 +301,8 @@ def test_a_permit_does_not_outlive_its_basis_and_the_officer_is_told(once: Permi
     assert "does not outlive" not in shorter.stdout
     vi = ok(once("--lang", "vi", "issue", "--agency", "hcm-syt", "--type", "food-safety", "--basis", br["url"],
                  "--valid-until", "2029-01-31"))
-    assert "2028-06-30" in vi.stdout.splitlines()[-1] and "2029-01-31" in vi.stdout.splitlines()[-1]
+    assert vi.stdout.splitlines()[-1] == (
+        "Ngày hết hạn là 2028-06-30, không phải 2029-01-31: giấy phép không thể có hiệu lực lâu hơn các giấy phép mà nó dựa trên.")
 
 
 def test_issue_shows_the_basis_lines(once: Permit) -> None:
@@ -638,25 +639,32 @@ def downgraded(path: Path, tmp_path: Path) -> None:
     old.rename(path)
 
 
-def test_a_ledger_from_before_opens_and_its_suspended_permits_earlier_versions_read_suspended(once: Permit, tmp_path: Path) -> None:
+def test_a_ledger_from_before_opens_and_earlier_versions_follow_their_suspended_or_revoked_permit(once: Permit, tmp_path: Path) -> None:
     br = registration(once)
     v2 = as_json(once("amend", br["id"], "--holder-address", "45 Lê Lợi, Phường Sài Gòn", "--reason", "Đổi địa chỉ", "--json"))
     ok(once("suspend", br["id"], "--reason", "Tạm ngừng kinh doanh"))
+    closed = registration(once, holder_id=OTHER_ID, name=OTHER)
+    ok(once("amend", closed["id"], "--holder-address", "9 Hàm Nghi, Phường Sài Gòn", "--reason", "Đổi địa chỉ"))
+    ok(once("revoke", closed["id"], "--reason", "Doanh nghiệp giải thể"))
     path = once.home / "ledgers" / "hcm-skhdt.db"
     downgraded(path, tmp_path)
+    statuses = "SELECT permit_id, version, status FROM versions ORDER BY permit_id = ?, version"
     with closing(sqlite3.connect(path)) as conn:
         assert [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")] == [
             "create_tables", "create_import_tables"]
-        assert conn.execute("SELECT version, status FROM versions ORDER BY version").fetchall() == [
-            (1, Status.SUPERSEDED), (2, Status.SUSPENDED)]
+        assert conn.execute(statuses, (closed["id"],)).fetchall() == [
+            (br["id"], 1, Status.SUPERSEDED), (br["id"], 2, Status.SUSPENDED),
+            (closed["id"], 1, Status.SUPERSEDED), (closed["id"], 2, Status.REVOKED)]
 
     publish(once, "hcm-skhdt")  # opens the ledger: it is brought up to date first
     with Ledger.open(path, "hcm-skhdt") as ledger:
         assert not migrations.pending(ledger.db)
-        assert ledger.db.conn.execute("SELECT version, status FROM versions ORDER BY version").fetchall() == [
-            (1, Status.SUSPENDED), (2, Status.SUSPENDED)]
+        assert ledger.db.conn.execute(statuses, (closed["id"],)).fetchall() == [
+            (br["id"], 1, Status.SUSPENDED), (br["id"], 2, Status.SUSPENDED),
+            (closed["id"], 1, Status.REVOKED), (closed["id"], 2, Status.REVOKED)]
         assert "bases" in ledger.db.table_names()
     assert_status(once, br["token"], 1, "suspended", ["suspended"])
+    assert_status(once, closed["token"], 1, "revoked", ["revoked"])
     assert_status(once, v2["token"], 1, "suspended", ["suspended"])
     ok(once("reinstate", br["id"]))
     publish(once, "hcm-skhdt")
