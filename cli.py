@@ -972,9 +972,11 @@ def amend_cmd(ctx: click.Context, permit_id: str, agency: str | None, holder_nam
         holder_name=holder_name, holder_address=holder_address, activities=activities or None,
         conditions=conditions or None, valid_until=day(valid_until), basis=read_bases(desk.home, bases) if bases else None,
     )
+    # Without --valid-until the end asked for is the permit's own, which a new basis may cap too.
+    asked = valid_until.date() if valid_until else issuing.last_day(desk.record(permit_id).permit)
     record = desk.amend(permit_id, changes, reason)
     data = record_dict(desk.home, record)
-    capped = capped_note(record, valid_until.date()) if valid_until else None
+    capped = capped_note(record, asked)
     def human() -> None:
         click.echo(_("Amended: version {new} issued, version {old} superseded.").format(new=record.permit.version, old=record.permit.version - 1))
         print_record(data)

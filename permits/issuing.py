@@ -265,9 +265,11 @@ def _new_version(
     valid_until = changes.valid_until
     updates: dict[str, Any] = {}
     if changes.basis is not None:
+        # As when issuing, the holder's details not given come from the basis: a newer basis is
+        # often given because its holder's name or address changed.
         holder, updates["basis"] = rest_on(registry.permit_type(current.type), changes.basis, current.holder_id,
-                                           changes.holder_name or current.holder_name, changes.holder_address or current.holder_address)
-        updates["holder_name"], updates["holder_address"] = holder.name, holder.address
+                                           changes.holder_name, changes.holder_address)
+        updates["holder_name"], updates["holder_address"] = holder.name, holder.address or current.holder_address
         valid_until = within_bases(changes.basis, city_date(current.valid_from), valid_until or last_day(current))
     elif current.basis and (changes.holder_name is not None or changes.holder_address is not None
                             or (valid_until is not None and valid_until > last_day(current))):
