@@ -304,6 +304,13 @@ def test_a_permit_does_not_outlive_its_basis_and_the_officer_is_told(once: Permi
         "Ngày hết hạn là 2028-06-30, không phải 2029-01-31: giấy phép không thể có hiệu lực lâu hơn các giấy phép mà nó dựa trên.")
 
 
+def test_a_permit_may_start_before_its_basis_did(once: Permit) -> None:
+    # A paper certificate of 2025, put on the e-registration the business received today.
+    br = registration(once)
+    data = food_safety(once, br["url"], until="2027-12-31", extra=("--valid-from", "2025-06-01"))
+    assert (data["valid_from"], data["valid_until"], len(data["basis"])) == ("2025-06-01", "2027-12-31", 1)
+
+
 def test_issue_shows_the_basis_lines(once: Permit) -> None:
     br = registration(once, number="41N8012345")
     result = ok(once("issue", "--agency", "hcm-syt", "--type", "food-safety", "--basis", br["url"], "--valid-until", "2027-12-31"))

@@ -203,12 +203,12 @@ def a_basis_not_yet_valid(permit: Permit, city: City, tmp: Path) -> tuple[Args, 
 
 def no_basis(permit: Permit, city: City, tmp: Path) -> tuple[Args, str]:
     return (issue_food_safety(holder=("--holder-id", HOLDER_ID, "--holder-name", HOLDER)),
-            "a food-safety permit rests on a business-registration permit: give its QR code or link with --basis")
+            "a permit of type food-safety rests on one of type business-registration: give its QR code or link with --basis")
 
 
 def one_basis_of_two(permit: Permit, city: City, tmp: Path) -> tuple[Args, str]:
     br = registration(permit)
-    return issue_alcohol(br["url"]), "a alcohol-retail permit rests on a food-safety permit: give its QR code or link with --basis"
+    return issue_alcohol(br["url"]), "a permit of type alcohol-retail rests on one of type food-safety: give its QR code or link with --basis"
 
 
 def one_basis_twice(permit: Permit, city: City, tmp: Path) -> tuple[Args, str]:
