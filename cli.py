@@ -386,8 +386,7 @@ def record_dict(home: Home, record: PermitRecord) -> dict[str, Any]:
         "valid_from": issuing.city_date(p.valid_from).isoformat(),
         "valid_until": issuing.city_date(p.valid_until - 1).isoformat(),
         "status_index": p.status_index,
-        "basis": [{"agency": ref.agency, "id": ref.id, "number": ref.number, "type": ref.type, "status_index": ref.status_index}
-                  for ref in p.basis],
+        "basis": [{"agency": ref.agency, "id": ref.id, "type": ref.type, "status_index": ref.status_index} for ref in p.basis],
         "kid": record.kid,
         "token": record.token,
         "url": qr.permit_url(home.base_url, record.token),
@@ -423,8 +422,7 @@ def print_record(data: dict[str, Any]) -> None:
 
 
 def basis_line(ref: dict[str, Any]) -> str:
-    number = ref["number"] if ref["number"] == ref["id"] else f"{ref['number']} (id {ref['id']})"
-    return _("{type} {number} of {agency}").format(type=ref["type"], number=number, agency=ref["agency"])
+    return _("{type} {id} of {agency}").format(type=ref["type"], id=ref["id"], agency=ref["agency"])
 
 
 def resting_on(home: Home, basis_id: str, basis_agency: str | None, limit: int = 100) -> list[PermitRecord]:
@@ -976,9 +974,11 @@ def amend_cmd(ctx: click.Context, permit_id: str, agency: str | None, holder_nam
         holder_name=holder_name, holder_address=holder_address, activities=activities or None,
         conditions=conditions or None, valid_until=day(valid_until), basis=read_bases(desk.home, bases) if bases else None,
     )
+    # Without --valid-until the end asked for is the permit's own, which a new basis may cap too.
+    asked = valid_until.date() if valid_until else issuing.last_day(desk.record(permit_id).permit)
     record = desk.amend(permit_id, changes, reason)
     data = record_dict(desk.home, record)
-    capped = capped_note(record, valid_until.date()) if valid_until else None
+    capped = capped_note(record, asked)
     def human() -> None:
         click.echo(_("Amended: version {new} issued, version {old} superseded.").format(new=record.permit.version, old=record.permit.version - 1))
         print_record(data)
@@ -1259,8 +1259,7 @@ def _print_verdict(verdict: Verdict) -> None:
         type_name = basis["type"].get("name", {}).get(lang, basis["type"]["code"])
         issuer = basis["issuer"].get("name", {}).get(lang, basis["issuer"]["id"])
         state = paint(BASIS_STATE_TEXT[basis["state"]][lang], fg="green" if basis["state"] in ("valid", "amended") else "red")
-        rows.append((_("Based on"), _("{type} {number}, {issuer}: {state}").format(type=type_name, number=basis["number"], issuer=issuer,
-                                                                                    state=state)))
+        rows.append((_("Based on"), _("{type} {id}, {issuer}: {state}").format(type=type_name, id=basis["id"], issuer=issuer, state=state)))
     rows.append((_("Checked"), _("{at} against registry version {version}").format(at=d["checked_at"], version=d["registry_version"])))
     labelled(rows)
 
@@ -1447,7 +1446,7 @@ def demo_cmd(directory: Path, and_serve: bool, bind: str) -> None:
 
 def _demo_verdict(home: Home, label: str, token: str, story: bool = False) -> None:
     """One line of the demo: what it expects, the verdict and its reasons; then each basis of
-    the permit with its state. A story's permit is named by type and number (one holder for all)."""
+    the permit with its state. A story's permit is named by type and id (one holder for all)."""
     lang = current_language()
     verdict = verify_in_home(home, token, int(time.time()))
     shown = STATUS_TEXT[verdict.status]
@@ -1455,14 +1454,15 @@ def _demo_verdict(home: Home, label: str, token: str, story: bool = False) -> No
     reasons = ", ".join(verdict.reasons) or _("all checks passed")
     if verdict.permit is None:
         what = _("(content not shown: not genuine)")
-    elif story:
-        what = f"{d['permit']['type'].get('name', {}).get(lang, verdict.permit.type)} {verdict.permit.number}"
+    elif story:  # by its id, as the permits resting on it name it
+        what = _("{type} {id}, number {number}").format(type=d["permit"]["type"].get("name", {}).get(lang, verdict.permit.type),
+                                                        id=verdict.permit.id, number=verdict.permit.number)
     else:
         what = verdict.permit.holder_name
     click.echo(f"  {label:<9} → {shown['en']} / {shown['vi']}  [{reasons}]  {what}")
     for basis in d.get("basis", ()):
-        click.echo(" " * 14 + _("based on {type} {number} ({issuer}): {state}").format(
-            type=basis["type"].get("name", {}).get(lang, basis["type"]["code"]), number=basis["number"],
+        click.echo(" " * 14 + _("based on {type} {id} ({issuer}): {state}").format(
+            type=basis["type"].get("name", {}).get(lang, basis["type"]["code"]), id=basis["id"],
             issuer=basis["issuer"].get("name", {}).get(lang, basis["issuer"]["id"]), state=BASIS_STATE_TEXT[basis["state"]][lang]))
 
 

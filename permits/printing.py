@@ -62,8 +62,9 @@ LABELS: Mapping[str, str] = {
 }
 # Sentences with the permit's data in them, filled in after translation.
 VALIDITY = N_("from {start} to {end}, both days included")
-# A permit this one rests on, named as the registry names its type and its agency.
-BASIS = N_("{type} {number} ({issuer})")
+# A permit this one rests on, named as the registry names its type and its agency, and by the
+# id printed on it (its reference carries no number).
+BASIS = N_("{type}, permit ID {id} ({issuer})")
 QR_NOTE = N_("QR code version {version}, error correction M, {size} × {size} mm ({module} mm modules)")
 
 
@@ -97,14 +98,14 @@ def _filled(message: str, **values: object) -> dict[str, str]:
 
 
 def _bases(permit: Permit, registry: Registry) -> list[dict[str, str]]:
-    """Each permit `permit` rests on, in both languages: "<type> <number> (<issuer>)". A type or
+    """Each permit `permit` rests on, in both languages: "<type>, permit ID <id> (<issuer>)". A type or
     an agency the registry no longer knows is named by its code."""
     lines = []
     for ref in permit.basis:
         permit_type, agency = registry.types.get(ref.type), registry.agencies.get(ref.agency)
         type_names = permit_type.name.to_dict() if permit_type else {"vi": ref.type, "en": ref.type}
         agency_names = agency.name.to_dict() if agency else {"vi": ref.agency, "en": ref.agency}
-        lines.append({lang: text.format(type=type_names[lang], number=ref.number, issuer=agency_names[lang])
+        lines.append({lang: text.format(type=type_names[lang], id=ref.id, issuer=agency_names[lang])
                       for lang, text in both(BASIS).items()})
     return lines
 

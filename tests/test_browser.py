@@ -232,8 +232,9 @@ def test_a_permit_on_two_bases_shows_each_and_turns_revoked_with_its_basis_in_bo
         served_on_bases: tuple[Served, dict[str, PermitRecord]], browser: webdriver.Chrome, tmp_path: Path) -> None:
     served, permits = served_on_bases
     url = url_from_qr(served, permits["alcohol"].token, tmp_path, "alcohol")
-    registration_vi = "Giấy chứng nhận đăng ký doanh nghiệp | Số 0316543210 | Sở Kế hoạch và Đầu tư | ✔ còn hiệu lực"
-    food_vi = "Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm | Số 1302/2026/GCN-ATTP | Sở Y tế | ✔ còn hiệu lực"
+    registration, food = permits["registration"].permit.id, permits["food"].permit.id  # named by the ids printed on them
+    registration_vi = f"Giấy chứng nhận đăng ký doanh nghiệp | Mã giấy phép {registration} | Sở Kế hoạch và Đầu tư | ✔ còn hiệu lực"
+    food_vi = f"Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm | Mã giấy phép {food} | Sở Y tế | ✔ còn hiệu lực"
 
     assert verdict_on_page(browser, url) == ("valid", "HỢP LỆ")
     permit = browser.find_element(By.ID, "permit").text
@@ -247,8 +248,8 @@ def test_a_permit_on_two_bases_shows_each_and_turns_revoked_with_its_basis_in_bo
     assert browser.find_element(By.ID, "state-text").text == "VALID"
     assert "Based on" in browser.find_element(By.ID, "permit").text
     assert bases_on_page(browser) == [
-        ("valid", "basis ok", "Business registration certificate | No. 0316543210 | Department of Planning and Investment | ✔ in force"),
-        ("valid", "basis ok", "Food safety certificate | No. 1302/2026/GCN-ATTP | Department of Health | ✔ in force"),
+        ("valid", "basis ok", f"Business registration certificate | Permit ID {registration} | Department of Planning and Investment | ✔ in force"),
+        ("valid", "basis ok", f"Food safety certificate | Permit ID {food} | Department of Health | ✔ in force"),
     ]
     assert browser.execute_script(ACCESSIBILITY_PROBLEMS, "en") == []
 
@@ -266,8 +267,8 @@ def test_a_permit_on_two_bases_shows_each_and_turns_revoked_with_its_basis_in_bo
     assert [(r.get_attribute("data-reason"), r.text) for r in reasons] == [
         ("basis_revoked", "A permit this one rests on has been revoked by the agency that issued it.")]
     assert bases_on_page(browser) == [
-        ("revoked", "basis bad", "Business registration certificate | No. 0316543210 | Department of Planning and Investment | ✘ revoked"),
-        ("valid", "basis ok", "Food safety certificate | No. 1302/2026/GCN-ATTP | Department of Health | ✔ in force"),
+        ("revoked", "basis bad", f"Business registration certificate | Permit ID {registration} | Department of Planning and Investment | ✘ revoked"),
+        ("valid", "basis ok", f"Food safety certificate | Permit ID {food} | Department of Health | ✔ in force"),
     ]
     assert browser.execute_script(ACCESSIBILITY_PROBLEMS, "en") == []
     screenshot_of_bases(browser, "page-bases-revoked-en.png")
@@ -276,7 +277,7 @@ def test_a_permit_on_two_bases_shows_each_and_turns_revoked_with_its_basis_in_bo
     assert browser.find_element(By.ID, "state-text").text == "ĐÃ BỊ THU HỒI"
     assert browser.find_element(By.ID, "reasons").text == "Một giấy phép mà giấy phép này dựa trên đã bị cơ quan cấp thu hồi."
     assert bases_on_page(browser) == [
-        ("revoked", "basis bad", "Giấy chứng nhận đăng ký doanh nghiệp | Số 0316543210 | Sở Kế hoạch và Đầu tư | ✘ bị thu hồi"),
+        ("revoked", "basis bad", f"Giấy chứng nhận đăng ký doanh nghiệp | Mã giấy phép {registration} | Sở Kế hoạch và Đầu tư | ✘ bị thu hồi"),
         ("valid", "basis ok", food_vi),
     ]
     assert browser.execute_script(ACCESSIBILITY_PROBLEMS, "vi") == []

@@ -39,6 +39,7 @@ from keys.encoding import b64url_encode, dumps_canonical
 from keys.reasons import VERDICT_REASONS, Reason
 from permits import issuing, operator, publishing, qr
 from permits.home import Home
+from permits.ledger import ID_ALPHABET
 from verifier.reasons import REASON_TEXT, STATUS_TEXT
 from verifier.verdict import STATUSES, status_for
 from verifier.web import api, errors
@@ -312,7 +313,7 @@ def test_the_error_table_lists_every_error_reason() -> None:
 #                                               the QR link of the permit A (a name below)
 #
 # In an output block, a line "…" stands for any lines, and a line ending in "…" for any end of
-# line; a permit id (8 capitals and digits) stands for the id the session met there first, which
+# line; a permit id (8 characters of its alphabet) stands for the id the session met there first, which
 # the later commands are then given. Times of day are not compared (dates are: the clock is
 # pinned); the home's path is the guide's /srv/permit/hcm-syt.
 
@@ -335,7 +336,7 @@ LINK_DIGITS = re.compile(r"(?<=/v#)\d+")
 
 def session_text(line: str) -> str:
     return LINK_DIGITS.sub("<digits>", QR_VERSION.sub("<n>", TIME.sub("<time>", line.rstrip())))
-PERMIT_ID = re.compile(r"\b(?=[A-Z]*[0-9])(?=[0-9]*[A-Z])[0-9A-Z]{8}\b")
+PERMIT_ID = re.compile(rf"\b[{ID_ALPHABET}]{{8}}\b")  # a permit id: 8 of its alphabet's characters
 REGISTRATION = {"holder_id": "0316543210", "number": "0316543210", "holder_name": "Công ty TNHH Nhà hàng Bến Nghé",
                 "holder_address": "75 Hai Bà Trưng, Phường Sài Gòn, TP. Hồ Chí Minh",
                 "activities": ("Nhà hàng và dịch vụ ăn uống", "Bán lẻ đồ uống có cồn"), "valid_until": date(2031, 12, 31)}

@@ -241,13 +241,13 @@ def test_a_permit_resting_on_others_prints_a_based_on_line_for_each(home: City, 
         assert permit("print", record.permit.id, "--out", out).exit_code == 0
         desktop.get(out.as_uri())
         shown[name] = [row.text.splitlines() for row in desktop.find_elements(By.CSS_SELECTOR, ".fields tr.basis")]
-    assert shown == {"registration": [], "alcohol": [
+    assert shown == {"registration": [], "alcohol": [  # named by the permit ID printed on each
         ["Dựa trên", "Based on",
-         "Giấy chứng nhận đăng ký doanh nghiệp số 0312345678 (Sở Kế hoạch và Đầu tư)",
-         "Business registration certificate 0312345678 (Department of Planning and Investment)"],
+         f"Giấy chứng nhận đăng ký doanh nghiệp, mã giấy phép {registration.permit.id} (Sở Kế hoạch và Đầu tư)",
+         f"Business registration certificate, permit ID {registration.permit.id} (Department of Planning and Investment)"],
         ["Dựa trên", "Based on",
-         "Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm số 1302/2026/GCN-ATTP (Sở Y tế)",
-         "Food safety certificate 1302/2026/GCN-ATTP (Department of Health)"],
+         f"Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm, mã giấy phép {food.permit.id} (Sở Y tế)",
+         f"Food safety certificate, permit ID {food.permit.id} (Department of Health)"],
     ]}
     # Between the validity and the day it was issued; the holder is the basis's.
     labels = [row.text.splitlines()[0] for row in desktop.find_elements(By.CSS_SELECTOR, ".fields tr")]
@@ -264,10 +264,11 @@ def test_the_demo_prints_its_once_only_permits_with_what_each_rests_on(tmp_path:
     for page in story.printed:
         html = page.read_text(encoding="utf-8")
         rows.append([" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in re.findall(r'<tr class="basis">(.*?)</tr>', html, re.S)])
-    registration = ("Dựa trên Based on Giấy chứng nhận đăng ký doanh nghiệp số 0316543210 (Sở Kế hoạch và Đầu tư) "
-                    "Business registration certificate 0316543210 (Department of Planning and Investment)")
-    assert rows == [[], [registration], [registration, "Dựa trên Based on Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm số "
-                                         "1302/2026/GCN-ATTP (Sở Y tế) Food safety certificate 1302/2026/GCN-ATTP (Department of Health)"]]
+    first, second = story.registration.permit.id, story.resting[0].permit.id
+    registration = (f"Dựa trên Based on Giấy chứng nhận đăng ký doanh nghiệp, mã giấy phép {first} (Sở Kế hoạch và Đầu tư) "
+                    f"Business registration certificate, permit ID {first} (Department of Planning and Investment)")
+    assert rows == [[], [registration], [registration, "Dựa trên Based on Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm, "
+                                         f"mã giấy phép {second} (Sở Y tế) Food safety certificate, permit ID {second} (Department of Health)"]]
     assert [page.name for page in story.printed] == [f"{r.permit.id}.html" for r in (story.registration, *story.resting)]
 
 

@@ -35,7 +35,7 @@ UI_SENTENCE: dict[str, str] = {
     "issuer": N_("Issued by"),
     # The permits a permit rests on (its basis), each with its own state today.
     "based_on": N_("Based on"),
-    "number_short": N_("No."),
+    "permit_id": N_("Permit ID"),
     "version": N_("Version"),
     "checked_at": N_("Checked at"),
     "registry_version": N_("against trusted-agency list version"),

@@ -248,7 +248,6 @@ PERMIT_CLAIMS: dict[str, Any] = {
                     "jti": {"type": "string", "pattern": f"^[0-9A-Z]{{4,{model.PERMIT_ID_MAX}}}$", "description": "Its id."},
                     "st": _integer(0, model.MAX_STATUS_INDEX, "Its index in its agency's status list (of the version referenced)."),
                     "ptype": {**_IDENTIFIER, "description": "Its type."},
-                    "no": _text(model.NUMBER_MAX, "Its number as printed; left out when it is its id."),
                 },
             },
         },
@@ -285,11 +284,11 @@ _BASIS_STATE_MEANING = {
     "invalid": "the registry does not vouch for its agency, or not for that type (the permit is then invalid: basis_invalid)",
 }
 BASIS_VIEW: dict[str, Any] = {
-    "type": "object", "required": ["id", "number", "type", "issuer", "state"], "additionalProperties": False,
+    "type": "object", "required": ["id", "type", "issuer", "state"], "additionalProperties": False,
     "description": "A permit the permit rests on, as this verifier finds it today in the same registry and status lists, "
                    "one level deep (its own basis is not followed).",
     "properties": {
-        "id": {"type": "string"}, "number": {"type": "string"},
+        "id": {"type": "string", "description": "Its permit id, printed on it as its permit ID (Mã giấy phép)."},
         "type": {"type": "object", "required": ["code"], "additionalProperties": False,
                  "properties": {"code": {"type": "string"}, "name": {**_VERDICT_NAMES, "description": "Left out when the registry does not know the type."}}},
         "issuer": {"type": "object", "required": ["id"], "additionalProperties": False,

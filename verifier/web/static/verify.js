@@ -61,7 +61,7 @@
     return node;
   }
 
-  // "Based on": each permit this one rests on, with its type, number, issuer and its own state.
+  // "Based on": each permit this one rests on, with its type, id (printed on it), issuer and its own state.
   function addBases(list, bases) {
     var term = document.createElement("dt");
     term.textContent = t("based_on");
@@ -76,7 +76,7 @@
       item.dataset.state = basis.state;
       item.dataset.id = basis.id;
       item.appendChild(span("basis-type", basis.type.name ? basis.type.name[lang] : basis.type.code));
-      item.appendChild(span("basis-number", t("number_short") + " " + basis.number));
+      item.appendChild(span("basis-id", t("permit_id") + " " + basis.id));
       item.appendChild(span("basis-issuer", basis.issuer.name ? basis.issuer.name[lang] : basis.issuer.id));
       var state = span("basis-state", "");
       var mark = span("basis-mark", MARK[kind]);
