@@ -200,6 +200,16 @@ class PageVerifier:
             out += self.run("verify", items=[[world.key, token, now, grace] for world, token, now, grace in chunk])
         return out
 
+    def run_each(self, op: str, items: Sequence[Any], batch: int = 200) -> list[Any]:
+        """`op` ("bundles" or "lists") for each item, each distinct item once, in batches."""
+        keys = [json.dumps(item) for item in items]
+        unique = list(dict.fromkeys(keys))
+        answers: dict[str, Any] = {}
+        for start in range(0, len(unique), batch):
+            chunk = unique[start:start + batch]
+            answers.update(zip(chunk, self.run(op, items=[json.loads(key) for key in chunk]), strict=True))
+        return [answers[key] for key in keys]
+
     def evaluate(self, body: str, **arg: Any) -> Any:
         """Run `body` in the page: the body of an async function of `m` (the module) and `arg`,
         whose JSON-able result is returned. (Injected as script text: the page's CSP forbids eval.)"""

@@ -21,30 +21,20 @@ const bad = (why) => new FieldError("bad", why);
 const inRange = (value, low, high) => isInt(value) && value >= low && value <= high;
 const matches = (value, pattern) => typeof value === "string" && pattern.test(value);
 
-// BasisRef.from_claim: {agency, id, statusIndex, type, number}.
+// BasisRef.from_claim: {agency, id, statusIndex, type}.
 function basisRef(obj) {
-  const m = members(obj, ["iss", "jti", "st", "ptype"], ["no"]);
-  // Only a string can equal a valid jti; other pairs are refused just after, "bad" too.
-  if (m.has("no") && m.get("no") === m.get("jti")) throw bad("a basis number equal to its id is left out");
-  const ref = { agency: m.get("iss"), id: m.get("jti"), statusIndex: m.get("st"), type: m.get("ptype"), number: m.has("no") ? m.get("no") : m.get("jti") };
+  const m = members(obj, ["iss", "jti", "st", "ptype"]);
+  const ref = { agency: m.get("iss"), id: m.get("jti"), statusIndex: m.get("st"), type: m.get("ptype") };
   if (!isIdentifier(ref.agency) || !isIdentifier(ref.type)) throw bad("basis iss and ptype must be identifiers");
   if (!matches(ref.id, PERMIT_ID)) throw bad("basis jti");
   if (!inRange(ref.statusIndex, 0, MAX_STATUS_INDEX)) throw bad("basis st");
-  texts([[ref.number, NUMBER_MAX]]);
   return ref;
 }
 
-// BasisRef's order: (agency, id, status index, type, number), strings by code point.
+// BasisRef's order: (agency, id, status index, type); these strings are ASCII.
 function compareRefs(a, b) {
-  for (const name of ["agency", "id", "statusIndex", "type", "number"]) {
-    const [x, y] = [a[name], b[name]];
-    if (x === y) continue;
-    if (typeof x === "number") return x - y;
-    const [cx, cy] = [[...x], [...y]];
-    for (let i = 0; i < Math.min(cx.length, cy.length); i++) {
-      if (cx[i] !== cy[i]) return cx[i].codePointAt(0) - cy[i].codePointAt(0);
-    }
-    return cx.length - cy.length;
+  for (const name of ["agency", "id", "statusIndex", "type"]) {
+    if (a[name] !== b[name]) return a[name] < b[name] ? -1 : 1;
   }
   return 0;
 }

@@ -245,7 +245,6 @@ function verdict(reasons, now, version, permit, agency, permitType, basis) {
   if (basis.length) {
     out.basis = basis.map(({ ref, state, agency: issuer, permitType: type }) => ({
       id: ref.id,
-      number: ref.number,
       type: type ? { code: ref.type, name: namesOf(type.name) } : { code: ref.type },
       issuer: issuer ? { id: ref.agency, name: namesOf(issuer.name) } : { id: ref.agency },
       state,
