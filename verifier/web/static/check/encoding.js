@@ -84,7 +84,7 @@ export function parseText(text) {
       const c = text.charCodeAt(i);
       if (c === 34) {
         out += text.slice(start, i++);
-        if (!out.isWellFormed()) fail();
+        if (/\p{Cs}/u.test(out)) fail(); // a lone surrogate, escaped
         return out;
       }
       if (!(c >= 32)) fail(); // a control character, or the end
