@@ -363,14 +363,20 @@ def dictionary_module() -> str:
     """The text of verifier/web/static/check/dictionary.js, from permits/dictionary.py."""
     import hashlib
 
-    from permits.dictionary import DICTIONARY_V1
+    from permits.dictionary import DICTIONARY_V1, DICTIONARY_V2
 
-    text = DICTIONARY_V1.decode("utf-8")
-    assert not {"`", "\\"} & set(text) and "${" not in text, "the dictionary no longer fits in a template literal as it is"
-    return ('// The preset DEFLATE dictionary of permit tokens, version 1 ("zip": "DEFv1"): the text of\n'
-            f"// permits/dictionary.py DICTIONARY_V1 ({len(DICTIONARY_V1):,} bytes of UTF-8, SHA-256\n"
-            f"// {hashlib.sha256(DICTIONARY_V1).hexdigest()}), written by tests/browser_check.py.\n"
-            f"export const DICTIONARY_V1 = new TextEncoder().encode(`{text}`);\n")
+    assert DICTIONARY_V2.startswith(DICTIONARY_V1)
+    v1, extension = DICTIONARY_V1.decode("utf-8"), DICTIONARY_V2[len(DICTIONARY_V1):].decode("utf-8")
+    assert not {"`", "\\"} & set(v1 + extension) and "${" not in v1 + extension, "no longer fits in template literals"
+    return ('// The preset DEFLATE dictionaries of permit tokens, as permits/dictionary.py (written from it by\n'
+            "// tests/browser_check.py). DEFv1: the UTF-8 of DICTIONARY_V1, "
+            f"{len(DICTIONARY_V1):,} bytes, SHA-256\n// {hashlib.sha256(DICTIONARY_V1).hexdigest()}. "
+            f"DEFv2: DEFv1 and the basis skeleton, {len(DICTIONARY_V2):,} bytes,\n// SHA-256 {hashlib.sha256(DICTIONARY_V2).hexdigest()}.\n"
+            f"const V1 = `{v1}`;\n"
+            "export const DICTIONARIES = {\n"
+            "  DEFv1: new TextEncoder().encode(V1),\n"
+            f"  DEFv2: new TextEncoder().encode(V1 + `{extension}`),\n"
+            "};\n")
 
 
 def toggles(predicate: Any) -> list[int]:

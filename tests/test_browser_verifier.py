@@ -49,11 +49,11 @@ from keys.jws import TYP_REGISTRY, sign_general
 from keys.signer import Signer
 from keys.trust import make_bundle
 from permits import operator
-from permits.dictionary import DICTIONARY_V1
+from permits.dictionary import DICTIONARY_V1, DICTIONARY_V2
 from permits.home import Home
 from permits.model import BasisRef, Permit
 from permits.status_list import MIN_SIZE, build_status_list
-from permits.token import sign_permit
+from permits.token import DICTIONARIES, compress_claims, sign_permit, zip_for
 
 CHECK = Path(__file__).parent.parent / "verifier" / "web" / "static" / "check"
 VECTORS = Path(__file__).parent / "vectors"
@@ -193,14 +193,15 @@ class Mutations:
     def add(self, family: str, token: object, world: World | None = None, now: int | None = None, grace: int = 0) -> None:
         self.cases.append((family, world or self.base, token, self.now if now is None else now, grace))
 
-    def claims_token(self, permit: Permit, claims: dict[str, Any] | bytes, **header: Any) -> str:
+    def claims_token(self, permit: Permit, claims: dict[str, Any] | bytes) -> str:
+        """The claims compressed and signed as issuers do: DEFv2 for a permit with bases."""
         raw = claims if isinstance(claims, bytes) else dumps_canonical(claims)
         signer = self.signer(permit)
-        return sign_raw(self.header(signer, **header), compress(raw), signer)
+        return sign_raw(self.header(signer, zip=zip_for(permit)), compress_claims(raw, zip_for(permit)), signer)
 
-    def payload_token(self, permit: Permit, payload: bytes) -> str:
+    def payload_token(self, permit: Permit, payload: bytes, zip_name: str = "DEFv1") -> str:
         signer = self.signer(permit)
-        return sign_raw(self.header(signer), payload, signer)
+        return sign_raw(self.header(signer, zip=zip_name), payload, signer)
 
     def status_list(self, agency: str, entries: list[tuple[int, int]], iat: int | None = None, exp: int | None = None) -> str:
         iat = self.now - 3600 if iat is None else iat
@@ -255,7 +256,7 @@ class Mutations:
                         signer.kid[:-1], full, full[:13], "", "k" * 64, "k" * 65, "é" * 64, "😀" * 33, 7, None, True, ["k"], {"k": 1},
                         "../" + signer.kid, kid_cyrillic, "constructor", "__proto__", "toString"):
                 self.add("header: kid", token(self.header(signer, kid=kid)))
-            for zip_ in ("DEFv1", "DEF", "defv1", "DEFv2", "", "GZIP", None, 1, True, ["DEFv1"]):
+            for zip_ in ("DEFv1", "DEFv2", "DEF", "defv1", "DEFV2", "DEFv3", "DEFv0", "", "GZIP", None, 1, True, ["DEFv1"]):
                 self.add("header: zip", token(self.header(signer, zip=zip_)))
             # The header's JSON itself, with the genuine members.
             canonical = json.dumps(self.header(signer), separators=(",", ":"))
@@ -527,15 +528,19 @@ class Mutations:
     def payloads(self) -> None:
         for permit in (self.a, self.b):
             raw = dumps_canonical(permit.to_claims())
-            payload = compress(raw)
+            zip_name = zip_for(permit)
+            payload = compress_claims(raw, zip_name)
             for i in range(len(payload)):
                 for bit in (0x01, 0x80) if i % 2 else (0x10,):
                     flipped = payload[:i] + bytes([payload[i] ^ bit]) + payload[i + 1:]
-                    self.add("payload: bit flipped, re-signed", self.payload_token(permit, flipped))
+                    self.add("payload: bit flipped, re-signed", self.payload_token(permit, flipped, zip_name))
             for cut in (1, 2, 3, 5, len(payload) // 2, len(payload) - 1):
-                self.add("payload: truncated", self.payload_token(permit, payload[:-cut]))
+                self.add("payload: truncated", self.payload_token(permit, payload[:-cut], zip_name))
             for tail in (b"\x00", b"\x03\x00", b"\xff", payload, compress(b"{}")):
-                self.add("payload: trailing data", self.payload_token(permit, payload + tail))
+                self.add("payload: trailing data", self.payload_token(permit, payload + tail, zip_name))
+            # Each dictionary under each name: a v1 stream read with v2 and the other way round.
+            for written, named in (("DEFv1", "DEFv1"), ("DEFv2", "DEFv2"), ("DEFv1", "DEFv2"), ("DEFv2", "DEFv1")):
+                self.add(f"payload: {written} under zip {named}", self.payload_token(permit, compress_claims(raw, written), named))
             plain = zlib.compressobj(9, zlib.DEFLATED, -15)
             stored = zlib.compressobj(0, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, zdict=DICTIONARY_V1)
             fixed = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_FIXED, zdict=DICTIONARY_V1)
@@ -548,8 +553,9 @@ class Mutations:
                                ("stored, not final", b"\x00" + len(raw).to_bytes(2, "little") + (len(raw) ^ 0xFFFF).to_bytes(2, "little") + raw)):
                 self.add(f"payload: {name}", self.payload_token(permit, data))
             # Far back into the dictionary, and one byte beyond it.
-            for distance in (len(DICTIONARY_V1), len(DICTIONARY_V1) + 1):
-                self.add("payload: distance into the dictionary", self.payload_token(permit, fixed_match(distance)))
+            for zip_name, dictionary in (("DEFv1", DICTIONARY_V1), ("DEFv2", DICTIONARY_V2)):
+                for distance in (len(dictionary), len(dictionary) + 1):
+                    self.add("payload: distance into the dictionary", self.payload_token(permit, fixed_match(distance), zip_name))
         self.oversized()
         self.json_payloads()
 
@@ -757,13 +763,17 @@ def test_the_page_reads_text_with_the_servers_unicode_on_every_code_point(page: 
         assert in_page[name] == changes, f"{name}: the page's text rules differ from Python {sys.version.split()[0]} (Unicode {unicodedata.unidata_version})"
 
 
-def test_the_dictionary_module_is_permits_dictionary_byte_for_byte(page: PageVerifier) -> None:
+def test_the_dictionary_module_holds_permits_dictionaries_byte_for_byte(page: PageVerifier) -> None:
     assert (CHECK / "dictionary.js").read_text(encoding="utf-8") == dictionary_module()
-    digest = page.evaluate("""
-        const { DICTIONARY_V1 } = await import(new URL("dictionary.js", arg.module).href);
-        const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", DICTIONARY_V1));
-        return [DICTIONARY_V1.length, Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("")];""")
-    assert digest == [len(DICTIONARY_V1), hashlib.sha256(DICTIONARY_V1).hexdigest()]
+    digests = page.evaluate("""
+        const { DICTIONARIES } = await import(new URL("dictionary.js", arg.module).href);
+        const out = {};
+        for (const [name, bytes] of Object.entries(DICTIONARIES)) {
+          const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+          out[name] = [bytes.length, Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("")];
+        }
+        return out;""")
+    assert digests == {name: [len(data), hashlib.sha256(data).hexdigest()] for name, data in DICTIONARIES.items()}
 
 
 def test_chromium_has_every_feature_the_page_verifier_relies_on(page: PageVerifier) -> None:

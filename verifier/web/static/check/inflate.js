@@ -3,16 +3,21 @@
 // whole stream each: truncated, followed by other bytes or past its bound throws Malformed.
 
 import { Malformed } from "./encoding.js";
-import { DICTIONARY_V1 } from "./dictionary.js";
+import { DICTIONARIES } from "./dictionary.js";
 
 export const MAX_CLAIMS_BYTES = 8192;
 
 // DecompressionStream has no preset dictionary: the dictionary goes first, as a stored block
 // that is not the last (byte 0: BFINAL 0, BTYPE 00; LEN, NLEN), filling the window as zlib's
 // zdict does; it ends on a byte boundary, where the payload's first block then starts.
-const PRESET = new Uint8Array(5 + DICTIONARY_V1.length);
-PRESET.set([0, DICTIONARY_V1.length & 0xff, DICTIONARY_V1.length >> 8, ~DICTIONARY_V1.length & 0xff, (~DICTIONARY_V1.length >> 8) & 0xff]);
-PRESET.set(DICTIONARY_V1, 5);
+const PRESETS = {};
+function preset(dictionary) {
+  const n = dictionary.length;
+  const block = new Uint8Array(5 + n);
+  block.set([0, n & 0xff, n >> 8, ~n & 0xff, (~n >> 8) & 0xff]);
+  block.set(dictionary, 5);
+  return block;
+}
 
 // What `chunks` inflate to in `format`: Malformed unless one whole stream of at most `limit`.
 async function inflate(format, chunks, limit) {
@@ -48,10 +53,12 @@ async function inflate(format, chunks, limit) {
   return out;
 }
 
-// The claims' bytes of a verified permit payload.
-export async function inflateClaims(payload) {
-  const out = await inflate("deflate-raw", [PRESET, payload], DICTIONARY_V1.length + MAX_CLAIMS_BYTES);
-  return out.subarray(DICTIONARY_V1.length);
+// The claims' bytes of a verified permit payload, inflated with the dictionary `zip` names.
+export async function inflateClaims(payload, zip) {
+  const dictionary = DICTIONARIES[zip];
+  PRESETS[zip] ??= preset(dictionary);
+  const out = await inflate("deflate-raw", [PRESETS[zip], payload], dictionary.length + MAX_CLAIMS_BYTES);
+  return out.subarray(dictionary.length);
 }
 
 // The array a status list's ZLIB `data` holds, at most `limit` bytes.

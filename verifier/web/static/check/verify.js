@@ -144,12 +144,13 @@ export async function verify(token, trust, now, { grace = 0 } = {}) {
     return { valid: false, status: statusFor(reasons), reasons, checked_at: iso(now), registry_version: null };
   }
   const version = registry.version;
-  let alg, kid, headerB64, payloadB64, signatureB64, payload, signature;
+  let alg, kid, zip, headerB64, payloadB64, signatureB64, payload, signature;
   try {
     [headerB64, payloadB64, signatureB64] = splitCompact(token, MAX_TOKEN_LENGTH);
     const header = decodeHeader(headerB64);
     [alg, kid] = checkHeader(header, PERMIT_TYPES, PERMIT_HEADER_MEMBERS);
-    if (header.get("zip") !== "DEFv1") throw new Refusal("unsupported_header");
+    zip = header.get("zip");
+    if (zip !== "DEFv1" && zip !== "DEFv2") throw new Refusal("unsupported_header");
     payload = segmentBytes(payloadB64);
     signature = segmentBytes(signatureB64);
   } catch (error) {
@@ -164,7 +165,7 @@ export async function verify(token, trust, now, { grace = 0 } = {}) {
   // The bytes are the issuer's; now they may be read.
   let permit;
   try {
-    permit = permitFromClaims(parseStrict(await inflateClaims(payload)));
+    permit = permitFromClaims(parseStrict(await inflateClaims(payload, zip)));
   } catch (error) {
     if (error instanceof FieldError) return refused(FIELD_REASON[error.problem], now, version);
     if (error instanceof Malformed) return refused("malformed_token", now, version);
