@@ -137,10 +137,16 @@ async function agencyKey(agency, kid, obj) {
 }
 
 async function agencyOf(id, obj) {
-  const m = members(obj, ["name", "types", "status_url", "keys"]);
+  const m = members(obj, ["name", "types", "status_url", "keys"], ["contact"]);
   if (!Array.isArray(m.get("types")) || !isObject(m.get("keys"))) throw bad("agency");
   identifier(id);
   const agency = { id, name: names(m.get("name")), types: m.get("types").map(identifier), keys: [] };
+  // Whom to call (issue 17): announced for the registry, its exact checks still to follow main's.
+  if (m.has("contact")) {
+    const contact = members(m.get("contact"), [], ["phone", "web"]);
+    if (![...contact.values()].every((value) => typeof value === "string")) throw bad("contact");
+    agency.contact = Object.fromEntries(contact);
+  }
   for (const [kid, key] of m.get("keys")) agency.keys.push(await agencyKey(id, kid, key));
   if (!agency.types.length || !ascending(agency.types)) throw bad("types");
   agency.statusUrl = checkUrl(m.get("status_url"));
