@@ -142,6 +142,29 @@ def test_every_committed_vector_gets_the_servers_verdict_in_the_page(page: PageV
         assert verdict == server_verdict(held, vector["token"], vector["now"]), vector["name"]
 
 
+def test_a_status_list_in_the_format_before_2027_is_left_to_the_api(page: PageVerifier) -> None:
+    """The server reads lists in the format before the Token Status List until 2027-03-01 (bzip2,
+    which browsers do not decompress): the page says Unsupported for the permits whose status
+    is in one, so that it asks the API; from that day both refuse such a list alike."""
+    from permits.status_list import LEGACY_ACCEPTED_UNTIL
+
+    permits = {vector["name"]: vector for vector in json.loads((VECTORS / "permits.json").read_text())}
+    lists = tuple((agency, (VECTORS / f"{'legacy-' if agency == 'hcm-syt' else ''}status-{agency}.jwt").read_text()) for agency in AGENCIES)
+    anchor, bundle = (VECTORS / "anchor.json").read_text(), (VECTORS / "registry.json").read_bytes()
+    before = World(anchor, bundle, lists, permits["revoked"]["now"])
+    assert page.open(before)["listProblems"] == {"hcm-syt": "legacy_status_list"}
+    names = ["revoked", "valid-es256", "basis-suspended"]
+    assert held_by_server(before).lists["hcm-syt"].legacy
+    got = page.verify([(before, permits[name]["token"], permits[name]["now"], 0) for name in names])
+    # A Health permit, and a licence resting on a Health certificate; Industry and Trade's own is read.
+    assert got[0] == got[2] == {"unsupported": "legacy_status_list"}
+    assert got[1] == server_verdict(held_by_server(before), permits["valid-es256"]["token"], permits["valid-es256"]["now"])
+    after = replace(before, at=LEGACY_ACCEPTED_UNTIL, allow_stale=True)  # the vectors' registry has expired by then
+    assert page.open(after)["listProblems"] == {"hcm-syt": "unsupported_header"} == held_by_server(after).list_problems
+    for name, verdict in zip(names, page.verify([(after, permits[name]["token"], LEGACY_ACCEPTED_UNTIL, 0) for name in names]), strict=True):
+        assert verdict == server_verdict(held_by_server(after), permits[name]["token"], LEGACY_ACCEPTED_UNTIL), name
+
+
 # --- the differential: mutations of genuine tokens ----------------------------------------------
 
 Case = tuple[str, World, object, int, int]
