@@ -235,14 +235,14 @@ def verifier_home(agency_home: Path, where: Path) -> Path:
     return where
 
 
-def start_server(home: Path, log: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[str, Any]:
-    """Start `permit serve` on a free port; return (base URL, process) once it answers."""
+def start_server(home: Path, log: Path, *extra: str, env: dict[str, str] | None = None, port: int | None = None) -> tuple[str, Any]:
+    """Start `permit serve` on `port` (by default a free one); return (base URL, process) once it answers."""
     import subprocess
     import sys
     import time
     import urllib.request
 
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     command = [str(Path(sys.executable).parent / "permit"), "serve", "--bind", f"127.0.0.1:{port}",
                "--workers", "2", "--access-log", str(log), "--base-url", url, *extra]

@@ -23,7 +23,7 @@ from keys.trust import MAX_BUNDLE_BYTES
 from permits.home import Home
 from verifier import settings
 from verifier.state import TrustStore
-from verifier.web import api, observe, page
+from verifier.web import api, compression, local, observe, page
 from verifier.web.errors import register_error_handlers
 
 # What is not a setting an operator gives (verifier/settings.py has those): for tests.
@@ -36,7 +36,8 @@ DEFAULTS: dict[str, Any] = {
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; worker-src 'self'; manifest-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
 )
 log = logging.getLogger("permits.verifier")
 
@@ -81,6 +82,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.redirect_defaults = False
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(page.blueprint)
+    app.register_blueprint(local.blueprint)
+    compression.init_app(app)
     observe.init_app(app)  # GET /metrics, and each request observed
     register_error_handlers(app)
     if app.config["CORS_ORIGINS"]:

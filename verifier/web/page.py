@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, render_template
 
 from permits.i18n import N_, both
 from verifier.reasons import BASIS_STATE_TEXT, REASON_TEXT, STATUS_TEXT
+from verifier.web import local
 
 blueprint = Blueprint("page", __name__, static_folder="static", static_url_path="/static", template_folder="templates")
 
@@ -47,6 +48,7 @@ UI_SENTENCE: dict[str, str] = {
     "noscript": N_("This page needs JavaScript to read the code in the link."),
 }
 UI_TEXT: dict[str, dict[str, str]] = {key: both(text) for key, text in UI_SENTENCE.items()}
+UI_TEXT.update({key: both(text) for key, text in local.LOCAL_SENTENCE.items()})
 # The language switch names the other language in that language: not a translation.
 UI_TEXT["switch"] = {"vi": "English", "en": "Tiếng Việt"}
 
@@ -61,4 +63,4 @@ def verify_page() -> str:
     store = current_app.extensions["permit_store"]
     registry = store.snapshot.registry
     city = registry.registry.name if registry is not None else ""
-    return render_template("page.html", texts=_texts(), ui=UI_TEXT, city=city)
+    return render_template("page.html", texts=_texts(), ui=UI_TEXT, city=city, local=local.page_context(store))

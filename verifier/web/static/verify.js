@@ -114,6 +114,7 @@
 
   function render(result) {
     current = result;
+    showSource(result);
     var section = $("result");
     var reasons = $("reasons");
     clear(reasons);
@@ -146,9 +147,11 @@
     $("checked").textContent = checked;
   }
 
-  function check(token) {
-    render({ waiting: true });
-    window.fetch("/api/v1/verify", {
+  // --- where a verdict comes from ----------------------------------------------------------------
+
+  // The verifier's API. Resolves (never rejects) to {verdict: …} or {problem: key of a sentence}.
+  function verdictFromApi(token) {
+    return window.fetch("/api/v1/verify", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ token: token }),
@@ -159,15 +162,42 @@
       if (response.status === 429 || response.status >= 500) {
         // The service could not answer now (a node not ready, a load balancer with no node):
         // the code may be fine, so do not say it could not be read.
-        render({ problem: "busy" });
-        return;
+        return { problem: "busy" };
       }
       return response.json().then(function (body) {
-        render(response.ok ? { verdict: body } : { problem: "bad_input" });
+        return response.ok ? { verdict: body } : { problem: "bad_input" };
       });
     }).catch(function () {
-      render({ problem: "network" });
+      return { problem: "network" };
     });
+  }
+
+  // The check in this browser (local.js, a module that runs before this script): the token never
+  // leaves the phone. A browser without modules asks the API, and so does local.js where this
+  // browser lacks what it needs; the verdict then says "checked by the server".
+  function verdictFor(token) {
+    if (window.permitLocal) { return window.permitLocal.verdictFor(token, verdictFromApi); }
+    return verdictFromApi(token).then(function (result) { result.source = "server"; return result; });
+  }
+
+  // Small print under a verdict: where it was checked, and how old the documents were.
+  function showSource(result) {
+    var text = "";
+    if (result.verdict && result.source === "server") { text = t("checked_by_server"); }
+    if (result.verdict && result.source === "device") {
+      var p = {};
+      new Intl.DateTimeFormat("en-GB", {
+        timeZone: "Asia/Ho_Chi_Minh", day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+      }).formatToParts(new Date(result.dataAt)).forEach(function (part) { p[part.type] = part.value; });
+      text = t("checked_here").replace("{time}", p.day + "/" + p.month + "/" + p.year + " " + p.hour + ":" + p.minute);
+    }
+    $("source").textContent = text;
+    $("source").dataset.source = result.verdict ? result.source : "";
+  }
+
+  function check(token) {
+    render({ waiting: true });
+    verdictFor(token).then(render);
   }
 
   function tokenFrom(text) {
