@@ -24,7 +24,7 @@ import traceback
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from keys.files import write_atomic
 from keys.reasons import Reason
 from keys.registry import RETIRED_REASONS, Registry
 from keys.trust import MAX_BUNDLE_BYTES
-from permits import issuing, layout, operator, origin, pdf, printing, qr
+from permits import days, issuing, layout, operator, origin, pdf, printing, qr
 from permits.backup import Manifest, backup_home
 from permits.desk import Desk
 from permits.home import Home, KeyAction, Passphrase
@@ -47,12 +47,13 @@ from permits.i18n import (
     N_,
     _,
     current_language,
+    error_detail,
     language,
     language_from_environment,
     ngettext,
     translate,
 )
-from permits.ledger import PermitRecord
+from permits.ledger import LISTED_STATES, PermitRecord
 from permits.restore import RestoreReport, restore_home
 from verifier.offline import verify_in_home
 from verifier.reasons import REASON_TEXT, STATUS_TEXT
@@ -62,21 +63,28 @@ from verifier.verdict import Verdict, iso
 EXIT_NOT_VALID = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
-DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 class CommandFailed(click.ClickException):
     exit_code = EXIT_INPUT
 
-    def __init__(self, reason: Reason, message: str) -> None:
+    def __init__(self, reason: Reason, message: str, error: PermitError | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.error = error
+
+    @classmethod
+    def of(cls, error: PermitError) -> CommandFailed:
+        return cls(error.reason, error.message, error)
 
     def format_message(self) -> str:
-        # In Vietnamese: the sentence for the reason code, then the English detail (it names
-        # the permit, file or value concerned).
-        sentence = translate(self.reason.sentence, current_language()) if current_language() != "en" else None
-        return f"[{self.reason}] {sentence} ({self.message})" if sentence else f"[{self.reason}] {self.message}"
+        # In Vietnamese: the sentence for the reason code, then the detail (it names the permit,
+        # file or value concerned), in Vietnamese where the catalogue has its template.
+        lang = current_language()
+        if lang == "en":
+            return f"[{self.reason}] {self.message}"
+        detail = error_detail(self.error, lang) if self.error is not None else translate(self.message, lang)
+        return f"[{self.reason}] {translate(self.reason.sentence, lang)} ({detail})"
 
 
 # --- language --------------------------------------------------------------------------------
@@ -187,6 +195,21 @@ def option(*decls: str, **attrs: Any) -> Callable[[Any], Any]:
     return click.option(*decls, cls=TranslatedOption, **attrs)
 
 
+class Day(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.4; we allow 8.1.3
+    """A day as an officer types it: 31/12/2028, 31-12-2028 or 2028-12-31 (permits/days.py, the
+    parser the CSV import uses too); anything else is one line, [bad_dates]."""
+
+    name = "DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        return days.parse_day(str(value), param.opts[0] if param is not None and param.opts else "date")
+
+
+DATE = Day()
+
+
 class PermitGroup(TranslatedGroup):
     """Turns every expected failure into one line and an exit status, never a traceback."""
 
@@ -203,7 +226,7 @@ class PermitGroup(TranslatedGroup):
         try:
             return super().invoke(ctx)
         except PermitError as exc:
-            raise CommandFailed(exc.reason, exc.message) from None
+            raise CommandFailed.of(exc) from None
         except sqlite3.DatabaseError as exc:
             raise CommandFailed(Reason.LEDGER_CORRUPT, f"the ledger database cannot be used: {exc}") from None
         except BrokenPipeError:
@@ -231,8 +254,8 @@ def paint(text: str, **style: Any) -> str:
     return text if os.environ.get("NO_COLOR") else click.style(text, **style)
 
 
-STATE_COLOUR = {"active": "green", "suspended": "yellow", "revoked": "red"}
-STATE_LABEL = {"active": N_("active"), "suspended": N_("suspended"), "revoked": N_("revoked")}
+STATE_COLOUR = {"active": "green", "suspended": "yellow", "revoked": "red", "expired": "magenta"}
+STATE_LABEL = {"active": N_("active"), "suspended": N_("suspended"), "revoked": N_("revoked"), "expired": N_("expired")}
 
 
 def width(text: str) -> int:
@@ -344,10 +367,6 @@ def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
         human()
 
 
-def day(value: datetime | None) -> date | None:
-    return value.date() if value else None
-
-
 def desk_of(ctx: click.Context, agency: str) -> Desk:
     """The desk of `agency` in this home, for this officer, on this command's clock."""
     return Desk(home_of(ctx), agency, officer_of(ctx), passphrases(), now())
@@ -377,7 +396,7 @@ def record_dict(home: Home, record: PermitRecord) -> dict[str, Any]:
         "number": p.number,
         "type": p.type,
         "version": p.version,
-        "state": record.state,
+        "state": record.state_at(now()),
         "holder": {"id": p.holder_id, "name": p.holder_name, "address": p.holder_address},
         "activities": list(p.activities),
         "conditions": list(p.conditions),
@@ -398,6 +417,11 @@ def labelled(rows: Sequence[tuple[str, str]]) -> None:
         click.echo(f"  {label}{' ' * (column - width(label))}{value}")
 
 
+def shown_day(iso_day: str) -> str:
+    """A day of a record (ISO, as --json gives it) as an officer reads it: 31/12/2028."""
+    return days.show_day(date.fromisoformat(iso_day))
+
+
 def state_label(state: str) -> str:
     return paint(_(STATE_LABEL.get(state, state)), fg=STATE_COLOUR.get(state))
 
@@ -411,7 +435,7 @@ def print_record(data: dict[str, Any]) -> None:
         rows.append((_("Address"), data["holder"]["address"]))
     rows += [(_("Activity"), item) for item in data["activities"]]
     rows += [(_("Condition"), item) for item in data["conditions"]]
-    rows.append((_("Valid"), _("{first} to {last}").format(first=data["valid_from"], last=data["valid_until"])))
+    rows.append((_("Valid"), _("{first} to {last}").format(first=shown_day(data["valid_from"]), last=shown_day(data["valid_until"]))))
     rows.append((_("URL"), data["url"]))
     labelled(rows)
 
@@ -507,7 +531,7 @@ def registry_add_agency(ctx: click.Context, agency_id: str, name_vi: str, name_e
 @option("--valid-from", type=DATE, help="First day the key may sign (default: now).")
 @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def registry_add_key(ctx: click.Context, agency_id: str, public_key: Path | None, alg: str | None, valid_from: datetime | None,
+def registry_add_key(ctx: click.Context, agency_id: str, public_key: Path | None, alg: str | None, valid_from: date | None,
                      as_json: bool) -> None:
     """Register a signing key of an agency: generated here, or from its public JWK file.
 
@@ -519,7 +543,7 @@ def registry_add_key(ctx: click.Context, agency_id: str, public_key: Path | None
         key = operator.read_public_key_file(public_key, alg)  # type: ignore[arg-type]
     else:
         key = home.generate_key(agency_id, passphrases(confirm=True)(_("the new key of {agency}").format(agency=agency_id)), alg or "EdDSA").public_key()  # type: ignore[arg-type]
-    start = issuing.start_of_day(valid_from.date()) if valid_from else now()
+    start = issuing.start_of_day(valid_from) if valid_from else now()
     operator.add_key(home, agency_id, key, start)
     emit({"agency": agency_id, "kid": key.kid, "alg": key.alg, "valid_from": iso(start), "draft": True}, as_json, lambda: click.echo(
         _("Key {kid} ({alg}) of {agency} added to the draft; publish to make it effective.").format(kid=key.kid, alg=key.alg, agency=agency_id)))
@@ -759,7 +783,7 @@ def keys_protect(ctx: click.Context, owners: tuple[str, ...], change: bool, as_j
 @click.pass_context
 def issue_cmd(ctx: click.Context, agency: str, type_code: str, holder_id: str, holder_name: str, holder_address: str | None,
               activities: tuple[str, ...], conditions: tuple[str, ...], number: str | None,
-              valid_from: datetime | None, valid_until: datetime, as_json: bool) -> None:
+              valid_from: date | None, valid_until: date, as_json: bool) -> None:
     """Issue a permit: check, record in the ledger, sign.
 
     Example: permit issue --agency hcm-syt --type food-safety --holder-id 0312345678 --holder-name "Công ty TNHH …" --valid-until 2029-12-31
@@ -767,7 +791,7 @@ def issue_cmd(ctx: click.Context, agency: str, type_code: str, holder_id: str, h
     desk = desk_of(ctx, agency)
     record = desk.issue(issuing.IssueRequest(
         agency=agency, type=type_code, holder_id=holder_id, holder_name=holder_name, holder_address=holder_address,
-        activities=activities, conditions=conditions, number=number, valid_from=day(valid_from), valid_until=valid_until.date(),
+        activities=activities, conditions=conditions, number=number, valid_from=valid_from, valid_until=valid_until,
     ))
     data = record_dict(desk.home, record)
     data["qr_version"] = qr.qr_version(data["url"])
@@ -816,34 +840,45 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
 
 @cli.command("list")
 @option("--agency", help="Only this agency's ledger.")
-@option("--state", type=click.Choice(["active", "suspended", "revoked"]), help="Only permits in this state.")
+@option("--state", type=click.Choice(LISTED_STATES),
+        help="Only permits in this state; expired: active permits whose last day is past.")
 @option("--type", "type_code", help="Only this permit type.")
 @option("--limit", default=100, show_default=True, help="At most this many permits per ledger.")
 @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def list_cmd(ctx: click.Context, agency: str | None, state: str | None, type_code: str | None, limit: int, as_json: bool) -> None:
-    """List permits in this home's ledgers, newest first.
+    """List permits in this home's ledgers, newest first; says when --limit left some out.
 
     Example: permit list --agency hcm-syt --state active
     """
     home = home_of(ctx)
+    at = now()
     agencies = [agency] if agency else home.ledger_agencies()
     rows = []
+    total = 0
     for name in agencies:
         if not home.ledger_path(name).exists():
             continue  # an agency that has issued nothing yet
         with home.ledger(name) as ledger:
-            rows += [record_dict(home, r) for r in ledger.find(state, type_code, limit)]
+            rows += [record_dict(home, r) for r in ledger.find(state, type_code, limit, at)]
+            total += ledger.count(state, type_code, at)
+    data = {"permits": rows, "total": total, "truncated": len(rows) < total}
+
     def human() -> None:
         if rows:
             headers = [_("ID"), _("Agency"), _("Type"), _("State"), _("Ver."), _("Valid until"), _("Holder")]
-            cells = [[row["id"], row["agency"], row["type"], _(STATE_LABEL[row["state"]]), str(row["version"]), row["valid_until"],
+            cells = [[row["id"], row["agency"], row["type"], _(STATE_LABEL[row["state"]]), str(row["version"]), shown_day(row["valid_until"]),
                       row["holder"]["name"]] for row in rows]
             state_column = 3
             for line in table(headers, cells, lambda n, i: STATE_COLOUR[rows[n]["state"]] if i == state_column else None):
                 click.echo(line)
-        click.echo(ngettext("{n} permit", "{n} permits", len(rows)).format(n=len(rows)))
-    emit(rows, as_json, human)
+        if data["truncated"]:
+            click.echo(ngettext("Showing {shown} of {total} permit; use --limit to see more.",
+                                "Showing {shown} of {total} permits; use --limit to see more.", total).format(
+                shown=f"{len(rows):,}", total=f"{total:,}"))
+        else:
+            click.echo(ngettext("{n} permit", "{n} permits", len(rows)).format(n=len(rows)))
+    emit(data, as_json, human)
 
 
 @cli.command("show")
@@ -882,14 +917,14 @@ def show_cmd(ctx: click.Context, permit_id: str, agency: str | None, as_json: bo
 @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def amend_cmd(ctx: click.Context, permit_id: str, agency: str | None, holder_name: str | None, holder_address: str | None,
-              activities: tuple[str, ...], conditions: tuple[str, ...], valid_until: datetime | None, reason: str, as_json: bool) -> None:
+              activities: tuple[str, ...], conditions: tuple[str, ...], valid_until: date | None, reason: str, as_json: bool) -> None:
     """Issue a new version of a permit; the old version becomes superseded.
 
     Example: permit amend 7KQ2M9XD --holder-address "45 Lê Lợi, Phường Sài Gòn" --reason "moved"
     """
     changes = issuing.Amendment(
         holder_name=holder_name, holder_address=holder_address, activities=activities or None,
-        conditions=conditions or None, valid_until=day(valid_until),
+        conditions=conditions or None, valid_until=valid_until,
     )
     desk = desk_of_permit(ctx, permit_id, agency)
     record = desk.amend(permit_id, changes, reason)
@@ -1130,8 +1165,8 @@ def _print_verdict(verdict: Verdict) -> None:
         rows += [(_("Activity"), item) for item in permit["activities"]]
         rows += [(_("Condition"), item) for item in permit["conditions"]]
     if verdict.permit is not None:
-        first = issuing.city_date(verdict.permit.valid_from)
-        last = issuing.city_date(verdict.permit.valid_until - 1)
+        first = days.show_day(issuing.city_date(verdict.permit.valid_from))
+        last = days.show_day(issuing.city_date(verdict.permit.valid_until - 1))
         rows.append((_("Valid"), _("{first} to {last} (Ho Chi Minh City time)").format(first=first, last=last)))
     if "issuer" in d:
         rows.append((_("Issuer"), f"{d['issuer']['name'][lang]} ({d['issuer']['id']})"))

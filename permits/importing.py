@@ -9,8 +9,8 @@ separated, a header row naming the columns (any order, case and surrounding spac
     holder_address
     activities      several separated by "|"
     conditions      several separated by "|"
-    valid_from      YYYY-MM-DD or DD/MM/YYYY (default: the day of the import)
-    valid_until     YYYY-MM-DD or DD/MM/YYYY (required)
+    valid_from      DD/MM/YYYY, DD-MM-YYYY or YYYY-MM-DD (default: the day of the import)
+    valid_until     DD/MM/YYYY, DD-MM-YYYY or YYYY-MM-DD (required; permits/days.py reads them)
 
 Every row is checked like `permit issue`; a bad row is recorded with its line number and reason
 and the import goes on. A line that cannot even be read as a row is such a bad row too: one longer
@@ -42,13 +42,11 @@ import csv
 import hashlib
 import json
 import os
-import re
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import date
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
@@ -59,6 +57,7 @@ from keys.reasons import Reason
 from keys.registry import PermitType, Registry
 from keys.signer import Signer
 from keys.text import normalise_text
+from permits.days import parse_day
 from permits.issuing import IssueRequest, check_authority, draft_permit
 from permits.ledger import Allocator, ImportedPermit, Ledger, RejectedRow
 from permits.spreadsheet import Writer, restore
@@ -97,23 +96,6 @@ class _RowError(Exception):
     def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
         self.reason, self.message = reason, message
-
-
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_VN_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
-
-
-def _date(text: str, column: str) -> date:
-    """YYYY-MM-DD, or DD/MM/YYYY as Vietnamese spreadsheets write dates (strptime is ten times
-    slower, and a million rows have three dates each)."""
-    try:
-        if match := _ISO_DATE.fullmatch(text):
-            return date(int(match[1]), int(match[2]), int(match[3]))
-        if match := _VN_DATE.fullmatch(text):
-            return date(int(match[3]), int(match[2]), int(match[1]))
-    except ValueError:
-        pass
-    raise _RowError(Reason.BAD_DATES, f"{column} {text!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)")
 
 
 def scan(path: Path) -> tuple[str, int]:
@@ -293,8 +275,8 @@ def _request(cells: list[str] | _Unreadable, agency: str, type_code: str) -> Iss
         holder_address=fields.get("holder_address") or None,
         activities=items("activities"),
         conditions=items("conditions"),
-        valid_from=_date(valid_from, "valid_from") if valid_from else None,
-        valid_until=_date(fields["valid_until"].strip(), "valid_until"),
+        valid_from=parse_day(valid_from, "valid_from") if valid_from else None,
+        valid_until=parse_day(fields["valid_until"], "valid_until"),
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from urllib.parse import urlsplit
 
 import jinja2
@@ -19,6 +18,7 @@ from keys.errors import ConflictError
 from keys.reasons import Reason
 from keys.registry import Registry
 from permits import qr
+from permits.days import show_day
 from permits.i18n import N_, both
 from permits.issuing import city_date
 from permits.ledger import PermitRecord
@@ -78,10 +78,6 @@ def verification_address(base_url: str) -> str:
     return f"{parts.netloc}{parts.path.rstrip('/')}/v"
 
 
-def _day(value: date) -> str:
-    return value.strftime("%d/%m/%Y")  # how Vietnamese documents write dates
-
-
 def _number(value: float, lang: str) -> str:
     return f"{value:g}".replace(".", ",") if lang == "vi" else f"{value:g}"  # 0,65 in Vietnamese
 
@@ -121,8 +117,8 @@ def render(record: PermitRecord, registry: Registry, base_url: str, now: int) ->
         agency=agency.name.to_dict(),
         type_name=permit_type.name.to_dict(),
         permit=permit,
-        validity=_filled(VALIDITY, start=_day(city_date(permit.valid_from)), end=_day(city_date(permit.valid_until - 1))),
-        issued_on=_day(city_date(permit.issued_at)),
+        validity=_filled(VALIDITY, start=show_day(city_date(permit.valid_from)), end=show_day(city_date(permit.valid_until - 1))),
+        issued_on=show_day(city_date(permit.issued_at)),
         qr_svg=Markup(svg),  # made by qrcode from digits: no text of the permit is in it
         qr_note=_filled(QR_NOTE, version=version, size=QR_SYMBOL_MM, module=module_mm),
         address=verification_address(base_url),
