@@ -1103,7 +1103,7 @@ def qr_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path, as
     """
     desk = desk_of_permit(ctx, permit_id, agency)
     record = desk.record(permit_id)
-    url = qr.permit_url(desk.home.base_url, record.token)
+    url = qr.permit_url(desk.base_url, record.token)
     writers = {".png": qr.write_png, ".svg": qr.write_svg}
     if out.suffix.lower() not in writers:
         raise InputError("--out must end in .png or .svg", reason=Reason.BAD_OUTPUT)
@@ -1131,7 +1131,7 @@ def print_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path,
         pdf.require_chromium()  # before any work, in one line
     desk = desk_of_permit(ctx, permit_id, agency)
     record = desk.record(permit_id)
-    printed = printing.render(record, desk.registry, desk.home.base_url, desk.now)
+    printed = printing.render(record, desk.registry, desk.base_url, desk.now)
     if kind == ".pdf":
         pdf.write_pdf(printed.html, out)
     else:

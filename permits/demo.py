@@ -21,7 +21,6 @@ from permits.home import Home
 from permits.i18n import _
 from permits.issuing import CITY_TZ, IssueRequest
 
-MARKER = ".permit-demo"
 DEMO_PASSPHRASE = "demo-passphrase-not-for-production"
 
 TYPES = [
@@ -98,11 +97,11 @@ def _tampered(token: str) -> str:
 
 def _prepare(directory: Path) -> Home:
     if directory.exists() and any(directory.iterdir()):
-        if not (directory / MARKER).exists():
+        if not Home(directory).is_demo:
             raise ConflictError(f"{directory} exists and is not a demo directory; choose another --dir", reason=Reason.NOT_A_DEMO)
         shutil.rmtree(directory)
     home = Home.create(directory)
-    (directory / MARKER).write_text("made by permit demo; deleted by the next run\n")
+    home.mark_demo()
     return home
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import fcntl
+import ipaddress
 import json
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from keys.algorithms import DEFAULT_ALG, KID_LENGTH, Alg, PrivateKey, generate_private_key
 from keys.encoding import dumps_canonical, load_json_file_strict
@@ -33,7 +35,7 @@ from keys.jws import decode_header, split_compact
 from keys.keyfile import key_file_protection, load_signer, read_private_key, rewrite_private_key, write_private_key
 from keys.passphrase import check_new_passphrase
 from keys.pkcs8 import Protection
-from keys.reasons import Reason
+from keys.reasons import N_, Reason
 from keys.registry import Registry
 from keys.signer import KeySigner
 from keys.trust import Root, TrustedRegistry, TrustState, open_bundle
@@ -50,6 +52,24 @@ from permits.status_list import (
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 Passphrase = Callable[[str], bytes]
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether `url` names this machine: localhost (or a name under .localhost, RFC 6761), an
+    address in 127.0.0.0/8, ::1 (or the IPv4 loopback mapped into IPv6), or 0.0.0.0 / ::."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
 
 
 def trust_state_document(trusted: TrustedRegistry) -> bytes:
@@ -148,6 +168,27 @@ class Home:
     @property
     def base_url(self) -> str:
         return os.environ.get("PERMIT_BASE_URL") or str(self.config().get("base_url", DEFAULT_BASE_URL))
+
+    def printed_base_url(self) -> str:
+        """The base URL to put on paper and in QR codes: the home's, refused (InputError
+        loopback_base_url) when it names this machine (localhost, 127.0.0.0/8, ::1) outside a
+        demo home, since a permit printed with it can be checked nowhere else."""
+        url = self.base_url
+        if is_loopback_url(url) and not self.is_demo:
+            raise InputError(
+                N_("the base URL {url} is this computer's own address, and a permit printed with it can be checked "
+                   "nowhere else: set the official verifier's address with PERMIT_BASE_URL=https://… (this session) "
+                   "or \"base_url\" in {config} (this home)"),
+                reason=Reason.LOOPBACK_BASE_URL, url=url, config=self.file(layout.CONFIG))
+        return url
+
+    @property
+    def is_demo(self) -> bool:
+        """Whether `permit demo` built this home (permits/demo.py)."""
+        return self.file(layout.DEMO).is_file()
+
+    def mark_demo(self) -> None:
+        write_atomic(self.file(layout.DEMO), b"made by permit demo; deleted by the next run\n")
 
     # --- trust --------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import time
 import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from PIL import Image
 import cli as cli_module
 from cli import cli
 from keys.encoding import b64url_decode, b64url_encode, dumps_canonical, loads_strict
+from permits.home import is_loopback_url
 from permits.issuing import CITY_TZ
 
 HOLDER = "Công ty TNHH Thực phẩm Sạch Sài Gòn"
@@ -149,7 +151,9 @@ def assert_usage_error(result: Result, text: str) -> None:
 
 def test_the_design_session_works_as_written_in_a_fresh_home(tmp_path: Path, cli_clock: CliClock) -> None:
     permit = Permit({"PERMIT_HOME": str(tmp_path / "hcm"), "PERMIT_PASSPHRASE": PASSPHRASE.decode()}, cli_clock)
-    ok(permit("registry", "init", "--id", "hcm", "--name", "TP. Hồ Chí Minh"))
+    # One flag added to the session as DESIGN.md writes it: the address QR codes point to (the
+    # default, this machine's own, is refused for printing: test_a_loopback_base_url_…).
+    ok(permit("registry", "init", "--id", "hcm", "--name", "TP. Hồ Chí Minh", "--base-url", "https://xacminh.example"))
     assert (permit.home / "anchor.json").is_file()
     ok(permit("registry", "add-type", "food-safety", "--name-vi", FOOD_SAFETY_VI, "--name-en", "Food safety certificate"))
     ok(permit("registry", "add-agency", "hcm-syt", "--name-vi", "Sở Y tế", "--name-en", "Department of Health", "--type", "food-safety"))
@@ -168,7 +172,7 @@ def test_the_design_session_works_as_written_in_a_fresh_home(tmp_path: Path, cli
     ))
     assert {"id", "token", "url"} <= permit_data.keys()
     assert permit_data["holder"]["name"] == HOLDER
-    assert permit_data["url"].startswith("http://127.0.0.1:8000/v#")
+    assert permit_data["url"].startswith("https://xacminh.example/v#")
     assert permit_data["qr_version"] <= 18
     permit_id, url = permit_data["id"], permit_data["url"]
 
@@ -855,6 +859,65 @@ def test_verify_a_token_with_one_character_changed_is_bad_signature(permit: Perm
     forged_signature = signature[:10] + ("A" if signature[10] != "A" else "B") + signature[11:]
     body = assert_status(permit, f"{header}.{payload}.{forged_signature}", 1, "invalid", ["bad_signature"])
     assert "permit" not in body
+
+
+LOOPBACK_URLS = ["http://127.0.0.1:8000", "http://localhost:8000/", "https://LOCALHOST", "http://[::1]:8000", "http://127.1.2.3",
+                 "http://0.0.0.0:8000", "http://[::ffff:127.0.0.1]:8000", "http://xacminh.localhost", "http://localhost."]
+
+
+@pytest.mark.parametrize("url", LOOPBACK_URLS)
+def test_a_loopback_base_url_is_refused_when_issuing(permit: Permit, url: str) -> None:
+    """The default base URL is this machine's: a new agency once printed permits whose official
+    address was the officer's own computer. Refused, with how to set the right one, and nothing
+    is written."""
+    city_config = json.loads((permit.home / "config.json").read_text())
+    (permit.home / "config.json").write_text(json.dumps({**city_config, "base_url": url}))
+    result = permit(*issue_args())
+    assert_error(result, "loopback_base_url")
+    assert result.stderr == (f"Error: [loopback_base_url] the base URL {url} is this computer's own address, and a permit printed "
+                             "with it can be checked nowhere else: set the official verifier's address with PERMIT_BASE_URL=https://… "
+                             f"(this session) or \"base_url\" in {permit.home / 'config.json'} (this home)\n")
+    assert not (permit.home / "ledgers" / "hcm-syt.db").exists()
+
+
+@pytest.mark.parametrize("url", ["https://xacminh.example", "http://127example.com", "http://localhost.example", "http://10.0.0.1:8000",
+                                 "http://[::2]", "https://192.168.1.20/", "not a URL", "http://[::1"])
+def test_other_base_urls_are_not_loopback(url: str) -> None:
+    assert not is_loopback_url(url)
+    assert all(is_loopback_url(loopback) for loopback in LOOPBACK_URLS)
+
+
+def test_every_command_that_prints_refuses_a_loopback_base_url_and_writes_nothing(permit: Permit, tmp_path: Path) -> None:
+    data = issued(permit)
+    old_kid = data["kid"]
+    csv_file = tmp_path / "giay-phep-cu.csv"
+    csv_file.write_text("number,holder_id,holder_name,valid_until\n01/2024/ATTP,0301112223,Hộ kinh doanh Phở Hòa,14/03/2027\n")
+    loopback = {"PERMIT_BASE_URL": "http://127.0.0.1:8000"}
+    ledger_before = (permit.home / "ledgers" / "hcm-syt.db").read_bytes()
+    for args in ([*issue_args()], ["import", csv_file, "--agency", "hcm-syt", "--type", "food-safety"],
+                 ["amend", data["id"], "--holder-name", "Tên mới", "--reason", "đổi tên"],
+                 ["reissue", "--agency", "hcm-syt", "--key", old_kid],
+                 ["qr", data["id"], "--out", tmp_path / "permit.png"], ["print", data["id"], "--out", tmp_path / "permit.html"]):
+        assert_error(permit(*args, env=loopback), "loopback_base_url")
+    assert (permit.home / "ledgers" / "hcm-syt.db").read_bytes() == ledger_before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["giay-phep-cu.csv", "hcm"]
+    # Reading is not printing: show and list still work, and give the address the home has.
+    assert as_json(permit("show", data["id"], "--json", env=loopback))["url"].startswith("http://127.0.0.1:8000/v#")
+    # The environment variable the message names sets it for the session.
+    again = as_json(permit("qr", data["id"], "--out", tmp_path / "permit.png", "--json",
+                           env={"PERMIT_BASE_URL": "https://xacminh.hochiminhcity.gov.vn"}))
+    assert again["url"].startswith("https://xacminh.hochiminhcity.gov.vn/v#")
+
+
+def test_the_demo_home_may_point_at_this_machine(tmp_path: Path, cli_clock: CliClock) -> None:
+    """`permit demo` serves its verifier on 127.0.0.1; the home it builds records that it is a
+    demo (and only `permit demo` writes that), so its permits may point there."""
+    ok(Permit({}, cli_clock)("demo", "--dir", tmp_path / "demo"))
+    demo = Permit({"PERMIT_HOME": str(tmp_path / "demo"), "PERMIT_PASSPHRASE": "demo-passphrase-not-for-production"}, cli_clock)
+    cli_clock.t = int(time.time())  # the demo's registry was published on the real clock
+    data = as_json(demo(*issue_args(valid_until="31/12/2028")))
+    assert data["url"].startswith("http://127.0.0.1:8000/v#")
+    assert ok(demo("qr", data["id"], "--out", tmp_path / "demo.png")).stdout.splitlines()[1] == data["url"]
 
 
 @pytest.mark.parametrize("out", ["permit.gif", "permit", "permit.png.txt"])
