@@ -38,7 +38,7 @@ from keys.registry import RETIRED_REASONS, Registry
 from keys.trust import MAX_BUNDLE_BYTES
 from permits import days, issuing, layout, operator, origin, pdf, printing, qr
 from permits.backup import Manifest, backup_home
-from permits.desk import Desk
+from permits.desk import Desk, publish_first_status_lists
 from permits.home import Home, KeyAction, Passphrase
 from permits.i18n import (
     DOMAIN,
@@ -55,6 +55,7 @@ from permits.i18n import (
 )
 from permits.ledger import LISTED_STATES, PermitRecord
 from permits.restore import RestoreReport, restore_home
+from permits.status_list import StatusList
 from verifier.offline import verify_in_home
 from verifier.reasons import REASON_TEXT, STATUS_TEXT
 from verifier.scan import read_qr
@@ -581,12 +582,18 @@ def registry_publish(ctx: click.Context, valid_days: int, origins: tuple[Path, .
     Example: permit registry publish --valid-days 30 --origin /srv/origin
     """
     home = home_of(ctx)
-    trusted = operator.publish(home, passphrases(), now(), valid_days * 86_400, origins)
+    secret = passphrases()
+    trusted = operator.publish(home, secret, now(), valid_days * 86_400, origins)
     reg = trusted.registry
     pushed = push_document(pushes, origin.registry_document(home))
+    # An agency whose key this home holds can issue from now on: its first status list goes
+    # where the registry goes.
+    firsts = publish_first_status_lists(home, reg, officer_of(ctx), secret, now(), origins)
+    first_pushed = {first.agency: push_document(pushes, origin.status_document(home, first.agency)) for first in firsts}
     written = [str(origin.registry_file(directory)) for directory in origins]
     data = {"version": reg.version, "expires_at": iso(reg.expires_at), "file": str(home.file(layout.REGISTRY)), "digest": trusted.digest,
-            "origins": written, "pushed": pushed}
+            "origins": written, "pushed": pushed,
+            "first_status_lists": [{**_first_list_dict(home, first), "pushed": first_pushed[first.agency]} for first in firsts]}
 
     def human() -> None:
         click.echo(_("Published registry version {version}, valid until {expires}: {file}").format(
@@ -596,8 +603,27 @@ def registry_publish(ctx: click.Context, valid_days: int, origins: tuple[Path, .
         for answer in pushed:
             message = _("Registry version {version} accepted by {url}") if answer["accepted"] else _("Registry version {version} already held by {url}")
             click.echo(message.format(version=reg.version, url=answer["url"]))
+        _print_first_lists(home, firsts, origins, first_pushed)
 
     emit(data, as_json, human)
+
+
+def _first_list_dict(home: Home, status_list: StatusList) -> dict[str, Any]:
+    return {"agency": status_list.agency, "size": status_list.size, "expires_at": iso(status_list.expires_at),
+            "file": str(home.status_path(status_list.agency))}
+
+
+def _print_first_lists(home: Home, firsts: Sequence[StatusList], origins: Sequence[Path] = (),
+                       pushed: dict[str, list[dict[str, Any]]] | None = None) -> None:
+    """Each agency that can now issue in this home, and where its first status list went."""
+    for first in firsts:
+        click.echo(_("{agency} can issue here: its first status list is published, valid until {expires}: {file}").format(
+            agency=first.agency, expires=iso(first.expires_at), file=home.status_path(first.agency)))
+        for directory in origins:
+            click.echo(_("Status list of {agency} written to {file}").format(agency=first.agency, file=origin.status_file(directory, first.agency)))
+        for answer in (pushed or {}).get(first.agency, []):
+            message = _("Status list of {agency} accepted by {url}") if answer["accepted"] else _("Status list of {agency} already held by {url}")
+            click.echo(message.format(agency=first.agency, url=answer["url"]))
 
 
 def _registry_summary(reg: Registry) -> None:
@@ -655,8 +681,15 @@ def registry_install(ctx: click.Context, source: str, anchor_file: Path | None, 
             raise InputError(f"cannot read {source}: {exc.strerror}", reason=Reason.BAD_REGISTRY_FILE) from None
     trusted = home.install_registry(raw, now())
     reg = trusted.registry
-    emit({"version": reg.version, "expires_at": iso(reg.expires_at), "digest": trusted.digest}, as_json, lambda: click.echo(
-        _("Registry version {version} installed (valid until {expires}).").format(version=reg.version, expires=iso(reg.expires_at))))
+    firsts = publish_first_status_lists(home, reg, officer_of(ctx), passphrases(), now())
+    data = {"version": reg.version, "expires_at": iso(reg.expires_at), "digest": trusted.digest,
+            "first_status_lists": [_first_list_dict(home, first) for first in firsts]}
+
+    def human() -> None:
+        click.echo(_("Registry version {version} installed (valid until {expires}).").format(version=reg.version, expires=iso(reg.expires_at)))
+        _print_first_lists(home, firsts)
+
+    emit(data, as_json, human)
 
 
 @registry.command("push")

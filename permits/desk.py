@@ -144,3 +144,18 @@ class Desk:
         """Suspend, reinstate or revoke (`kind`); verifiers learn it from the next status list."""
         with self.home.ledger(self.agency) as ledger:
             return issuing.change_status(ledger, permit_id, kind, self.officer, self.now, reason)
+
+
+def publish_first_status_lists(home: Home, registry: Registry, officer: str, passphrase: Passphrase, now: int,
+                               origins: Sequence[Path] = ()) -> list[StatusList]:
+    """Publish the first status list of each agency of `registry` that can issue in this home
+    (a current registered key of its is here) and has none yet: called when the home comes to
+    trust a registry, installed or published, so that the list exists from the moment the agency
+    can issue and a verifier that has it says the agency's first permits are in force, rather
+    than status_unavailable until someone publishes. Written to `origins` too."""
+    published = []
+    for agency in sorted(registry.agencies.values(), key=lambda a: a.id):
+        if home.has_status_list(agency.id) or not any(home.has_private_key(agency.id, key.kid) for key in agency.active_keys(now)):
+            continue
+        published.append(Desk(home, agency.id, officer, passphrase, now).publish(origins=origins))
+    return published
