@@ -845,9 +845,10 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
     """Import existing (paper) permits from a CSV file as signed e-permits.
 
     Columns: number, holder_id, holder_name, valid_until (required), holder_address,
-    activities and conditions (several separated by "|"), valid_from; dates YYYY-MM-DD or
-    DD/MM/YYYY; UTF-8 with or without BOM. Bad rows are reported with their line and written to
-    FILE.rejected.csv, to fix and import again. Interrupted, it resumes where it stopped.
+    activities and conditions (several separated by "|"), valid_from; dates DD/MM/YYYY,
+    DD-MM-YYYY or YYYY-MM-DD; separated by commas or semicolons; UTF-8 with or without BOM. Bad
+    rows are reported with their line and written to FILE.rejected.csv, to fix and import again.
+    Interrupted, it resumes where it stopped.
 
     Example: permit import giay-phep-cu.csv --agency hcm-syt --type food-safety
     """
