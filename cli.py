@@ -54,10 +54,11 @@ from permits.i18n import (
     translate,
 )
 from permits.ledger import LISTED_STATES, PermitRecord
+from permits.model import Permit
 from permits.restore import RestoreReport, restore_home
 from permits.status_list import StatusList
 from verifier.offline import verify_in_home
-from verifier.reasons import REASON_TEXT, STATUS_TEXT
+from verifier.reasons import BASIS_STATE_TEXT, REASON_TEXT, STATUS_TEXT
 from verifier.scan import read_qr
 from verifier.verdict import Verdict, iso
 
@@ -405,6 +406,8 @@ def record_dict(home: Home, record: PermitRecord) -> dict[str, Any]:
         "valid_from": issuing.city_date(p.valid_from).isoformat(),
         "valid_until": issuing.city_date(p.valid_until - 1).isoformat(),
         "status_index": p.status_index,
+        "basis": [{"agency": ref.agency, "id": ref.id, "number": ref.number, "type": ref.type, "status_index": ref.status_index}
+                  for ref in p.basis],
         "kid": record.kid,
         "token": record.token,
         "url": qr.permit_url(home.base_url, record.token),
@@ -437,8 +440,25 @@ def print_record(data: dict[str, Any]) -> None:
     rows += [(_("Activity"), item) for item in data["activities"]]
     rows += [(_("Condition"), item) for item in data["conditions"]]
     rows.append((_("Valid"), _("{first} to {last}").format(first=shown_day(data["valid_from"]), last=shown_day(data["valid_until"]))))
+    rows += [(_("Based on"), basis_line(ref)) for ref in data["basis"]]
+    rows += [(_("Rested on by"), _("{id} ({type} of {agency}, {state})").format(
+        id=other["id"], type=other["type"], agency=other["agency"], state=state_label(other["state"]))) for other in data.get("resting_on", ())]
     rows.append((_("URL"), data["url"]))
     labelled(rows)
+
+
+def basis_line(ref: dict[str, Any]) -> str:
+    number = ref["number"] if ref["number"] == ref["id"] else f"{ref['number']} (id {ref['id']})"
+    return _("{type} {number} of {agency}").format(type=ref["type"], number=number, agency=ref["agency"])
+
+
+def resting_on(home: Home, basis_id: str, basis_agency: str | None, limit: int = 100) -> list[PermitRecord]:
+    """The permits of this home's ledgers whose current version rests on permit `basis_id`."""
+    found: list[PermitRecord] = []
+    for agency in home.ledger_agencies():
+        with home.ledger(agency) as ledger:
+            found += ledger.resting_on(basis_id, basis_agency, limit)
+    return found
 
 
 # --- the command tree -----------------------------------------------------------------------
@@ -494,16 +514,36 @@ def registry_init(ctx: click.Context, registry_id: str, name: str, roots: int, t
 @option("--name-vi", required=True, help="Vietnamese name.")
 @option("--name-en", required=True, help="English name.")
 @option("--max-days", default=1826, show_default=True, help="Longest validity allowed, in days.")
+@option("--requires", "requires", multiple=True, metavar="TYPE", help="A permit type a permit of this type rests on (repeat).")
 @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def registry_add_type(ctx: click.Context, code: str, name_vi: str, name_en: str, max_days: int, as_json: bool) -> None:
-    """Add a permit type to the draft.
+def registry_add_type(ctx: click.Context, code: str, name_vi: str, name_en: str, max_days: int, requires: tuple[str, ...],
+                      as_json: bool) -> None:
+    """Add a permit type to the draft; --requires names the types it rests on.
 
-    Example: permit registry add-type food-safety --name-vi "Giấy chứng nhận…" --name-en "Food safety certificate" --max-days 1095
+    Example: permit registry add-type food-safety --name-vi "Giấy chứng nhận…" --name-en "Food safety certificate" --max-days 1095 --requires business-registration
     """
-    operator.add_type(home_of(ctx), code, name_vi, name_en, max_days)
-    emit({"type": code, "name": {"vi": name_vi, "en": name_en}, "max_days": max_days, "draft": True}, as_json,
-         lambda: click.echo(_("Permit type {code} added to the draft; publish to make it effective.").format(code=code)))
+    operator.add_type(home_of(ctx), code, name_vi, name_en, max_days, requires)
+    emit({"type": code, "name": {"vi": name_vi, "en": name_en}, "max_days": max_days, "requires": sorted(set(requires)), "draft": True},
+         as_json, lambda: click.echo(_("Permit type {code} added to the draft; publish to make it effective.").format(code=code)))
+
+
+@registry.command("set-requires")
+@click.argument("code")
+@option("--requires", "requires", multiple=True, metavar="TYPE", help="A permit type it rests on (repeat; none: it rests on nothing).")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def registry_set_requires(ctx: click.Context, code: str, requires: tuple[str, ...], as_json: bool) -> None:
+    """Set which permit types an existing type rests on, in the draft.
+
+    Example: permit registry set-requires alcohol-retail --requires business-registration --requires food-safety
+    """
+    draft = operator.set_requirements(home_of(ctx), code, requires)
+    rests = list(draft.types[code].requires)
+    emit({"type": code, "requires": rests, "draft": True}, as_json, lambda: click.echo(
+        (_("Permit type {code} now rests on {types} in the draft; publish to make it effective.") if rests else
+         _("Permit type {code} now rests on no other permit in the draft; publish to make it effective.")).format(
+            code=code, types=", ".join(rests))))
 
 
 @registry.command("add-agency")
@@ -804,8 +844,10 @@ def keys_protect(ctx: click.Context, owners: tuple[str, ...], change: bool, as_j
 @cli.command("issue")
 @option("--agency", required=True, help="Issuing agency id.")
 @option("--type", "type_code", required=True, help="Permit type code.")
-@option("--holder-id", required=True, help="Holder's business or household-business registration code.")
-@option("--holder-name", required=True, help="Holder's name as on the permit.")
+@option("--basis", "bases", multiple=True, metavar="QR_IMAGE|URL|TOKEN|ID",
+        help="A permit this one rests on: its QR code image, its link or token, or its id in this home (repeat).")
+@option("--holder-id", help="Holder's business or household-business registration code (default: the basis's).")
+@option("--holder-name", help="Holder's name as on the permit (default: the basis's).")
 @option("--holder-address", help="Holder's address.")
 @option("--activity", "activities", multiple=True, help="Permitted activity (repeat).")
 @option("--condition", "conditions", multiple=True, help="Condition attached (repeat).")
@@ -814,24 +856,49 @@ def keys_protect(ctx: click.Context, owners: tuple[str, ...], change: bool, as_j
 @option("--valid-until", type=DATE, required=True, help="Last day of validity.")
 @option("--json", "as_json", is_flag=True, help="Print the permit (with its token and URL) as JSON.")
 @click.pass_context
-def issue_cmd(ctx: click.Context, agency: str, type_code: str, holder_id: str, holder_name: str, holder_address: str | None,
-              activities: tuple[str, ...], conditions: tuple[str, ...], number: str | None,
+def issue_cmd(ctx: click.Context, agency: str, type_code: str, bases: tuple[str, ...], holder_id: str | None, holder_name: str | None,
+              holder_address: str | None, activities: tuple[str, ...], conditions: tuple[str, ...], number: str | None,
               valid_from: date | None, valid_until: date, as_json: bool) -> None:
     """Issue a permit: check, record in the ledger, sign.
 
-    Example: permit issue --agency hcm-syt --type food-safety --holder-id 0312345678 --holder-name "Công ty TNHH …" --valid-until 2029-12-31
+    A permit of a type that rests on others (the registry says which) is issued on them:
+    --basis gives each one's QR code, verified offline here; the holder's details come from it.
+
+    Example: permit issue --agency hcm-syt --type food-safety --basis giay-dkkd.png --valid-until 2029-12-31
     """
     desk = desk_of(ctx, agency)
+    basis = read_bases(desk.home, bases)
     record = desk.issue(issuing.IssueRequest(
         agency=agency, type=type_code, holder_id=holder_id, holder_name=holder_name, holder_address=holder_address,
         activities=activities, conditions=conditions, number=number, valid_from=valid_from, valid_until=valid_until,
+        basis=basis,
     ))
     data = record_dict(desk.home, record)
     data["qr_version"] = qr.qr_version(data["url"])
+    capped = capped_note(record, valid_until)
     def human() -> None:
         click.echo(paint(_("Issued."), fg="green"))
         print_record(data)
+        if capped:
+            click.echo(paint(capped, fg="yellow"))
     emit(data, as_json, human)
+
+
+def read_bases(home: Home, given: Sequence[str]) -> tuple[Permit, ...]:
+    """Each basis the officer gave, verified offline with this home's registry and status lists."""
+    from verifier.basis import basis_reader
+
+    read = basis_reader(home, now())
+    return tuple(read(text) for text in given)
+
+
+def capped_note(record: PermitRecord, asked: date) -> str | None:
+    """What to tell the officer when the end date was brought forward to a basis's."""
+    last = issuing.last_day(record.permit)
+    if not record.permit.basis or last >= asked:
+        return None
+    return _("The end date is {last}, not {asked}: a permit does not outlive the permits it rests on.").format(
+        last=days.show_day(last), asked=days.show_day(asked))
 
 
 @cli.command("import")
@@ -850,6 +917,9 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
     rows are reported with their line and written to FILE.rejected.csv, to fix and import again.
     Interrupted, it resumes where it stopped.
 
+    A basis column holds the QR link of each permit a row's permit rests on (several separated
+    by "|"); holder_id and holder_name may then be left empty, to be taken from it.
+
     Example: permit import giay-phep-cu.csv --agency hcm-syt --type food-safety
     """
     from permits.importing import BATCH_SIZE
@@ -857,7 +927,10 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
     batch_size = BATCH_SIZE if batch_size is None else batch_size
     if not 1 <= batch_size <= 100_000:
         raise InputError("--batch-size must be between 1 and 100000", reason=Reason.BAD_BATCH_SIZE)
-    report = desk_of(ctx, agency).import_csv(csv_file, type_code, batch_size, ProgressBar(_("Importing"), _("rows")))
+    from verifier.basis import basis_reader
+
+    desk = desk_of(ctx, agency)
+    report = desk.import_csv(csv_file, type_code, batch_size, ProgressBar(_("Importing"), _("rows")), basis_reader(desk.home, desk.now))
     data = {"rows": report.rows, "imported": report.imported, "already_imported": report.total_imported - report.imported,
             "rejected": report.rejected, "rejected_file": str(report.rejected_file) if report.rejected_file else None,
             "resumed_after_line": report.resumed_after, "source_sha256": report.source}
@@ -877,10 +950,12 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
 @option("--state", type=click.Choice(LISTED_STATES),
         help="Only permits in this state; expired: active permits whose last day is past.")
 @option("--type", "type_code", help="Only this permit type.")
+@option("--basis", "basis_id", metavar="PERMIT_ID", help="Only the permits resting on this permit (of any agency).")
 @option("--limit", default=100, show_default=True, help="At most this many permits per ledger.")
 @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def list_cmd(ctx: click.Context, agency: str | None, state: str | None, type_code: str | None, limit: int, as_json: bool) -> None:
+def list_cmd(ctx: click.Context, agency: str | None, state: str | None, type_code: str | None, basis_id: str | None, limit: int,
+             as_json: bool) -> None:
     """List permits in this home's ledgers, newest first; says when --limit left some out.
 
     Example: permit list --agency hcm-syt --state active
@@ -894,8 +969,14 @@ def list_cmd(ctx: click.Context, agency: str | None, state: str | None, type_cod
         if not home.ledger_path(name).exists():
             continue  # an agency that has issued nothing yet
         with home.ledger(name) as ledger:
-            rows += [record_dict(home, r) for r in ledger.find(state, type_code, limit, at)]
-            total += ledger.count(state, type_code, at)
+            if basis_id is None:
+                found, count = ledger.find(state, type_code, limit, at), ledger.count(state, type_code, at)
+            else:  # the permits resting on one permit are few: all read, then filtered and cut
+                resting = [r for r in ledger.resting_on(basis_id, None, -1)
+                           if state in (None, r.state_at(at)) and type_code in (None, r.permit.type)]
+                found, count = resting[:max(limit, 0)], len(resting)
+            rows += [record_dict(home, r) for r in found]
+            total += count
     data = {"permits": rows, "total": total, "truncated": len(rows) < total}
 
     def human() -> None:
@@ -930,6 +1011,9 @@ def show_cmd(ctx: click.Context, permit_id: str, agency: str | None, as_json: bo
     data = record_dict(desk.home, record)
     data["events"] = [{"at": iso(e.at), "kind": e.kind, "version": e.version, "officer": e.officer, "reason": e.reason}
                       for e in events]
+    # What revoking or suspending this permit would reach: the permits here that rest on it.
+    data["resting_on"] = [{"agency": r.permit.agency, "id": r.permit.id, "type": r.permit.type, "state": r.state}
+                          for r in resting_on(desk.home, permit_id, record.permit.agency)]
     def human() -> None:
         print_record(data)
         click.echo(_("History:"))
@@ -947,25 +1031,30 @@ def show_cmd(ctx: click.Context, permit_id: str, agency: str | None, as_json: bo
 @option("--activity", "activities", multiple=True, help="Replace the activities (repeat).")
 @option("--condition", "conditions", multiple=True, help="Replace the conditions (repeat).")
 @option("--valid-until", type=DATE, help="New last day of validity.")
+@option("--basis", "bases", multiple=True, metavar="QR_IMAGE|URL|TOKEN|ID", help="Replace the permits it rests on (repeat, one each).")
 @option("--reason", required=True, help="Why it is amended (kept in the ledger).")
 @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def amend_cmd(ctx: click.Context, permit_id: str, agency: str | None, holder_name: str | None, holder_address: str | None,
-              activities: tuple[str, ...], conditions: tuple[str, ...], valid_until: date | None, reason: str, as_json: bool) -> None:
+              activities: tuple[str, ...], conditions: tuple[str, ...], valid_until: date | None, bases: tuple[str, ...],
+              reason: str, as_json: bool) -> None:
     """Issue a new version of a permit; the old version becomes superseded.
 
     Example: permit amend 7KQ2M9XD --holder-address "45 Lê Lợi, Phường Sài Gòn" --reason "moved"
     """
+    desk = desk_of_permit(ctx, permit_id, agency)
     changes = issuing.Amendment(
         holder_name=holder_name, holder_address=holder_address, activities=activities or None,
-        conditions=conditions or None, valid_until=valid_until,
+        conditions=conditions or None, valid_until=valid_until, basis=read_bases(desk.home, bases) if bases else None,
     )
-    desk = desk_of_permit(ctx, permit_id, agency)
     record = desk.amend(permit_id, changes, reason)
     data = record_dict(desk.home, record)
+    capped = capped_note(record, valid_until) if valid_until else None
     def human() -> None:
         click.echo(_("Amended: version {new} issued, version {old} superseded.").format(new=record.permit.version, old=record.permit.version - 1))
         print_record(data)
+        if capped:
+            click.echo(paint(capped, fg="yellow"))
         click.echo(_("Publish the status list: {command}").format(command=f"permit status publish --agency {record.permit.agency}"))
     emit(data, as_json, human)
 
@@ -1043,6 +1132,39 @@ def status_publish(ctx: click.Context, agency: str, ttl_hours: int, origins: tup
             click.echo(message.format(agency=agency, url=answer["url"]))
 
     emit(data, as_json, human)
+
+
+@status.command("pull")
+@option("--agency", "agencies", multiple=True, help="Only this agency (repeat; default: every agency whose ledger is not in this home).")
+@option("--origin", "origin_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+        help="Read them from this origin directory (status/AGENCY.jwt) instead of where the registry says.")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def status_pull(ctx: click.Context, agencies: tuple[str, ...], origin_dir: Path | None, as_json: bool) -> None:
+    """Fetch other agencies' current status lists into this home, each verified before it is
+    kept, so that their permits can be checked here offline (a basis given to `issue --basis`).
+
+    Exit status: 0 when every list is current here, 2 when one could not be had.
+
+    Example: permit status pull
+    """
+    from verifier.offline import fetch_status_lists
+
+    outcome = fetch_status_lists(home_of(ctx), now(), origin_dir, agencies)
+    data = {agency: result if isinstance(result, str) else {"error": str(result.reason), "message": result.message}
+            for agency, result in outcome.items()}
+    def human() -> None:
+        for agency, result in outcome.items():
+            if result == "installed":
+                click.echo(_("Status list of {agency}: updated.").format(agency=agency))
+            elif result == "held":
+                click.echo(_("Status list of {agency}: already current.").format(agency=agency))
+            elif isinstance(result, PermitError):
+                click.echo(paint(_("Status list of {agency}: not fetched: [{reason}] {message}").format(
+                    agency=agency, reason=result.reason, message=result.message), fg="red"))
+    emit(data, as_json, human)
+    if any(not isinstance(result, str) for result in outcome.values()):
+        ctx.exit(EXIT_INPUT)
 
 
 @status.command("push")
@@ -1204,6 +1326,12 @@ def _print_verdict(verdict: Verdict) -> None:
         rows.append((_("Valid"), _("{first} to {last} (Ho Chi Minh City time)").format(first=first, last=last)))
     if "issuer" in d:
         rows.append((_("Issuer"), f"{d['issuer']['name'][lang]} ({d['issuer']['id']})"))
+    for basis in d.get("basis", ()):
+        type_name = basis["type"].get("name", {}).get(lang, basis["type"]["code"])
+        issuer = basis["issuer"].get("name", {}).get(lang, basis["issuer"]["id"])
+        state = paint(BASIS_STATE_TEXT[basis["state"]][lang], fg="green" if basis["state"] in ("valid", "amended") else "red")
+        rows.append((_("Based on"), _("{type} {number}, {issuer}: {state}").format(type=type_name, number=basis["number"], issuer=issuer,
+                                                                                    state=state)))
     rows.append((_("Checked"), _("{at} against registry version {version}").format(at=d["checked_at"], version=d["registry_version"])))
     labelled(rows)
 

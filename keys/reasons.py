@@ -74,9 +74,25 @@ class Reason(StrEnum):
     REGISTRY_STALE = "registry_stale", N_("The list of trusted agencies has expired; the permit cannot be checked now.")
     # added: a verifier that holds no trusted registry at all (never received one)
     REGISTRY_UNAVAILABLE = "registry_unavailable", N_("This verifier has not received the list of trusted agencies yet; the permit cannot be checked now.")
+    # added: the permits a permit rests on (its basis), followed offline in the same status lists
+    BASIS_INVALID = "basis_invalid", N_("A permit this one rests on is not genuine, or its agency may not issue that type of permit.")
+    BASIS_REVOKED = "basis_revoked", N_("A permit this one rests on has been revoked by the agency that issued it.")
+    BASIS_SUSPENDED = "basis_suspended", N_("A permit this one rests on is suspended by the agency that issued it.")
+    BASIS_STATUS_UNAVAILABLE = "basis_status_unavailable", N_("The status list of the agency that issued a permit this one rests on is not available, so whether that permit is in force is unknown.")
+    BASIS_STATUS_STALE = "basis_status_stale", N_("The status list for a permit this one rests on is out of date; this permit cannot be confirmed as in force.")
 
     # --- errors: why a command or an API request could not be carried out -----------------------
     ERROR = "error", N_("The request could not be carried out.")
+    BASIS_DUPLICATE = "basis_duplicate", N_("The same permit, or two permits of the same type, are given as the basis.")
+    BASIS_EXPIRED = "basis_expired", N_("The permit given as the basis is not in force on these dates.")
+    BASIS_HOLDER_MISMATCH = "basis_holder_mismatch", N_("The holder's name or address differs from the one on the permit given as the basis.")
+    BASIS_MISSING = "basis_missing", N_("This type of permit rests on another permit: give that permit's QR code as the basis.")
+    BASIS_NOT_FOUND = "basis_not_found", N_("No permit was found for the basis given.")
+    BASIS_STATUS_UNKNOWN = "basis_status_unknown", N_("Whether the permit given as the basis is in force cannot be known now: its agency's status list is missing or out of date.")
+    BASIS_SUPERSEDED = "basis_superseded", N_("The permit given as the basis has been replaced by a newer version; use the current one.")
+    BASIS_WRONG_HOLDER = "basis_wrong_holder", N_("The permit given as the basis belongs to another holder.")
+    BASIS_WRONG_TYPE = "basis_wrong_type", N_("The permit given as the basis is not of a type this permit type rests on.")
+    REQUIREMENT_CYCLE = "requirement_cycle", N_("Permit types cannot rest on each other in a circle.")
     INTERNAL = "internal", N_("An unexpected error occurred inside the program.")
     INTERNAL_ERROR = "internal_error", N_("The verifier failed unexpectedly.")
     BAD_REQUEST = "bad_request", N_("The request could not be read.")
@@ -235,4 +251,9 @@ VERDICT_REASONS: frozenset[Reason] = frozenset({
     Reason.REGISTRY_ROLLBACK,
     Reason.REGISTRY_STALE,
     Reason.REGISTRY_UNAVAILABLE,
+    Reason.BASIS_INVALID,
+    Reason.BASIS_REVOKED,
+    Reason.BASIS_SUSPENDED,
+    Reason.BASIS_STATUS_UNAVAILABLE,
+    Reason.BASIS_STATUS_STALE,
 })

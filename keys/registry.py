@@ -46,21 +46,42 @@ class Names:
 
 @dataclass(frozen=True)
 class PermitType:
+    """A permit type; `requires` names the types a permit of this type rests on (a food-safety
+    certificate on a business registration): issuing one needs a permit of each as its basis."""
+
     code: str
     name: Names
     max_days: int
+    requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         fields.identifier(self.code, "permit type code")
         fields.integer(self.max_days, "maximum validity (days)", 1, MAX_VALIDITY_DAYS)
+        for required in self.requires:
+            fields.identifier(required, "required permit type code")
+        if tuple(sorted(set(self.requires))) != self.requires:
+            raise FieldError("bad", f"type {self.code} required types must be sorted and unique")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name.to_dict(), "max_days": self.max_days}
+        out: dict[str, Any] = {"name": self.name.to_dict(), "max_days": self.max_days}
+        # Left out when empty: registries signed before types could rest on others read the same.
+        if self.requires:
+            out["requires"] = list(self.requires)
+        return out
 
     @classmethod
     def from_dict(cls, code: str, obj: object) -> PermitType:
-        m = fields.members(obj, f"type {code}", ("name", "max_days"))
-        return cls(code=code, name=Names.from_dict(m["name"], f"type {code} name"), max_days=m["max_days"])
+        what = f"type {code}"
+        m = fields.members(obj, what, ("name", "max_days"), ("requires",))
+        requires = m.get("requires", [])
+        if type(requires) is not list or ("requires" in m and not requires):
+            raise FieldError("bad", f"{what}: requires must be a non-empty list, or left out")
+        return cls(
+            code=code,
+            name=Names.from_dict(m["name"], f"{what} name"),
+            max_days=m["max_days"],
+            requires=tuple(fields.identifier(r, f"{what} requires") for r in requires),
+        )
 
 
 @dataclass(frozen=True)
@@ -189,6 +210,29 @@ class Agency:
         return sorted(usable, key=lambda k: (k.valid_from, k.kid), reverse=True)
 
 
+def _check_requirements(types: Mapping[str, PermitType]) -> None:
+    """Every required type exists and no type rests, however indirectly, on itself: a cycle
+    would make a permit that can never be issued first. FieldError names the cycle."""
+    for permit_type in types.values():
+        for required in permit_type.requires:
+            if required not in types:
+                raise FieldError("bad", f"type {permit_type.code} requires unknown type {required}")
+    done: set[str] = set()
+
+    def visit(code: str, path: tuple[str, ...]) -> None:
+        if code in path:
+            cycle = " → ".join((*path[path.index(code):], code))
+            raise FieldError("bad", f"permit types require each other in a cycle: {cycle}")
+        if code in done:
+            return
+        for required in types[code].requires:
+            visit(required, (*path, code))
+        done.add(code)
+
+    for code in sorted(types):
+        visit(code, ())
+
+
 @dataclass(frozen=True)
 class Registry:
     """A registry document: a draft on the operator's side, or a published, verified version."""
@@ -208,6 +252,7 @@ class Registry:
         fields.integer(self.version, "registry version")
         fields.time_value(self.issued_at, "registry issued_at")
         fields.time_value(self.expires_at, "registry expires_at")
+        _check_requirements(self.types)
         by_kid: dict[str, AgencyKey] = {}
         for agency in self.agencies.values():
             for code in agency.types:
@@ -266,7 +311,21 @@ class Registry:
     def with_type(self, permit_type: PermitType) -> Registry:
         if permit_type.code in self.types:
             raise ConflictError(f"permit type {permit_type.code!r} already exists", reason=Reason.DUPLICATE_TYPE)
+        for required in permit_type.requires:
+            self.permit_type(required)
         return replace(self, types={**self.types, permit_type.code: permit_type})
+
+    def with_requirements(self, code: str, requires: tuple[str, ...]) -> Registry:
+        """The draft with type `code` resting on `requires` (empty: on nothing)."""
+        permit_type = self.permit_type(code)
+        for required in requires:
+            self.permit_type(required)
+        types = {**self.types, code: replace(permit_type, requires=tuple(sorted(set(requires))))}
+        try:
+            _check_requirements(types)
+        except FieldError as exc:
+            raise InputError(str(exc), reason=Reason.REQUIREMENT_CYCLE) from None
+        return replace(self, types=types)
 
     def with_agency(self, agency: Agency) -> Registry:
         if agency.id in self.agencies:

@@ -23,7 +23,7 @@ from keys.registry import Registry
 from keys.signer import KeySigner
 from permits import issuing, origin, publishing
 from permits.home import Home, Passphrase
-from permits.importing import BATCH_SIZE, ImportReport, import_csv
+from permits.importing import BATCH_SIZE, BasisReader, ImportReport, import_csv
 from permits.ledger import Event, PermitRecord
 from permits.status_list import StatusList
 
@@ -102,7 +102,7 @@ class Desk:
         return record
 
     def import_csv(self, path: Path, type_code: str, batch_size: int = BATCH_SIZE,
-                   progress: Progress | None = None) -> ImportReport:
+                   progress: Progress | None = None, basis_reader: BasisReader | None = None) -> ImportReport:
         """Import paper permits from a CSV file (resumable), then publish the status list."""
         self._check_printable()
         # The signing processes load the same key file themselves: a key cannot cross processes.
@@ -110,7 +110,7 @@ class Desk:
         loader = partial(load_signer, key_file, self.passphrase(f"key {self.signer.kid} of {self.agency}"))
         with self.home.ledger(self.agency, create=True) as ledger:
             report = import_csv(ledger, self.registry, self.signer, path, self.agency, type_code, self.officer, self.now,
-                                batch_size=batch_size, progress=progress, signer_loader=loader)
+                                batch_size=batch_size, progress=progress, signer_loader=loader, basis_reader=basis_reader)
         self.publish()
         return report
 

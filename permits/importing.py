@@ -12,6 +12,8 @@ surrounding spaces ignored):
     conditions      several separated by "|"
     valid_from      DD/MM/YYYY, DD-MM-YYYY or YYYY-MM-DD (default: the day of the import)
     valid_until     DD/MM/YYYY, DD-MM-YYYY or YYYY-MM-DD (required; permits/days.py reads them)
+    basis           the QR link (or token) of each permit the row's permit rests on, separated
+                    by "|"; holder_id and holder_name may then be left empty (taken from it)
 
 Every row is checked like `permit issue`; a bad row is recorded with its line number and reason
 and the import goes on. A line that cannot even be read as a row is such a bad row too: one longer
@@ -61,11 +63,14 @@ from keys.text import normalise_text
 from permits.days import parse_day
 from permits.issuing import IssueRequest, check_authority, draft_permit
 from permits.ledger import Allocator, ImportedPermit, Ledger, RejectedRow
+from permits.model import Permit
 from permits.spreadsheet import Writer, restore
 from permits.token import claims_json, sign_claims
 
-COLUMNS = ("number", "holder_id", "holder_name", "holder_address", "activities", "conditions", "valid_from", "valid_until")
-REQUIRED = ("number", "holder_id", "holder_name", "valid_until")
+COLUMNS = ("number", "holder_id", "holder_name", "holder_address", "activities", "conditions", "valid_from", "valid_until", "basis")
+REQUIRED = ("number", "valid_until")
+# Required too unless the file has a basis column: then they may come from the basis.
+HOLDER = ("holder_id", "holder_name")
 # The rejected-rows file adds these two columns; importing it again (once fixed) ignores them.
 REPORT_COLUMNS = ("line", "error")
 LIST_SEPARATOR = "|"
@@ -80,6 +85,8 @@ MAX_RECORD_CHARS = 131_072  # csv.field_size_limit()'s default
 KEPT_OF_UNREADABLE_LINE = 32_767
 Progress = Callable[[int, int], None]
 SignerLoader = Callable[[], Signer]
+# Verifies the text of a basis cell (a QR link or token) and gives its permit; PermitError when refused.
+BasisReader = Callable[[str], Permit]
 
 
 @dataclass(frozen=True)
@@ -251,7 +258,7 @@ def _rows(path: Path, sep: str = ",") -> Iterator[tuple[int, list[str] | _Unread
             problem = exc if isinstance(exc, _RowError) else lines.quote_error()
             raise InputError(f"{path}: the header cannot be read: {problem.message}", reason=problem.reason) from None
         unknown = [name for name in header if name not in COLUMNS and name not in REPORT_COLUMNS]
-        missing = [name for name in REQUIRED if name not in header]
+        missing = [name for name in REQUIRED + ((), HOLDER)["basis" not in header] if name not in header]
         if unknown or missing or len(set(header)) != len(header):
             if _known_columns(lines.last, "\t") > _known_columns(lines.last, sep):
                 raise InputError(N_("{path}: the columns seem separated by tabs; save the file as CSV, with commas or semicolons"),
@@ -285,13 +292,13 @@ def _rows(path: Path, sep: str = ",") -> Iterator[tuple[int, list[str] | _Unread
             yield line, ordered, ordered
 
 
-def _request(cells: list[str] | _Unreadable, agency: str, type_code: str) -> IssueRequest:
+def _request(cells: list[str] | _Unreadable, agency: str, type_code: str, basis: tuple[Permit, ...]) -> IssueRequest:
     if isinstance(cells, _Unreadable):
         raise _RowError(cells.reason, cells.message)
     fields = dict(zip(COLUMNS, cells, strict=True))
     def items(column: str) -> tuple[str, ...]:
         return tuple(part for part in (p.strip() for p in fields.get(column, "").split(LIST_SEPARATOR)) if part)
-    for column in REQUIRED:
+    for column in REQUIRED + ((), HOLDER)[not basis]:
         if not fields.get(column, "").strip():
             raise _RowError(Reason.MISSING_VALUE, f"{column} is empty")
     valid_from = fields.get("valid_from", "").strip()
@@ -299,14 +306,31 @@ def _request(cells: list[str] | _Unreadable, agency: str, type_code: str) -> Iss
         agency=agency,
         type=type_code,
         number=fields["number"],
-        holder_id=fields["holder_id"],
-        holder_name=fields["holder_name"],
+        holder_id=fields["holder_id"] or None,
+        holder_name=fields["holder_name"] or None,
         holder_address=fields.get("holder_address") or None,
         activities=items("activities"),
         conditions=items("conditions"),
         valid_from=parse_day(valid_from, "valid_from") if valid_from else None,
         valid_until=parse_day(fields["valid_until"], "valid_until"),
+        basis=basis,
     )
+
+
+def _with_bases(cells: list[str] | _Unreadable, reader: BasisReader | None) -> tuple[list[str] | _Unreadable, tuple[Permit, ...]]:
+    """The permits a row's basis cell names, verified by `reader` here, in the reading process
+    (it needs the home's registry and status lists); a basis refused makes the row unreadable."""
+    if isinstance(cells, _Unreadable):
+        return cells, ()
+    given = [part.strip() for part in cells[COLUMNS.index("basis")].split(LIST_SEPARATOR) if part.strip()]
+    if not given:
+        return cells, ()
+    if reader is None:
+        return _Unreadable(Reason.BASIS_NOT_FOUND, "the basis column needs a home that can verify it"), ()
+    try:
+        return cells, tuple(reader(text) for text in given)
+    except PermitError as exc:
+        return _Unreadable(exc.reason, exc.message), ()
 
 
 # --- drafting and signing, in worker processes -------------------------------------------------------
@@ -319,6 +343,7 @@ class _Task(NamedTuple):
     row: list[str]  # as written, for the rejected-rows file
     permit_id: str
     status_index: int
+    basis: tuple[Permit, ...]  # verified by the reading process
 
 
 Job = list[_Task]
@@ -341,14 +366,14 @@ def draft_and_sign(context: _Context, signer: Signer, job: Job) -> Done:
     rejects: list[RejectedRow] = []
     for task in job:
         try:
-            request = _request(task.cells, context.agency, context.type_code)
+            request = _request(task.cells, context.agency, context.type_code, task.basis)
             permit = draft_permit(context.permit_type, request, context.now, task.permit_id, task.status_index)
         except (_RowError, PermitError) as exc:
             rejects.append(RejectedRow(task.line, str(exc.reason), exc.message, json.dumps(task.row, ensure_ascii=False)))
             continue
         token = sign_claims(claims_json(permit), signer)
         drafted.append(ImportedPermit(task.line, permit.id, permit.number, permit.holder_id, permit.holder_name,
-                                      permit.status_index, permit.issued_at, permit.valid_until, token))
+                                      permit.status_index, permit.issued_at, permit.valid_until, token, permit.basis))
     return drafted, rejects
 
 
@@ -379,6 +404,7 @@ def import_csv(
     progress: Progress | None = None,
     signer_loader: SignerLoader | None = None,
     processes: int | None = None,
+    basis_reader: BasisReader | None = None,
 ) -> ImportReport:
     """Import `path` into the ledger. With a `signer_loader` (which loads the same key in another
     process), rows are checked and signed by `processes` worker processes (default: one per
@@ -397,17 +423,20 @@ def import_csv(
     if signer_loader is not None:
         start = partial(_start_worker, context, signer_loader)
         pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=start)
-    # Each batch in flight: its result (to come), its rows by line (kept here, not sent back), its last line.
-    in_flight: deque[tuple[Future[Done] | Done, dict[int, list[str]], int]] = deque()
+    # Each batch in flight: its result (to come), its tasks by line (kept here, not sent back), its last line.
+    in_flight: deque[tuple[Future[Done] | Done, dict[int, _Task], int]] = deque()
 
     def submit(chunk: list[tuple[int, list[str] | _Unreadable, list[str]]]) -> None:
-        job = [_Task(line, cells, row, allocator.permit_id(), allocator.index()) for line, cells, row in chunk]
+        job = []
+        for line, cells, row in chunk:
+            checked, basis = _with_bases(cells, basis_reader)
+            job.append(_Task(line, checked, row, allocator.permit_id(), allocator.index(), basis))
         result = pool.submit(_work, job) if pool else draft_and_sign(context, signer, job)
-        in_flight.append((result, {line: row for line, _, row in chunk}, chunk[-1][0]))
+        in_flight.append((result, {task.line: task for task in job}, chunk[-1][0]))
 
     def write_oldest() -> None:
         nonlocal imported
-        pending, rows, last_line = in_flight.popleft()
+        pending, tasks, last_line = in_flight.popleft()
         drafted, rejects = pending.result() if isinstance(pending, Future) else pending
         with ledger.transaction():
             try:
@@ -415,7 +444,7 @@ def import_csv(
                 ledger.insert_imported(drafted, context.type_code, signer.kid, officer, now, source, last_line)
                 kept = drafted
             except sqlite3.IntegrityError:
-                kept, more = _settle(ledger, allocator, context, signer, drafted, rows)
+                kept, more = _settle(ledger, allocator, context, signer, drafted, tasks)
                 rejects = rejects + more
                 ledger.insert_imported(kept, context.type_code, signer.kid, officer, now, source, last_line)
             ledger.insert_rejects(source, rejects)
@@ -456,7 +485,7 @@ def import_csv(
 
 def _settle(
     ledger: Ledger, allocator: Allocator, context: _Context, signer: Signer, drafted: list[ImportedPermit],
-    rows: dict[int, list[str]],
+    tasks: dict[int, _Task],
 ) -> Done:
     """When a batch collided with the ledger: refuse numbers already used (in the ledger or
     earlier in this batch), and draft and sign again the rare row whose id or status index
@@ -470,12 +499,11 @@ def _settle(
     for permit in drafted:
         if permit.number in taken.numbers or permit.number in seen:
             rejects.append(RejectedRow(permit.line, Reason.DUPLICATE_PERMIT_NUMBER, f"permit number {permit.number!r} is already used",
-                                       json.dumps(rows[permit.line], ensure_ascii=False)))
+                                       json.dumps(tasks[permit.line].row, ensure_ascii=False)))
             continue
         seen.add(permit.number)
         if permit.id in taken.ids or permit.status_index in taken.indexes:
-            row = rows[permit.line]
-            job = [_Task(permit.line, row, row, allocator.permit_id(), allocator.index())]
+            job = [tasks[permit.line]._replace(permit_id=allocator.permit_id(), status_index=allocator.index())]
             permit = draft_and_sign(context, signer, job)[0][0]
         kept.append(permit)
     return kept, rejects

@@ -23,7 +23,7 @@ from keys.signer import Signer
 from keys.text import normalise_text
 from permits import model
 from permits.ledger import Ledger, PermitRecord
-from permits.model import Permit
+from permits.model import BasisRef, Permit
 from permits.status_list import Status
 from permits.token import MAX_TOKEN_LENGTH, sign_permit
 
@@ -49,29 +49,98 @@ def city_date(timestamp: int) -> date:
 
 @dataclass(frozen=True)
 class IssueRequest:
-    """What an officer asks for; raw input, checked and normalised by `issue`."""
+    """What an officer asks for; raw input, checked and normalised by `issue`. `basis`: the
+    permits it rests on, each already verified genuine and in force (verifier/basis.py); the
+    holder's details the officer leaves out (None) come from them."""
 
     agency: str
     type: str
-    holder_id: str
-    holder_name: str
+    holder_id: str | None
+    holder_name: str | None
     valid_until: date
     valid_from: date | None = None
     holder_address: str | None = None
     activities: Sequence[str] = ()
     conditions: Sequence[str] = ()
     number: str | None = None
+    basis: Sequence[Permit] = ()
 
 
 @dataclass(frozen=True)
 class Amendment:
-    """Fields to change in a new version; None leaves a field as it is."""
+    """Fields to change in a new version; None leaves a field as it is. `basis`, when given,
+    replaces the permits it rests on (verified, as for IssueRequest)."""
 
     holder_name: str | None = None
     holder_address: str | None = None
     activities: Sequence[str] | None = None
     conditions: Sequence[str] | None = None
     valid_until: date | None = None
+    basis: Sequence[Permit] | None = None
+
+
+@dataclass(frozen=True)
+class Holder:
+    id: str
+    name: str
+    address: str | None
+
+
+def last_day(permit: Permit) -> date:
+    """The last day a permit is valid, in Ho Chi Minh City (its `exp` is the midnight after)."""
+    return city_date(permit.valid_until - 1)
+
+
+def rest_on(permit_type: PermitType, bases: Sequence[Permit], holder_id: str | None, holder_name: str | None,
+            holder_address: str | None) -> tuple[Holder, tuple[BasisRef, ...]]:
+    """Check that `bases` are what a `permit_type` permit rests on (one of each type it
+    requires, nothing else) and are all held by one holder; return that holder, the details not
+    given taken from the bases, and the references to sign. Given details must match every
+    basis (once normalised). InputError with a basis_* reason otherwise."""
+    by_type: dict[str, Permit] = {}
+    for basis in bases:
+        if basis.type not in permit_type.requires:
+            rests = ", ".join(permit_type.requires) or "no other permit"
+            raise InputError(f"permit {basis.id} is a {basis.type} permit; a {permit_type.code} permit rests on {rests}",
+                             reason=Reason.BASIS_WRONG_TYPE)
+        if basis.type in by_type:
+            raise InputError(f"two {basis.type} permits are given as the basis ({by_type[basis.type].id}, {basis.id}); give one",
+                             reason=Reason.BASIS_DUPLICATE)
+        by_type[basis.type] = basis
+    missing = [code for code in permit_type.requires if code not in by_type]
+    if missing:
+        raise InputError(f"a {permit_type.code} permit rests on a {' and a '.join(missing)} permit: give its QR code or link with --basis",
+                         reason=Reason.BASIS_MISSING)
+    address = normalise_text(holder_address, "holder address", model.ADDRESS_MAX) if holder_address else None
+    if not bases:
+        if holder_id is None or holder_name is None:
+            raise InputError("give the holder's id and name (--holder-id, --holder-name), or the permit this one rests on (--basis)",
+                             reason=Reason.BAD_INPUT)
+        return Holder(holder_id.strip(), normalise_text(holder_name, "holder name", model.NAME_MAX), address), ()
+    first = bases[0]
+    holder = Holder(
+        first.holder_id if holder_id is None else holder_id.strip(),
+        first.holder_name if holder_name is None else normalise_text(holder_name, "holder name", model.NAME_MAX),
+        address or next((b.holder_address for b in bases if b.holder_address), None),
+    )
+    for basis in bases:
+        if basis.holder_id != holder.id:
+            raise InputError(f"permit {basis.id} is held by {basis.holder_id}, not {holder.id}", reason=Reason.BASIS_WRONG_HOLDER)
+        differs = "name" if basis.holder_name != holder.name else "address" if basis.holder_address not in (None, holder.address) else None
+        if differs:
+            raise InputError(f"the holder's {differs} differs from the one on permit {basis.id}; leave it out to take that permit's",
+                             reason=Reason.BASIS_HOLDER_MISMATCH)
+    return holder, tuple(sorted(BasisRef(b.agency, b.id, b.status_index, b.type, b.number) for b in bases))
+
+
+def within_bases(bases: Sequence[Permit], valid_from: date, valid_until: date) -> date:
+    """The end date, capped at the last day of every basis: a permit does not outlive what it
+    rests on. InputError (basis_expired) when it would start before one of them."""
+    for basis in bases:
+        if valid_from < city_date(basis.valid_from):
+            raise InputError(f"permit {basis.id} is valid from {city_date(basis.valid_from)}; this permit cannot start before it",
+                             reason=Reason.BASIS_EXPIRED)
+    return min([valid_until, *(last_day(b) for b in bases)])
 
 
 def _texts(values: Sequence[str], field: str, max_items: int) -> tuple[str, ...]:
@@ -138,8 +207,10 @@ def draft_permit(permit_type: PermitType, request: IssueRequest, now: int, permi
     bounded), dates turned into whole days in Ho Chi Minh City. The agency's authority is
     checked separately (`check_authority`), once per command rather than once per row."""
     valid_from = request.valid_from or city_date(now)
-    _check_validity(permit_type, valid_from, request.valid_until, now)
-    holder_id = request.holder_id.strip()
+    holder, basis = rest_on(permit_type, request.basis, request.holder_id, request.holder_name, request.holder_address)
+    valid_until = within_bases(request.basis, valid_from, request.valid_until)
+    _check_validity(permit_type, valid_from, valid_until, now)
+    holder_id = holder.id
     if not model.HOLDER_ID.fullmatch(holder_id):
         raise InputError("holder id must be a registration code (letters, digits, '.', '/', '-')", reason=Reason.BAD_HOLDER_ID)
     number = None if request.number is None else normalise_text(request.number, "permit number", model.NUMBER_MAX)
@@ -149,15 +220,16 @@ def draft_permit(permit_type: PermitType, request: IssueRequest, now: int, permi
         number=number or permit_id,
         type=request.type,
         holder_id=holder_id,
-        holder_name=normalise_text(request.holder_name, "holder name", model.NAME_MAX),
-        holder_address=None if not request.holder_address else normalise_text(request.holder_address, "holder address", model.ADDRESS_MAX),
+        holder_name=holder.name,
+        holder_address=holder.address,
         activities=_texts(request.activities, "activity", model.ACTIVITIES_MAX),
         conditions=_texts(request.conditions, "condition", model.CONDITIONS_MAX),
         issued_at=now,
         valid_from=start_of_day(valid_from),
-        valid_until=start_of_day(request.valid_until + timedelta(days=1)),
+        valid_until=start_of_day(valid_until + timedelta(days=1)),
         status_index=status_index,
         version=1,
+        basis=basis,
     )
 
 
@@ -191,13 +263,24 @@ def _new_version(
     current = old.permit
     _check_signer(registry, current.agency, signer, now)
     valid_until = changes.valid_until
+    updates: dict[str, Any] = {}
+    if changes.basis is not None:
+        holder, updates["basis"] = rest_on(registry.permit_type(current.type), changes.basis, current.holder_id,
+                                           changes.holder_name or current.holder_name, changes.holder_address or current.holder_address)
+        updates["holder_name"], updates["holder_address"] = holder.name, holder.address
+        valid_until = within_bases(changes.basis, city_date(current.valid_from), valid_until or last_day(current))
+    elif current.basis and (changes.holder_name is not None or changes.holder_address is not None
+                            or (valid_until is not None and valid_until > last_day(current))):
+        # What it rests on is known by reference only: their end and holder are on their QR codes.
+        raise InputError(f"permit {current.id} rests on other permits; to change its holder or extend it, give their current QR codes "
+                         "or links with --basis", reason=Reason.BASIS_MISSING)
+    else:
+        if changes.holder_name is not None:
+            updates["holder_name"] = normalise_text(changes.holder_name, "holder name", model.NAME_MAX)
+        if changes.holder_address is not None:
+            updates["holder_address"] = normalise_text(changes.holder_address, "holder address", model.ADDRESS_MAX)
     if valid_until is not None:
         _check_validity(registry.permit_type(current.type), city_date(current.valid_from), valid_until, now)
-    updates: dict[str, Any] = {}
-    if changes.holder_name is not None:
-        updates["holder_name"] = normalise_text(changes.holder_name, "holder name", model.NAME_MAX)
-    if changes.holder_address is not None:
-        updates["holder_address"] = normalise_text(changes.holder_address, "holder address", model.ADDRESS_MAX)
     if changes.activities is not None:
         updates["activities"] = _texts(changes.activities, "activity", model.ACTIVITIES_MAX)
     if changes.conditions is not None:
@@ -215,10 +298,12 @@ def _new_version(
             raise InputError(str(exc), reason=Reason.BAD_INPUT) from None
         token = _signed(permit, signer)
         ledger.insert_version(permit, token, signer.kid)
-        ledger.set_version_status(current.id, current.version, Status.SUPERSEDED)
-        if old.state == "suspended":
-            ledger.set_version_status(permit.id, permit.version, Status.SUSPENDED)
         ledger.set_current_version(permit)
+        # The earlier versions read superseded, or suspended with the permit (its lineage).
+        if old.state == "suspended":
+            ledger.set_lineage_status(permit.id, Status.SUSPENDED, Status.SUSPENDED)
+        else:
+            ledger.set_lineage_status(permit.id, Status.VALID, Status.SUPERSEDED)
         ledger.add_event(permit.id, permit.version, kind, officer, now, reason)
     return ledger.get(permit.id)
 
@@ -263,18 +348,20 @@ def reissue_signed_by(
     return records
 
 
-# Status changes: (states it may come from, state it goes to, status bit of the current version,
-# the reason when the permit is already there).
+# Status changes: (states it may come from, state it goes to, status of the current version and
+# of the earlier ones, the reason when the permit is already there). Earlier versions follow the
+# permit, so that a permit resting on version 1 of one amended since still sees it revoked or
+# suspended; while the permit is in force they read superseded.
 _TRANSITIONS = {
-    "suspended": ({"active"}, "suspended", Status.SUSPENDED, Reason.ALREADY_SUSPENDED),
-    "reinstated": ({"suspended"}, "active", Status.VALID, Reason.ALREADY_ACTIVE),
-    "revoked": ({"active", "suspended"}, "revoked", Status.REVOKED, Reason.ALREADY_REVOKED),
+    "suspended": ({"active"}, "suspended", (Status.SUSPENDED, Status.SUSPENDED), Reason.ALREADY_SUSPENDED),
+    "reinstated": ({"suspended"}, "active", (Status.VALID, Status.SUPERSEDED), Reason.ALREADY_ACTIVE),
+    "revoked": ({"active", "suspended"}, "revoked", (Status.REVOKED, Status.REVOKED), Reason.ALREADY_REVOKED),
 }
 
 
 def change_status(ledger: Ledger, permit_id: str, kind: str, officer: str, now: int, reason: str | None) -> PermitRecord:
     """Suspend, reinstate or revoke. A reason is required to suspend or revoke."""
-    sources, target, status, already_there = _TRANSITIONS[kind]
+    sources, target, (status, earlier_status), already_there = _TRANSITIONS[kind]
     officer = _officer(officer)
     if kind != "reinstated" and not reason:
         raise InputError(f"a reason is required to record a permit as {kind}", reason=Reason.REASON_REQUIRED)
@@ -288,6 +375,6 @@ def change_status(ledger: Ledger, permit_id: str, kind: str, officer: str, now: 
                 reason=already_there if already else Reason.INVALID_TRANSITION,
             )
         ledger.set_state(permit_id, target)
-        ledger.set_version_status(permit_id, record.permit.version, status)
+        ledger.set_lineage_status(permit_id, status, earlier_status)
         ledger.add_event(permit_id, record.permit.version, kind, officer, now, reason)
     return ledger.get(permit_id)

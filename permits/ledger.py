@@ -5,7 +5,7 @@ copy included.
 Tables: `permits` (one row per permit: number, holder, state), `versions` (one row per signed
 version: its token, which holds the signed claims, its status index and 2-bit status), `events`
 (append-only: issued, amended, suspended, reinstated, revoked, reissued; who, when, why), `meta`,
-and the import's record of what it did (`import_batches`, `import_rejects`). Status indexes are
+`bases` (which permits each version rests on, for the reverse view), and the import's record of what it did (`import_batches`, `import_rejects`). Status indexes are
 unique across the agency: an index is never reused, so a revoked permit can never be revived by
 a new one landing on its bit.
 
@@ -40,7 +40,7 @@ from keys import fields
 from keys.encoding import b64url_decode
 from keys.errors import ConflictError, InputError, LedgerError, LedgerSchemaUnknown, NotFoundError
 from keys.reasons import Reason
-from permits.model import Permit
+from permits.model import BasisRef, Permit
 from permits.status_list import MIN_SIZE, Status
 from permits.token import inflate_claims
 
@@ -123,6 +123,28 @@ def create_import_tables(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def create_bases_table(db: sqlite_utils.Database) -> None:
+    # Which permits each version rests on (its signed `basis`), so that an officer about to
+    # revoke a permit can see what rests on it. The token stays the record; this is its index.
+    db.execute(
+        """CREATE TABLE bases (
+            permit_id TEXT NOT NULL, version INTEGER NOT NULL,
+            basis_agency TEXT NOT NULL, basis_id TEXT NOT NULL, basis_type TEXT NOT NULL, basis_status_index INTEGER NOT NULL,
+            PRIMARY KEY (permit_id, version, basis_agency, basis_id),
+            FOREIGN KEY (permit_id, version) REFERENCES versions(permit_id, version))"""
+    )
+    db.execute("CREATE INDEX bases_basis ON bases(basis_id, basis_agency)")
+
+
+@migrations()
+def lineage_status(db: sqlite_utils.Database) -> None:
+    # Since permits could rest on others, a permit's earlier versions carry its lineage's state:
+    # a basis referenced at version 1 and amended since must still read revoked or suspended.
+    db.execute("UPDATE versions SET status = 1 WHERE permit_id IN (SELECT id FROM permits WHERE state = 'revoked')")
+    db.execute("UPDATE versions SET status = 2 WHERE permit_id IN (SELECT id FROM permits WHERE state = 'suspended')")
+
+
 @cache
 def known_migrations() -> tuple[str, ...]:
     """The names of every migration this code knows, in the order they apply."""
@@ -179,6 +201,7 @@ class ImportedPermit(NamedTuple):
     issued_at: int
     valid_until: int
     token: str
+    basis: tuple[BasisRef, ...] = ()
 
 
 class RejectedRow(NamedTuple):
@@ -531,6 +554,13 @@ class Ledger:
             " VALUES (?, ?, ?, 0, ?, ?, ?, ?)",
             (permit.id, permit.version, permit.status_index, kid, permit.issued_at, permit.valid_until, token),
         )
+        self._insert_bases([(permit.id, permit.version, permit.basis)])
+
+    def _insert_bases(self, versions: list[tuple[str, int, tuple[BasisRef, ...]]]) -> None:
+        self.db.conn.executemany(
+            "INSERT INTO bases (permit_id, version, basis_agency, basis_id, basis_type, basis_status_index) VALUES (?, ?, ?, ?, ?, ?)",
+            [(permit_id, version, ref.agency, ref.id, ref.type, ref.status_index) for permit_id, version, basis in versions for ref in basis],
+        )
 
     def set_current_version(self, permit: Permit) -> None:
         self._query(
@@ -538,8 +568,14 @@ class Ledger:
             (permit.version, permit.holder_name, permit.id),
         )
 
-    def set_version_status(self, permit_id: str, version: int, status: Status) -> None:
-        self._query("UPDATE versions SET status = ? WHERE permit_id = ? AND version = ?", (int(status), permit_id, version))
+    def set_lineage_status(self, permit_id: str, current: Status, earlier: Status) -> None:
+        """Set the current version's entry to `current` and every earlier version's to `earlier`:
+        a reference to an earlier version (a permit resting on this one) follows the lineage."""
+        self._query(
+            "UPDATE versions SET status = CASE WHEN version = (SELECT current_version FROM permits WHERE id = ?) THEN ? ELSE ? END"
+            " WHERE permit_id = ?",
+            (permit_id, int(current), int(earlier), permit_id),
+        )
 
     def set_state(self, permit_id: str, state: str) -> None:
         self._query("UPDATE permits SET state = ? WHERE id = ?", (state, permit_id))
@@ -600,6 +636,19 @@ class Ledger:
             conditions.append("p.type = ?")
             params.append(type_code)
         return f"{joins} WHERE {' AND '.join(conditions)}", tuple(params)
+
+    def resting_on(self, basis_id: str, basis_agency: str | None = None, limit: int = 100) -> list[PermitRecord]:
+        """Permits whose current version rests on permit `basis_id` (of `basis_agency`, when
+        given; a permit id is unique within its agency only)."""
+        sql = ("SELECT DISTINCT p.id, p.created_at FROM bases b JOIN permits p ON p.id = b.permit_id AND p.current_version = b.version"
+               " WHERE b.basis_id = ?")
+        params: list[Any] = [basis_id]
+        if basis_agency is not None:
+            sql += " AND b.basis_agency = ?"
+            params.append(basis_agency)
+        sql += " ORDER BY p.created_at DESC, p.id LIMIT ?"
+        params.append(limit)
+        return [self.get(row[0]) for row in self._query(sql, tuple(params))]
 
     def events(self, permit_id: str) -> list[Event]:
         rows = self._query(f"SELECT {_EVENT_COLUMNS} FROM events WHERE permit_id = ? ORDER BY seq", (permit_id,))
@@ -676,6 +725,7 @@ class Ledger:
                 "INSERT INTO events (permit_id, version, kind, officer, at, reason) VALUES (?, 1, 'issued', ?, ?, ?)",
                 [(p.id, officer, now, f"imported: line {p.line}") for p in permits],
             )
+            self._insert_bases([(p.id, 1, p.basis) for p in permits if p.basis])
             conn.execute(
                 "INSERT INTO import_batches (source, last_line, imported) VALUES (?, ?, ?)", (source, last_line, len(permits))
             )

@@ -7,6 +7,16 @@ checker must see, under short names because every byte is a QR module:
               "act": [activities], "cond": [conditions]}
 
 `addr`, `act` and `cond` are left out when empty. Times are integer seconds since the epoch.
+
+A permit issued on others (a food-safety certificate on a business registration) carries a
+compact reference to each, its basis, signed with the rest:
+
+    basis = [{"iss": agency, "jti": permit id, "st": status index, "ptype": type,
+              "no": number as printed, left out when it is the id}, …]
+
+sorted, at most MAX_BASIS, left out when there is none. The status index is the one of the version
+the officer was shown; the issuer's status list follows that version's lineage (an amended basis
+reads `superseded`, and revoking or suspending a later version marks the earlier ones too).
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ ACTIVITIES_MAX = 20
 CONDITIONS_MAX = 20
 MAX_STATUS_INDEX = 2**31 - 1
 MAX_VERSION = 10_000
+# A permit type rests on a few others at most; every reference is bytes in the QR code.
+MAX_BASIS = 4
 
 # Holder ids are registration codes (enterprise code, household business number) or an
 # issuer's pseudonym for a natural person; never a citizen ID in clear.
@@ -37,8 +49,57 @@ HOLDER_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z./-]{0,31}")
 _PERMIT_ID = re.compile(r"[0-9A-Z]{4,32}")
 
 _CLAIMS = frozenset({"iss", "jti", "sub", "iat", "nbf", "exp", "ptype", "st", "ver", "permit"})
+_CLAIMS_WITH_BASIS = _CLAIMS | {"basis"}
 _PERMIT_REQUIRED = ("no", "name")
 _PERMIT_OPTIONAL = ("addr", "act", "cond")
+_BASIS_REQUIRED = ("iss", "jti", "st", "ptype")
+_BASIS_OPTIONAL = ("no",)
+
+
+@dataclass(frozen=True, order=True)
+class BasisRef:
+    """A signed reference to a permit another one rests on: enough to find its state in its
+    issuer's status list, and to name it to a reader, without the permit itself."""
+
+    agency: str
+    id: str
+    status_index: int
+    type: str
+    number: str
+
+    def __post_init__(self) -> None:
+        if type(self.agency) is not str or not IDENTIFIER.fullmatch(self.agency):
+            raise FieldError("bad", "basis iss must be a lower-case identifier")
+        if type(self.type) is not str or not IDENTIFIER.fullmatch(self.type):
+            raise FieldError("bad", "basis ptype must be a lower-case identifier")
+        if type(self.id) is not str or not _PERMIT_ID.fullmatch(self.id):
+            raise FieldError("bad", "basis jti must be 4-32 upper-case letters or digits")
+        if not (type(self.status_index) is int and 0 <= self.status_index <= MAX_STATUS_INDEX):
+            raise FieldError("bad", f"basis st must be an integer in [0, {MAX_STATUS_INDEX}]")
+        fields.texts([(self.number, "basis permit number", NUMBER_MAX)])
+
+    def to_claim(self) -> dict[str, Any]:
+        claim: dict[str, Any] = {"iss": self.agency, "jti": self.id, "st": self.status_index, "ptype": self.type}
+        if self.number != self.id:
+            claim["no"] = self.number
+        return claim
+
+    @classmethod
+    def from_claim(cls, obj: object) -> BasisRef:
+        m = fields.members(obj, "basis", _BASIS_REQUIRED, _BASIS_OPTIONAL)
+        if "no" in m and m["no"] == m["jti"]:
+            raise FieldError("bad", "a basis number equal to its id is left out, not sent")
+        return cls(agency=m["iss"], id=m["jti"], status_index=m["st"], type=m["ptype"], number=m.get("no", m["jti"]))
+
+
+def _check_basis(basis: tuple[BasisRef, ...]) -> None:
+    if len(basis) > MAX_BASIS:
+        raise FieldError("bad", f"at most {MAX_BASIS} permits as a basis")
+    if any(type(ref) is not BasisRef for ref in basis):
+        raise FieldError("bad", "basis entries must be references")
+    # One canonical form: sorted, and neither one permit nor one type twice.
+    if list(basis) != sorted(basis) or len({(r.agency, r.id) for r in basis}) != len(basis) or len({r.type for r in basis}) != len(basis):
+        raise FieldError("bad", "basis references must be sorted, each permit and each type once")
 
 
 @dataclass(frozen=True)
@@ -57,6 +118,7 @@ class Permit:
     valid_until: int
     status_index: int
     version: int = 1
+    basis: tuple[BasisRef, ...] = ()
 
     def __post_init__(self) -> None:
         # Every verification builds a Permit, so this is the one place claims are checked,
@@ -86,6 +148,8 @@ class Permit:
         texts += [(item, "activity", ITEM_MAX) for item in self.activities]
         texts += [(item, "condition", ITEM_MAX) for item in self.conditions]
         fields.texts(texts)
+        if self.basis:
+            _check_basis(self.basis)
 
     @property
     def lifetime(self) -> int:
@@ -99,7 +163,7 @@ class Permit:
             permit["act"] = list(self.activities)
         if self.conditions:
             permit["cond"] = list(self.conditions)
-        return {
+        claims: dict[str, Any] = {
             "iss": self.agency,
             "jti": self.id,
             "sub": self.holder_id,
@@ -111,17 +175,26 @@ class Permit:
             "ver": self.version,
             "permit": permit,
         }
+        if self.basis:
+            claims["basis"] = [ref.to_claim() for ref in self.basis]
+        return claims
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Permit:
         """Build from verified claims; FieldError (missing / bad / text) for anything else."""
         if not isinstance(claims, dict):
             raise FieldError("bad", "claims must be an object")
-        if claims.keys() != _CLAIMS:
+        if claims.keys() != _CLAIMS and claims.keys() != _CLAIMS_WITH_BASIS:
             missing = _CLAIMS - claims.keys()
             if missing:
                 raise FieldError("missing", f"missing claim {sorted(missing)[0]}")
             raise FieldError("bad", "unknown claim")
+        basis: tuple[BasisRef, ...] = ()
+        if "basis" in claims:
+            refs = claims["basis"]
+            if type(refs) is not list or not refs or len(refs) > MAX_BASIS:
+                raise FieldError("bad", f"basis must be a list of 1 to {MAX_BASIS} references, or left out")
+            basis = tuple(BasisRef.from_claim(ref) for ref in refs)
         p = fields.members(claims["permit"], "permit", _PERMIT_REQUIRED, _PERMIT_OPTIONAL)
         activities, conditions = p.get("act", []), p.get("cond", [])
         if type(activities) is not list or type(conditions) is not list:
@@ -143,4 +216,5 @@ class Permit:
             valid_until=claims["exp"],
             status_index=claims["st"],
             version=claims["ver"],
+            basis=basis,
         )

@@ -133,10 +133,18 @@ def _edit(home: Home, edit: Callable[[Registry], Registry]) -> Registry:
     return registry
 
 
-def add_type(home: Home, code: str, name_vi: str, name_en: str, max_days: int) -> Registry:
+def add_type(home: Home, code: str, name_vi: str, name_en: str, max_days: int, requires: Sequence[str] = ()) -> Registry:
     check_identifier(code, "permit type code")
     names = Names(normalise_text(name_vi, "Vietnamese name", 200), normalise_text(name_en, "English name", 200))
-    return _edit(home, lambda r: r.with_type(PermitType(code=code, name=names, max_days=max_days)))
+    if code in requires:
+        raise InputError(f"permit type {code} cannot rest on itself", reason=Reason.REQUIREMENT_CYCLE)
+    permit_type = PermitType(code=code, name=names, max_days=max_days, requires=tuple(sorted(set(requires))))
+    return _edit(home, lambda r: r.with_type(permit_type))
+
+
+def set_requirements(home: Home, code: str, requires: Sequence[str]) -> Registry:
+    """Make type `code` rest on `requires` (none: on nothing) in the draft."""
+    return _edit(home, lambda r: r.with_requirements(code, tuple(requires)))
 
 
 def add_agency(home: Home, agency_id: str, name_vi: str, name_en: str, types: list[str], status_url: str | None) -> Registry:

@@ -105,10 +105,10 @@ def test_a_backup_restores_into_a_new_home_with_everything_working(city: City, t
     summary = json.loads(made.stdout)
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
     assert summary["ledgers"] == {  # publishing a status list opens an (empty) ledger
-        "hcm-sct": {"schema_version": 2, "permits": 1, "events": 1, "last_event_seq": 1},
-        "hcm-syt": {"schema_version": 2, "permits": 3, "events": 4, "last_event_seq": 4},
-        "hcm-skhdt": {"schema_version": 2, "permits": 0, "events": 0, "last_event_seq": 0},
-        "hcm-sxd": {"schema_version": 2, "permits": 0, "events": 0, "last_event_seq": 0},
+        "hcm-sct": {"schema_version": 4, "permits": 1, "events": 1, "last_event_seq": 1},
+        "hcm-syt": {"schema_version": 4, "permits": 3, "events": 4, "last_event_seq": 4},
+        "hcm-skhdt": {"schema_version": 4, "permits": 0, "events": 0, "last_event_seq": 0},
+        "hcm-sxd": {"schema_version": 4, "permits": 0, "events": 0, "last_event_seq": 0},
     }
     assert summary["registry_version"] == city.registry.version
     listed = {entry["path"] for entry in manifest_of(archive)["files"]}  # type: ignore[attr-defined]
@@ -273,7 +273,7 @@ def test_a_backup_leaves_out_a_transaction_still_open_and_does_not_wait_for_it(c
         elapsed = time.monotonic() - began
         assert made.returncode == 0, made.stderr
         assert elapsed < 20  # not the 30 s busy timeout: a reader never waits for a writer in WAL
-        assert json.loads(made.stdout)["ledgers"][AGENCY] == {"schema_version": 2, "permits": 1, "events": 1, "last_event_seq": 1}
+        assert json.loads(made.stdout)["ledgers"][AGENCY] == {"schema_version": 4, "permits": 1, "events": 1, "last_event_seq": 1}
         with tarfile.open(archive) as tar:
             tar.extract(f"ledgers/{AGENCY}.db", tmp_path / "x", filter="data")
         assert [r[1] for r in dump(tmp_path / "x" / f"ledgers/{AGENCY}.db")["permits"]] == ["COMMITTED-1"]

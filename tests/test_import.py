@@ -227,12 +227,11 @@ def test_a_file_separated_by_semicolons_is_read_as_a_spreadsheet_in_a_vietnamese
 @pytest.mark.parametrize(
     ("header", "separator", "message"),
     [
-        (["so_giay_phep", *HEADER[1:]], ";", ", read as separated by semicolons: columns must be among number, holder_id, holder_name, "
-         "holder_address, activities, conditions, valid_from, valid_until; unknown: so_giay_phep; missing: number"),
+        (["so_giay_phep", *HEADER[1:]], ";", f", read as separated by semicolons: columns must be among {', '.join(COLUMNS)}; "
+         "unknown: so_giay_phep; missing: number"),
         (HEADER, "\t", ": the columns seem separated by tabs; save the file as CSV, with commas or semicolons"),
-        (HEADER, "|", ": columns must be among number, holder_id, holder_name, holder_address, activities, conditions, valid_from, "
-         "valid_until; unknown: number|holder_id|holder_name|holder_address|activities|conditions|valid_from|valid_until; "
-         "missing: number, holder_id, holder_name, valid_until"),
+        (HEADER, "|", f": columns must be among {', '.join(COLUMNS)}; unknown: {'|'.join(HEADER)}; "
+         "missing: number, valid_until, holder_id, holder_name"),
     ],
     ids=["semicolons-with-a-wrong-column", "tabs", "another-separator"],
 )

@@ -3,7 +3,8 @@
 Every check a permit must pass, in an order where nothing is decoded before it may be: size
 and form first; the key from the registry by kid (never from the header); the signature; only
 then the claims are inflated and read, and checked against what the registry says about the
-issuer, its key and its authority; then time; then the issuer's status list.
+issuer, its key and its authority; then time; then the issuer's status list; then, in the same status lists, the state of each
+permit it rests on (its basis), one level deep.
 
 The token is parsed once. Headers repeat (one per key), so decoded headers are cached; the
 signature check is the only expensive step, and nothing is done twice.
@@ -20,10 +21,10 @@ from keys.fields import FieldError
 from keys.jws import TYP_PERMIT, TYP_PERMIT_BEFORE_2026_12, check_header, decode_header, split_compact
 from keys.reasons import Reason
 from keys.registry import Registry
-from permits.model import Permit
+from permits.model import BasisRef, Permit
 from permits.status_list import Status, StatusList
 from permits.token import MAX_TOKEN_LENGTH, PERMIT_HEADER_MEMBERS, ZIP_V1, inflate_claims
-from verifier.verdict import Verdict, status_for
+from verifier.verdict import BasisState, Verdict, status_for
 
 # Clock difference tolerated between issuer and verifier, in seconds.
 LEEWAY = 60
@@ -32,6 +33,15 @@ _FIELD_REASON = {"missing": Reason.MISSING_CLAIM, "bad": Reason.BAD_CLAIM, "text
 # What a permit's header may say it is: today's type, and the one permits signed before it carry.
 _PERMIT_TYPES = frozenset({TYP_PERMIT, TYP_PERMIT_BEFORE_2026_12})
 _STATUS_REASON = {Status.REVOKED: Reason.REVOKED, Status.SUSPENDED: Reason.SUSPENDED, Status.SUPERSEDED: Reason.SUPERSEDED}
+# A basis's entry in its issuer's list, as a state of the basis and what it makes the permit.
+# Superseded is an amended basis: its lineage is in force, since revoking or suspending a later
+# version marks the earlier ones too (permits/issuing.py).
+_BASIS_OF_STATUS: dict[int, tuple[str, Reason | None]] = {
+    Status.VALID: ("valid", None),
+    Status.SUPERSEDED: ("amended", None),
+    Status.REVOKED: ("revoked", Reason.BASIS_REVOKED),
+    Status.SUSPENDED: ("suspended", Reason.BASIS_SUSPENDED),
+}
 
 
 @lru_cache(maxsize=1024)
@@ -120,8 +130,32 @@ def verify(
     elif status:
         reasons.append(_STATUS_REASON[Status(status)])
 
+    basis = tuple(_basis_state(ref, registry, status_lists, now - grace) for ref in permit.basis)
+    for state in basis:
+        if state.reason is not None and state.reason not in reasons:
+            reasons.append(state.reason)
+
     if now >= registry.expires_at + grace:
         reasons.append(Reason.REGISTRY_STALE)
 
     final = tuple(reasons)
-    return Verdict(status_for(final), final, now, registry.version, permit, agency, permit_type)
+    return Verdict(status_for(final), final, now, registry.version, permit, agency, permit_type, basis)
+
+
+def _basis_state(ref: BasisRef, registry: Registry, status_lists: Mapping[str, StatusList], stale_at: int) -> BasisState:
+    """What the permit `ref` names is today, from the registry and its issuer's status list.
+
+    The reference is signed by the permit's issuer, who checked the basis when issuing; here
+    the registry must still vouch for the basis's issuer and its authority for that type."""
+    agency = registry.agencies.get(ref.agency)
+    permit_type = registry.types.get(ref.type)
+    if agency is None or permit_type is None or ref.type not in agency.types:
+        return BasisState(ref, "invalid", Reason.BASIS_INVALID, agency, permit_type)
+    status_list = status_lists.get(ref.agency)
+    status = status_list.status(ref.status_index) if status_list is not None else None
+    if status_list is None or status is None:
+        return BasisState(ref, "status_unknown", Reason.BASIS_STATUS_UNAVAILABLE, agency, permit_type)
+    if status_list.is_expired(stale_at) and status != Status.REVOKED:
+        return BasisState(ref, "status_unknown", Reason.BASIS_STATUS_STALE, agency, permit_type)
+    state, reason = _BASIS_OF_STATUS[status]
+    return BasisState(ref, state, reason, agency, permit_type)

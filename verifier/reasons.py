@@ -24,5 +24,16 @@ STATUS_SENTENCE: dict[str, str] = {
 }
 
 STATUS_TEXT: dict[str, dict[str, str]] = {code: both(text) for code, text in STATUS_SENTENCE.items()}
+
+# What a verdict says of each permit its permit rests on (verifier/verdict.py BASIS_STATES).
+BASIS_STATE_SENTENCE: dict[str, str] = {
+    "valid": N_("in force"),
+    "amended": N_("in force (amended since)"),
+    "revoked": N_("revoked"),
+    "suspended": N_("suspended"),
+    "status_unknown": N_("cannot check now"),
+    "invalid": N_("not valid"),
+}
+BASIS_STATE_TEXT: dict[str, dict[str, str]] = {code: both(text) for code, text in BASIS_STATE_SENTENCE.items()}
 # Each reason a verdict can carry, in both languages (the page's and the API users' table).
 REASON_TEXT: dict[Reason, dict[str, str]] = {reason: both(reason.sentence) for reason in Reason if reason in VERDICT_REASONS}

@@ -8,7 +8,7 @@ from typing import Any
 
 from keys.reasons import VERDICT_REASONS, Reason
 from keys.registry import Agency, PermitType
-from permits.model import Permit
+from permits.model import BasisRef, Permit
 
 STATUSES = (
     "valid",
@@ -34,6 +34,11 @@ _STATUS_OF_REASON: dict[Reason, str] = {
     Reason.REGISTRY_INVALID: "status_unknown",
     Reason.REGISTRY_ROLLBACK: "status_unknown",
     Reason.REGISTRY_UNAVAILABLE: "status_unknown",
+    # A permit is no more in force than what it rests on.
+    Reason.BASIS_REVOKED: "revoked",
+    Reason.BASIS_SUSPENDED: "suspended",
+    Reason.BASIS_STATUS_UNAVAILABLE: "status_unknown",
+    Reason.BASIS_STATUS_STALE: "status_unknown",
 }
 _STATUS_SET = frozenset(STATUSES)
 STATUS_PRIORITY = ("invalid", "revoked", "suspended", "superseded", "expired", "not_yet_valid", "status_unknown")
@@ -54,6 +59,33 @@ def iso(timestamp: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
+# What a verdict says of each permit its permit rests on.
+BASIS_STATES = ("valid", "amended", "revoked", "suspended", "status_unknown", "invalid")
+
+
+@dataclass(frozen=True)
+class BasisState:
+    """One permit a permit rests on, as the verifier found it: `state` is one of BASIS_STATES
+    (`amended`: a newer version replaced the one referenced, and the lineage is in force), and
+    `reason` what it makes the permit, None when it is in force. `issuer` and `permit_type` are
+    the registry's records, None when the registry does not know them."""
+
+    ref: BasisRef
+    state: str
+    reason: Reason | None
+    issuer: Agency | None
+    permit_type: PermitType | None
+
+    def to_dict(self) -> dict[str, Any]:
+        permit_type: dict[str, Any] = {"code": self.ref.type}
+        if self.permit_type is not None:
+            permit_type["name"] = self.permit_type.name.to_dict()
+        issuer: dict[str, Any] = {"id": self.ref.agency}
+        if self.issuer is not None:
+            issuer["name"] = self.issuer.name.to_dict()
+        return {"id": self.ref.id, "number": self.ref.number, "type": permit_type, "issuer": issuer, "state": self.state}
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What a verifier concluded about one token at one moment.
@@ -70,6 +102,7 @@ class Verdict:
     permit: Permit | None = None
     issuer: Agency | None = None
     permit_type: PermitType | None = None
+    basis: tuple[BasisState, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in _STATUS_SET or not VERDICT_REASONS.issuperset(self.reasons):
@@ -91,6 +124,8 @@ class Verdict:
             out["permit"] = _permit_dict(self.permit, self.permit_type)
             if self.status == "superseded":
                 out["superseded_by"] = {"id": self.permit.id, "min_version": self.permit.version + 1}
+            if self.basis:
+                out["basis"] = [state.to_dict() for state in self.basis]
         if self.issuer is not None:
             out["issuer"] = {"id": self.issuer.id, "name": self.issuer.name.to_dict()}
         return out
