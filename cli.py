@@ -258,6 +258,9 @@ def paint(text: str, **style: Any) -> str:
 
 STATE_COLOUR = {"active": "green", "suspended": "yellow", "revoked": "red", "expired": "magenta"}
 STATE_LABEL = {"active": N_("active"), "suspended": N_("suspended"), "revoked": N_("revoked"), "expired": N_("expired")}
+# What happened to a permit, as its history shows it (the ledger's event kinds).
+EVENT_LABEL = {"issued": N_("issued"), "amended": N_("amended"), "suspended": N_("suspended"), "reinstated": N_("reinstated"),
+               "revoked": N_("revoked"), "reissued": N_("reissued")}
 
 
 def width(text: str) -> int:
@@ -322,7 +325,7 @@ def now() -> int:
 def home_of(ctx: click.Context, create: bool = False) -> Home:
     path = ctx.find_root().params.get("home")
     if not path:
-        raise NotFoundError("no permit home: set PERMIT_HOME or pass --home DIR", reason=Reason.HOME_MISSING)
+        raise NotFoundError(N_("no permit home: set PERMIT_HOME or pass --home DIR"), reason=Reason.HOME_MISSING)
     return Home.create(Path(path)) if create else Home.existing(Path(path))
 
 
@@ -340,7 +343,7 @@ def passphrases(confirm: bool = False) -> Passphrase:
             return from_env.encode()
         if "value" not in asked:
             if not sys.stdin.isatty():
-                raise InputError("set PERMIT_PASSPHRASE, or run in a terminal to be asked", reason=Reason.PASSPHRASE_REQUIRED)
+                raise InputError(N_("set PERMIT_PASSPHRASE, or run in a terminal to be asked"), reason=Reason.PASSPHRASE_REQUIRED)
             asked["value"] = click.prompt(_("Passphrase for {what}").format(what=what), hide_input=True, confirmation_prompt=confirm).encode()
         return asked["value"]
 
@@ -353,7 +356,7 @@ def new_passphrase() -> bytes:
     if from_env:
         return from_env.encode()
     if not sys.stdin.isatty():
-        raise InputError("set PERMIT_NEW_PASSPHRASE, or run in a terminal to be asked", reason=Reason.PASSPHRASE_REQUIRED)
+        raise InputError(N_("set PERMIT_NEW_PASSPHRASE, or run in a terminal to be asked"), reason=Reason.PASSPHRASE_REQUIRED)
     return str(click.prompt(_("New passphrase for the keys"), hide_input=True, confirmation_prompt=True)).encode()
 
 
@@ -926,7 +929,7 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
 
     batch_size = BATCH_SIZE if batch_size is None else batch_size
     if not 1 <= batch_size <= 100_000:
-        raise InputError("--batch-size must be between 1 and 100000", reason=Reason.BAD_BATCH_SIZE)
+        raise InputError(N_("--batch-size must be between 1 and 100000"), reason=Reason.BAD_BATCH_SIZE)
     from verifier.basis import basis_reader
 
     desk = desk_of(ctx, agency)
@@ -1012,12 +1015,12 @@ def show_cmd(ctx: click.Context, permit_id: str, agency: str | None, as_json: bo
     data["events"] = [{"at": iso(e.at), "kind": e.kind, "version": e.version, "officer": e.officer, "reason": e.reason}
                       for e in events]
     # What revoking or suspending this permit would reach: the permits here that rest on it.
-    data["resting_on"] = [{"agency": r.permit.agency, "id": r.permit.id, "type": r.permit.type, "state": r.state}
+    data["resting_on"] = [{"agency": r.permit.agency, "id": r.permit.id, "type": r.permit.type, "state": r.state_at(now())}
                           for r in resting_on(desk.home, permit_id, record.permit.agency)]
     def human() -> None:
         print_record(data)
         click.echo(_("History:"))
-        cells = [[e["at"], e["kind"], f"v{e['version']}", e["officer"], e["reason"] or ""] for e in data["events"]]
+        cells = [[e["at"], _(EVENT_LABEL.get(e["kind"], e["kind"])), f"v{e['version']}", e["officer"], e["reason"] or ""] for e in data["events"]]
         for line in table([_("At"), _("Event"), _("Ver."), _("Officer"), _("Reason")], cells):
             click.echo("  " + line)
     emit(data, as_json, human)
@@ -1113,7 +1116,7 @@ def status_publish(ctx: click.Context, agency: str, ttl_hours: int, origins: tup
     Example: permit status publish --agency hcm-syt --ttl-hours 24 --origin /srv/origin
     """
     if not 1 <= ttl_hours <= 24 * 31:
-        raise InputError("--ttl-hours must be between 1 and 744", reason=Reason.BAD_TTL)
+        raise InputError(N_("--ttl-hours must be between 1 and 744"), reason=Reason.BAD_TTL)
     desk = desk_of(ctx, agency)
     status_list = desk.publish(ttl_hours * 3600, ProgressBar(_("Publishing"), _("steps"), delay=1.0, rate=False), origins)
     pushed = push_document(pushes, origin.status_document(desk.home, agency))
@@ -1182,7 +1185,8 @@ def status_push(ctx: click.Context, url: str, agency: str, as_json: bool) -> Non
     home = home_of(ctx)
     path = home.status_path(agency)
     if not path.exists():
-        raise NotFoundError(f"no status list of {agency} here; run: permit status publish --agency {agency}", reason=Reason.STATUS_UNAVAILABLE)
+        raise NotFoundError(N_("no status list of {agency} here; run: permit status publish --agency {agency}"), reason=Reason.STATUS_UNAVAILABLE,
+                            agency=agency)
     answer = push(url, f"status/{agency}", path.read_bytes(), "application/statuslist+jwt")
     message = _("Status list of {agency} accepted by {url}") if answer else _("Status list of {agency} already held by {url}")
     emit({"agency": agency, "url": url, "accepted": bool(answer)}, as_json, lambda: click.echo(message.format(agency=agency, url=url)))
@@ -1262,7 +1266,7 @@ def qr_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path, as
     url = qr.permit_url(desk.base_url, record.token)
     writers = {".png": qr.write_png, ".svg": qr.write_svg}
     if out.suffix.lower() not in writers:
-        raise InputError("--out must end in .png or .svg", reason=Reason.BAD_OUTPUT)
+        raise InputError(N_("--out must end in .png or .svg"), reason=Reason.BAD_OUTPUT)
     version = writers[out.suffix.lower()](url, out)
     emit({"id": permit_id, "file": str(out), "qr_version": version, "error_correction": "M", "url": url}, as_json, lambda: say(
         _("QR code (version {version}, error correction M) written to {file}").format(version=version, file=out), url))
@@ -1282,7 +1286,7 @@ def print_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path,
     """
     kind = out.suffix.lower()
     if kind not in (".pdf", ".html"):
-        raise InputError("--out must end in .pdf or .html", reason=Reason.BAD_OUTPUT)
+        raise InputError(N_("--out must end in .pdf or .html"), reason=Reason.BAD_OUTPUT)
     if kind == ".pdf":
         pdf.require_chromium()  # before any work, in one line
     desk = desk_of_permit(ctx, permit_id, agency)

@@ -11,6 +11,14 @@ from __future__ import annotations
 from keys.reasons import Reason
 
 
+class Term(str):
+    """A word of an error's own sentence given as one of its fields (a state, a field's name),
+    marked N_() where it is written: shown in the sentence's language, where a value (an id, a
+    file, what the officer typed) is shown as it is."""
+
+    __slots__ = ()
+
+
 class PermitError(Exception):
     """Base of every error the project raises on purpose.
 

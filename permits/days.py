@@ -20,7 +20,6 @@ from keys.reasons import N_, Reason
 # ASCII digits only: \d would also take other scripts' digits, which int() reads as well.
 _ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 _DAY_FIRST = re.compile(r"(\d{1,2})([/-])(\d{1,2})\2(\d{4})", re.ASCII)
-FORMS = "DD/MM/YYYY, DD-MM-YYYY or YYYY-MM-DD"
 
 
 def parse_day(text: str, what: str) -> date:
@@ -36,7 +35,8 @@ def parse_day(text: str, what: str) -> date:
             return date(int(match[4]), int(match[3]), int(match[1]))
     except ValueError:
         pass
-    raise InputError(N_("{what} {text!r} is not a date ({forms})"), reason=Reason.BAD_DATES, what=what, text=text, forms=FORMS)
+    raise InputError(N_("{what} {text!r} is not a date (DD/MM/YYYY, DD-MM-YYYY or YYYY-MM-DD)"), reason=Reason.BAD_DATES,
+                     what=what, text=text)
 
 
 def show_day(day: date) -> str:

@@ -103,10 +103,8 @@ class Home:
     @classmethod
     def existing(cls, path: Path) -> Home:
         if not path.is_dir():
-            raise NotFoundError(
-                f"permit home {path} does not exist; set PERMIT_HOME or --home, or run: permit registry init",
-                reason=Reason.HOME_MISSING,
-            )
+            raise NotFoundError(N_("permit home {path} does not exist; set PERMIT_HOME or --home, or run: permit registry init"),
+                                reason=Reason.HOME_MISSING, path=path)
         return cls(path)
 
     @classmethod
@@ -143,12 +141,14 @@ class Home:
             finally:
                 fcntl.flock(held, fcntl.LOCK_UN)
 
-    def _read_json(self, relative: str, what: str, missing_hint: str, reason: Reason) -> Any:
+    def _read_json(self, relative: str, what: str, missing: str, reason: Reason) -> Any:
+        """The JSON document at `relative`; NotFoundError(`reason`) with the sentence `missing`
+        (a template of {path}, marked N_()) when there is none."""
         path = self.file(relative)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(f"{what} not found at {path}; {missing_hint}", reason=reason) from None
+            raise NotFoundError(missing, reason=reason, path=path) from None
         return load_json_file_strict(raw, f"{what} {path}")
 
     # --- settings ---------------------------------------------------------------------------
@@ -193,7 +193,8 @@ class Home:
     # --- trust --------------------------------------------------------------------------------
 
     def anchor(self) -> Root:
-        raw = self._read_json(layout.ANCHOR, "trust anchor", "copy the registry operator's anchor.json here", Reason.ANCHOR_MISSING)
+        raw = self._read_json(layout.ANCHOR, "trust anchor", N_("trust anchor not found at {path}; copy the registry operator's anchor.json here"),
+                              Reason.ANCHOR_MISSING)
         try:
             return Root.from_dict(raw)
         except FieldError as exc:
@@ -221,10 +222,8 @@ class Home:
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(
-                f"no registry at {path}; publish one (permit registry publish) or install the operator's",
-                reason=Reason.REGISTRY_MISSING,
-            ) from None
+            raise NotFoundError(N_("no registry at {path}; publish one (permit registry publish) or install the operator's"),
+                                reason=Reason.REGISTRY_MISSING, path=path) from None
         trusted = open_bundle(raw, self.anchor(), now, self.trust_state())
         self._save_state(trusted)
         return trusted
@@ -254,7 +253,9 @@ class Home:
     # --- operator files -----------------------------------------------------------------------
 
     def draft(self) -> Registry:
-        raw = self._read_json(layout.DRAFT, "registry draft", "this home is not a registry operator's (permit registry init)", Reason.NOT_OPERATOR)
+        raw = self._read_json(layout.DRAFT, "registry draft",
+                              N_("registry draft not found at {path}; this home is not a registry operator's (permit registry init)"),
+                              Reason.NOT_OPERATOR)
         try:
             return Registry.from_dict(raw)
         except FieldError as exc:
@@ -264,7 +265,8 @@ class Home:
         write_atomic(self.file(layout.DRAFT), json.dumps(registry.to_dict(), indent=2, ensure_ascii=False).encode() + b"\n")
 
     def root_chain(self) -> list[dict[str, Any]]:
-        chain = self._read_json(layout.ROOTS, "root chain", "this home is not a registry operator's", Reason.NOT_OPERATOR)
+        chain = self._read_json(layout.ROOTS, "root chain", N_("root chain not found at {path}; this home is not a registry operator's"),
+                                Reason.NOT_OPERATOR)
         if not isinstance(chain, list):
             raise InputError(f"{layout.ROOTS} must be a list", reason=Reason.BAD_DRAFT)
         return chain
@@ -366,11 +368,9 @@ class Home:
         for key in agency.active_keys(now):
             if self.has_private_key(agency_id, key.kid):
                 return self.signer(agency_id, key.kid, passphrase)
-        raise NotFoundError(
-            f"this home holds no current registered key of {agency_id}; "
-            "generate one (permit keys generate) and have the operator register and publish it",
-            reason=Reason.NO_SIGNING_KEY,
-        )
+        raise NotFoundError(N_("this home holds no current registered key of {agency}; "
+                               "generate one (permit keys generate) and have the operator register and publish it"),
+                            reason=Reason.NO_SIGNING_KEY, agency=agency_id)
 
     # --- ledgers and status lists ---------------------------------------------------------------
 
@@ -399,9 +399,9 @@ class Home:
                     continue
             found.append(agency)
         if not found:
-            raise NotFoundError(f"no permit {permit_id!r} in any ledger of this home", reason=Reason.PERMIT_NOT_FOUND)
+            raise NotFoundError(N_("no permit {id!r} in any ledger of this home"), reason=Reason.PERMIT_NOT_FOUND, id=permit_id)
         if len(found) > 1:
-            raise InputError(f"permit id {permit_id} is in several ledgers; name one with --agency", reason=Reason.AMBIGUOUS_PERMIT)
+            raise InputError(N_("permit id {id} is in several ledgers; name one with --agency"), reason=Reason.AMBIGUOUS_PERMIT, id=permit_id)
         return found[0]
 
     def status_path(self, agency: str) -> Path:

@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
-from keys.errors import PermitError
+from keys.errors import PermitError, Term
 
 # The marker, defined at the bottom layer where the first messages are written: the reasons.
 from keys.reasons import N_ as N_
@@ -56,12 +56,16 @@ def both(message: str) -> dict[str, str]:
 
 
 def error_detail(error: PermitError, lang: str) -> str:
-    """An error's own line in `lang`: its template translated and filled in when the catalogue
-    has it (an error raised with a template marked N_()), else its English line."""
+    """An error's own line in `lang`: its template translated and filled in, its Term fields
+    translated too, when the catalogue has it (an error raised with a template marked N_());
+    else its English line."""
     translated = translate(error.template, lang)
     if translated == error.template:
         return error.message
-    return translated.format(**error.params) if error.params else translated
+    if not error.params:
+        return translated
+    return translated.format(**{name: translate(value, lang) if isinstance(value, Term) else value
+                                for name, value in error.params.items()})
 
 
 def _(message: str) -> str:

@@ -120,9 +120,9 @@ def scan(path: Path) -> tuple[str, int]:
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
     except FileNotFoundError:
-        raise InputError(f"{path} does not exist", reason=Reason.BAD_IMPORT_FILE) from None
+        raise InputError(N_("{path} does not exist"), reason=Reason.BAD_IMPORT_FILE, path=path) from None
     except UnicodeDecodeError:
-        raise InputError(f"{path} is not UTF-8 text; save it as 'CSV UTF-8'", reason=Reason.BAD_ENCODING) from None
+        raise InputError(N_("{path} is not UTF-8 text; save it as 'CSV UTF-8'"), reason=Reason.BAD_ENCODING, path=path) from None
     return digest.hexdigest(), max(lines - 1, 0)
 
 
@@ -253,7 +253,7 @@ def _rows(path: Path, sep: str = ",") -> Iterator[tuple[int, list[str] | _Unread
         try:
             header = [name.strip().lower() for name in next(reader)]
         except StopIteration:
-            raise InputError(f"{path} is empty", reason=Reason.BAD_IMPORT_FILE) from None
+            raise InputError(N_("{path} is empty"), reason=Reason.BAD_IMPORT_FILE, path=path) from None
         except (_RowError, csv.Error) as exc:
             problem = exc if isinstance(exc, _RowError) else lines.quote_error()
             raise InputError(f"{path}: the header cannot be read: {problem.message}", reason=problem.reason) from None

@@ -39,7 +39,7 @@ from sqlite_utils import Migrations
 from keys import fields
 from keys.encoding import b64url_decode
 from keys.errors import ConflictError, InputError, LedgerError, LedgerSchemaUnknown, NotFoundError
-from keys.reasons import Reason
+from keys.reasons import N_, Reason
 from permits.model import BasisRef, Permit
 from permits.status_list import MIN_SIZE, Status
 from permits.token import inflate_claims
@@ -392,7 +392,7 @@ class Ledger:
     @classmethod
     def open(cls, path: Path, agency: str) -> Ledger:
         if not path.exists():
-            raise NotFoundError(f"no ledger for agency {agency} at {path}", reason=Reason.LEDGER_MISSING)
+            raise NotFoundError(N_("no ledger for agency {agency} at {path}"), reason=Reason.LEDGER_MISSING, agency=agency, path=path)
         ledger = cls._connect(path)
         try:
             if not TABLES <= set(ledger.db.table_names()):
@@ -541,7 +541,7 @@ class Ledger:
 
     def insert_permit(self, permit: Permit, created_at: int) -> None:
         if self.number_taken(permit.number):
-            raise ConflictError(f"permit number {permit.number!r} is already used", reason=Reason.DUPLICATE_PERMIT_NUMBER)
+            raise ConflictError(N_("permit number {number!r} is already used"), reason=Reason.DUPLICATE_PERMIT_NUMBER, number=permit.number)
         self._query(
             "INSERT INTO permits (id, number, type, holder_id, holder_name, state, current_version, created_at)"
             " VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
@@ -595,7 +595,7 @@ class Ledger:
             (permit_id,),
         )
         if not rows:
-            raise NotFoundError(f"no permit {permit_id!r} in this ledger", reason=Reason.PERMIT_NOT_FOUND)
+            raise NotFoundError(N_("no permit {id!r} in this ledger"), reason=Reason.PERMIT_NOT_FOUND, id=permit_id)
         state, token, kid, status = rows[0]
         # The token is what was signed; the permit is read back from it.
         return PermitRecord(Permit.from_claims(inflate_claims(b64url_decode(token.split(".")[1]))), state, token, kid, status)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import jinja2
 from markupsafe import Markup
 
-from keys.errors import ConflictError
+from keys.errors import ConflictError, Term
 from keys.reasons import Reason
 from keys.registry import Registry
 from permits import qr
@@ -93,11 +93,11 @@ def check_in_force(record: PermitRecord, now: int) -> None:
     a printout of a revoked, suspended or expired permit would mislead whoever is handed it."""
     permit = record.permit
     if record.state != "active" or record.status != Status.VALID:
-        raise ConflictError(f"permit {permit.id} is {record.state}; only a permit in force is printed",
-                            reason=Reason.PERMIT_NOT_IN_FORCE)
+        raise ConflictError(N_("permit {id} is {state}; only a permit in force is printed"), reason=Reason.PERMIT_NOT_IN_FORCE,
+                            id=permit.id, state=Term(record.state))
     if now >= permit.valid_until:
-        raise ConflictError(f"permit {permit.id} expired on {city_date(permit.valid_until - 1).isoformat()}; "
-                            "only a permit in force is printed", reason=Reason.PERMIT_NOT_IN_FORCE)
+        raise ConflictError(N_("permit {id} expired on {day}; only a permit in force is printed"), reason=Reason.PERMIT_NOT_IN_FORCE,
+                            id=permit.id, day=show_day(city_date(permit.valid_until - 1)))
 
 
 def render(record: PermitRecord, registry: Registry, base_url: str, now: int) -> PrintedPermit:
