@@ -44,7 +44,7 @@ def trusted():  # type: ignore[no-untyped-def]
     registry = open_bundle((VECTORS / "registry.json").read_bytes(), anchor, now).registry
     lists = {
         agency: open_status_list((VECTORS / f"status-{agency}.jwt").read_text().strip(), registry, agency, now)
-        for agency in ("hcm-syt", "hcm-sct", "hcm-sxd")
+        for agency in ("hcm-syt", "hcm-sct", "hcm-sxd", "hcm-skhdt")
     }
     return registry, lists
 
@@ -55,6 +55,7 @@ def test_vector_verifies_as_labelled(vector: dict, trusted) -> None:  # type: ig
     verdict = verify(vector["token"], registry, lists, vector["now"])
     assert list(verdict.reasons) == vector["expected"]["reasons"]
     assert verdict.valid is vector["expected"]["valid"]
+    assert [basis.state for basis in verdict.basis] == vector["expected"].get("basis", [])
     if vector["url"]:
         assert token_from_input(vector["url"]) == vector["token"]
 
@@ -63,7 +64,8 @@ def test_vectors_cover_every_kind_of_outcome() -> None:
     reasons = {reason for vector in PERMITS for reason in vector["expected"]["reasons"]}
     assert {"revoked", "suspended", "superseded", "expired", "not_yet_valid", "bad_signature", "unknown_key",
             "issuer_key_mismatch", "not_authorised_for_type", "key_compromised", "unsupported_header", "wrong_type",
-            "algorithm_mismatch", "malformed_token"} <= reasons
-    assert sum(vector["expected"]["valid"] for vector in PERMITS) == 4
+            "algorithm_mismatch", "malformed_token", "basis_revoked", "basis_suspended", "basis_invalid",
+            "basis_status_unavailable"} <= reasons
+    assert sum(vector["expected"]["valid"] for vector in PERMITS) == 7
     # Today's type, and the type of permits signed before December 2026 (still in force on paper).
     assert {json.loads(b64url_decode(v["token"].split(".")[0]))["typ"] for v in PERMITS if v["expected"]["valid"]} == {"permit+jws", "permit+jwt"}

@@ -130,7 +130,7 @@ def verify(
     elif status:
         reasons.append(_STATUS_REASON[Status(status)])
 
-    basis = tuple(_basis_state(ref, registry, status_lists, now - grace) for ref in permit.basis)
+    basis = tuple(_basis_state(ref, registry, status_lists, now - grace) for ref in permit.basis) if permit.basis else ()
     for state in basis:
         if state.reason is not None and state.reason not in reasons:
             reasons.append(state.reason)

@@ -28,7 +28,7 @@ from keys.jws import TYP_STATUS_LIST, sign_compact
 from keys.registry import Agency, Names, PermitType, Registry
 from keys.signer import KeySigner
 from keys.trust import Root, make_bundle, sign_registry, sign_root
-from permits.model import Permit
+from permits.model import BasisRef, Permit
 from permits.qr import permit_url
 from permits.status_list import MIN_SIZE, build_status_list
 from permits.token import sign_permit
@@ -97,6 +97,9 @@ def build() -> dict[str, bytes]:
         ("construction", "Giấy phép xây dựng", "Construction permit", 1096),
     ]:
         registry = registry.with_type(PermitType(code, Names(vi, en), days))
+    # Once only: a food-safety certificate rests on a business registration; an alcohol licence on both.
+    registry = registry.with_requirements("food-safety", ("business-registration",))
+    registry = registry.with_requirements("alcohol-retail", ("business-registration", "food-safety"))
     for agency_id, vi, en, types, signers in [
         ("hcm-skhdt", "Sở Kế hoạch và Đầu tư", "Department of Planning and Investment", ("business-registration",), [planning]),
         ("hcm-syt", "Sở Y tế", "Department of Health", ("food-safety",), [health]),
@@ -121,6 +124,15 @@ def build() -> dict[str, bytes]:
         return replace(base, **changes)
 
     good = sign_permit(permit("hcm-syt", "food-safety", "VEC00001", 101), health)
+
+    def ref(agency: str, ptype: str, pid: str, index: int) -> BasisRef:
+        return BasisRef(agency, pid, index, ptype, f"{index}/2026/{agency.upper()}")
+
+    registration = ref("hcm-skhdt", "business-registration", "VEC00020", 201)  # in force
+    registration_revoked = ref("hcm-skhdt", "business-registration", "VEC00021", 202)
+    registration_amended = ref("hcm-skhdt", "business-registration", "VEC00022", 203)  # version 1, amended since
+    food_safety = ref("hcm-syt", "food-safety", "VEC00001", 101)
+    food_safety_suspended = ref("hcm-syt", "food-safety", "VEC00004", 104)
     alg_none = b64url_encode(b'{"alg":"none","typ":"permit+jws"}')
     cases: list[tuple[str, str, str, tuple[str, ...]]] = [
         ("valid-eddsa", "a genuine food safety certificate in force", good, ()),
@@ -155,19 +167,43 @@ def build() -> dict[str, bytes]:
          _raw_token({"alg": "ES256", "kid": health.kid, "typ": "permit+jws", "zip": "DEFv1"}, good, health), ("algorithm_mismatch",)),
         ("alg-none", "the classic alg none", f"{alg_none}.{good.split('.')[1]}.AA", ("unsupported_header",)),
         ("padded", "base64 padding added to the signature", good + "==", ("malformed_token",)),
+        ("valid-on-basis", "a food safety certificate resting on a business registration in force",
+         sign_permit(permit("hcm-syt", "food-safety", "VEC00012", 113, basis=(registration,)), health), ()),
+        ("valid-on-two-bases", "an alcohol licence (ES256) resting on a business registration and a food safety certificate",
+         sign_permit(permit("hcm-sct", "alcohol-retail", "VEC00013", 114, basis=(registration, food_safety)), trade), ()),
+        ("valid-on-amended-basis", "resting on version 1 of a business registration amended since (status 3): in force",
+         sign_permit(permit("hcm-syt", "food-safety", "VEC00014", 115, basis=(registration_amended,)), health), ()),
+        ("basis-revoked", "resting on a business registration its issuer revoked",
+         sign_permit(permit("hcm-syt", "food-safety", "VEC00015", 116, basis=(registration_revoked,)), health), ("basis_revoked",)),
+        ("basis-suspended", "an alcohol licence resting on a suspended food safety certificate",
+         sign_permit(permit("hcm-sct", "alcohol-retail", "VEC00016", 117, basis=(registration, food_safety_suspended)), trade),
+         ("basis_suspended",)),
+        ("basis-not-authorised", "a reference naming a type its agency may not issue",
+         sign_permit(permit("hcm-syt", "food-safety", "VEC00017", 118, basis=(ref("hcm-skhdt", "construction", "VEC00023", 204),)), health),
+         ("basis_invalid",)),
+        ("basis-status-unavailable", "a reference to an index outside its agency's list",
+         sign_permit(permit("hcm-syt", "food-safety", "VEC00018", 119, basis=(ref("hcm-skhdt", "business-registration", "VEC00024", 2 * MIN_SIZE),)), health),
+         ("basis_status_unavailable",)),
     ]
-    statuses = {"hcm-syt": [(103, 1), (104, 2), (105, 3)], "hcm-sct": [], "hcm-sxd": [(111, 3)]}
+    statuses = {"hcm-syt": [(103, 1), (104, 2), (105, 3)], "hcm-sct": [], "hcm-sxd": [(111, 3)], "hcm-skhdt": [(202, 1), (203, 3)]}
     lists = {
         agency: build_status_list(registry.agencies[agency].status_url, MIN_SIZE, entries, signer, NOW - 3600, NOW + 2 * DAY)
         for agency, entries, signer in [
             ("hcm-syt", statuses["hcm-syt"], health),
             ("hcm-sct", statuses["hcm-sct"], trade),
             ("hcm-sxd", statuses["hcm-sxd"], construction),
+            ("hcm-skhdt", statuses["hcm-skhdt"], planning),
         ]
+    }
+    # What a verifier MUST say of each basis, in the order the token lists them.
+    basis_states = {
+        "valid-on-basis": ["valid"], "valid-on-two-bases": ["valid", "valid"], "valid-on-amended-basis": ["amended"],
+        "basis-revoked": ["revoked"], "basis-suspended": ["valid", "suspended"], "basis-not-authorised": ["invalid"],
+        "basis-status-unavailable": ["status_unknown"],
     }
     permits = [
         {"name": name, "description": description, "token": token, "url": permit_url(BASE_URL, token) if name.startswith("valid") else None,
-         "now": NOW, "expected": {"valid": not reasons, "reasons": list(reasons)}}
+         "now": NOW, "expected": {"valid": not reasons, "reasons": list(reasons)} | ({"basis": basis_states[name]} if name in basis_states else {})}
         for name, description, token, reasons in cases
     ]
     files = {

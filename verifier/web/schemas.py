@@ -122,7 +122,9 @@ REGISTRY: dict[str, Any] = {
         "expires_at": _SECONDS,
         "types": {"type": "object", "maxProperties": MAX_TYPES, "propertyNames": _IDENTIFIER, "additionalProperties": {
             "type": "object", "required": ["name", "max_days"], "additionalProperties": False,
-            "properties": {"name": _NAMES, "max_days": _integer(1, MAX_VALIDITY_DAYS, "The longest validity of a permit of this type, in days.")},
+            "properties": {"name": _NAMES, "max_days": _integer(1, MAX_VALIDITY_DAYS, "The longest validity of a permit of this type, in days."),
+                           "requires": {"type": "array", "minItems": 1, "uniqueItems": True, "items": _IDENTIFIER,
+                                        "description": "The types a permit of this type rests on (sorted; left out when none)."}},
         }},
         "agencies": {"type": "object", "minProperties": 1, "maxProperties": MAX_AGENCIES, "propertyNames": _IDENTIFIER,
                      "additionalProperties": _AGENCY},
@@ -234,6 +236,20 @@ PERMIT_CLAIMS: dict[str, Any] = {
                 "addr": _text(model.ADDRESS_MAX, "The holder's address."),
                 "act": _items(model.ACTIVITIES_MAX),
                 "cond": _items(model.CONDITIONS_MAX),
+            },
+        },
+        "basis": {
+            "type": "array", "minItems": 1, "maxItems": model.MAX_BASIS,
+            "description": "The permits this one rests on (sorted, each permit and each type once); left out when none.",
+            "items": {
+                "type": "object", "required": ["iss", "jti", "st", "ptype"], "additionalProperties": False,
+                "properties": {
+                    "iss": {**_IDENTIFIER, "description": "The agency that issued the permit rested on."},
+                    "jti": {"type": "string", "pattern": f"^[0-9A-Z]{{4,{model.PERMIT_ID_MAX}}}$", "description": "Its id."},
+                    "st": _integer(0, model.MAX_STATUS_INDEX, "Its index in its agency's status list (of the version referenced)."),
+                    "ptype": {**_IDENTIFIER, "description": "Its type."},
+                    "no": _text(model.NUMBER_MAX, "Its number as printed; left out when it is its id."),
+                },
             },
         },
     },
