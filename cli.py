@@ -1301,8 +1301,10 @@ def print_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path,
 
     def human() -> None:
         click.echo(_("Permit {id} (version {version}) written to {file}").format(**data))
-        click.echo(_("QR code version {qr_version}, printed {qr_size_mm:g} × {qr_size_mm:g} mm "
-                     "({qr_module_mm:g} mm modules)").format(**data))
+        lang = current_language()
+        click.echo(_("QR code version {qr_version}, printed {qr_size_mm} × {qr_size_mm} mm ({qr_module_mm} mm modules)").format(
+            qr_version=printed.qr_version, qr_size_mm=printing.local_number(printed.qr_size_mm, lang),
+            qr_module_mm=printing.local_number(printed.qr_module_mm, lang)))
     emit(data, as_json, human)
 
 

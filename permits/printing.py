@@ -78,13 +78,14 @@ def verification_address(base_url: str) -> str:
     return f"{parts.netloc}{parts.path.rstrip('/')}/v"
 
 
-def _number(value: float, lang: str) -> str:
-    return f"{value:g}".replace(".", ",") if lang == "vi" else f"{value:g}"  # 0,65 in Vietnamese
+def local_number(value: float, lang: str) -> str:
+    """`value` as `lang` writes it: 0.65 in English, 0,65 in Vietnamese."""
+    return f"{value:g}".replace(".", ",") if lang == "vi" else f"{value:g}"
 
 
 def _filled(message: str, **values: object) -> dict[str, str]:
     """Both languages of `message` with its fields filled in; a float is written as each language writes numbers."""
-    return {lang: text.format(**{k: _number(v, lang) if isinstance(v, float) else v for k, v in values.items()})
+    return {lang: text.format(**{k: local_number(v, lang) if isinstance(v, float) else v for k, v in values.items()})
             for lang, text in both(message).items()}
 
 
