@@ -409,8 +409,7 @@ def record_dict(home: Home, record: PermitRecord) -> dict[str, Any]:
         "valid_from": issuing.city_date(p.valid_from).isoformat(),
         "valid_until": issuing.city_date(p.valid_until - 1).isoformat(),
         "status_index": p.status_index,
-        "basis": [{"agency": ref.agency, "id": ref.id, "number": ref.number, "type": ref.type, "status_index": ref.status_index}
-                  for ref in p.basis],
+        "basis": [{"agency": ref.agency, "id": ref.id, "type": ref.type, "status_index": ref.status_index} for ref in p.basis],
         "kid": record.kid,
         "token": record.token,
         "url": qr.permit_url(home.base_url, record.token),
@@ -451,8 +450,7 @@ def print_record(data: dict[str, Any]) -> None:
 
 
 def basis_line(ref: dict[str, Any]) -> str:
-    number = ref["number"] if ref["number"] == ref["id"] else f"{ref['number']} (id {ref['id']})"
-    return _("{type} {number} of {agency}").format(type=ref["type"], number=number, agency=ref["agency"])
+    return _("{type} {id} of {agency}").format(type=ref["type"], id=ref["id"], agency=ref["agency"])
 
 
 def resting_on(home: Home, basis_id: str, basis_agency: str | None, limit: int = 100) -> list[PermitRecord]:
@@ -674,6 +672,8 @@ def _registry_summary(reg: Registry) -> None:
         id=reg.id, name=reg.name, version=reg.version, expires=iso(reg.expires_at)))
     for code, ptype in sorted(reg.types.items()):
         click.echo("  " + _("type {code}: {vi} / {en} (max {days} days)").format(code=code, vi=ptype.name.vi, en=ptype.name.en, days=ptype.max_days))
+        if ptype.requires:
+            click.echo("    " + _("rests on {types}").format(types=", ".join(ptype.requires)))
     for agency in reg.agencies.values():
         click.echo("  " + _("agency {id}: {vi} / {en}; may issue {types}").format(
             id=agency.id, vi=agency.name.vi, en=agency.name.en, types=", ".join(agency.types)))
@@ -1050,9 +1050,11 @@ def amend_cmd(ctx: click.Context, permit_id: str, agency: str | None, holder_nam
         holder_name=holder_name, holder_address=holder_address, activities=activities or None,
         conditions=conditions or None, valid_until=valid_until, basis=read_bases(desk.home, bases) if bases else None,
     )
+    # Without --valid-until the end asked for is the permit's own, which a new basis may cap too.
+    asked = valid_until if valid_until else issuing.last_day(desk.record(permit_id).permit)
     record = desk.amend(permit_id, changes, reason)
     data = record_dict(desk.home, record)
-    capped = capped_note(record, valid_until) if valid_until else None
+    capped = capped_note(record, asked)
     def human() -> None:
         click.echo(_("Amended: version {new} issued, version {old} superseded.").format(new=record.permit.version, old=record.permit.version - 1))
         print_record(data)
@@ -1336,8 +1338,7 @@ def _print_verdict(verdict: Verdict) -> None:
         type_name = basis["type"].get("name", {}).get(lang, basis["type"]["code"])
         issuer = basis["issuer"].get("name", {}).get(lang, basis["issuer"]["id"])
         state = paint(BASIS_STATE_TEXT[basis["state"]][lang], fg="green" if basis["state"] in ("valid", "amended") else "red")
-        rows.append((_("Based on"), _("{type} {number}, {issuer}: {state}").format(type=type_name, number=basis["number"], issuer=issuer,
-                                                                                    state=state)))
+        rows.append((_("Based on"), _("{type} {id}, {issuer}: {state}").format(type=type_name, id=basis["id"], issuer=issuer, state=state)))
     rows.append((_("Checked"), _("{at} against registry version {version}").format(at=d["checked_at"], version=d["registry_version"])))
     labelled(rows)
 
@@ -1492,17 +1493,22 @@ def demo_cmd(directory: Path, and_serve: bool, bind: str) -> None:
 
     Example: permit demo --dir demo-home --serve
     """
-    from permits.demo import build_demo
+    from permits.demo import build_demo, once_only, revoke_basis
+    from verifier.basis import basis_reader
 
     base_url = f"http://{bind}"
     home, urls = build_demo(directory, click.echo, base_url)
+    story = once_only(home, click.echo, basis_reader)
+    once = [story.registration, *story.resting]
     click.echo("\n" + _("Verifying, offline, with the published registry and status lists:"))
     for label, url in urls:
-        verdict = verify_in_home(home, qr.token_from_input(url), int(time.time()))
-        shown = STATUS_TEXT[verdict.status]
-        holder = verdict.permit.holder_name if verdict.permit else _("(content not shown: not genuine)")
-        reasons = ", ".join(verdict.reasons) or _("all checks passed")
-        click.echo(f"  {label:<9} → {shown['en']} / {shown['vi']}  [{reasons}]  {holder}")
+        _demo_verdict(home, label, qr.token_from_input(url))
+    for record in once:
+        _demo_verdict(home, "valid", record.token, story=True)
+    revoke_basis(home, story, click.echo)
+    click.echo(_("Verifying the three again:"))
+    for record in once:
+        _demo_verdict(home, "revoked", record.token, story=True)
     click.echo("\n" + _("Home: {directory}/ (PERMIT_HOME={directory} permit list)").format(directory=directory))
     if and_serve:
         from verifier.web.serve import serve
@@ -1510,8 +1516,33 @@ def demo_cmd(directory: Path, and_serve: bool, bind: str) -> None:
         click.echo("\n" + _("The verifier is starting on {url}. Open a permit's page:").format(url=base_url))
         for label, url in urls:
             click.echo(f"  {label:<9} {url}")
+        click.echo("  " + _("once only: the business registration, then the two permits resting on it:"))
+        for record in once:
+            click.echo(f"  {'revoked':<9} {qr.permit_url(base_url, record.token)}")
         click.echo(_("Stop it with Ctrl-C.") + "\n")
         serve({"HOME": str(directory), "BASE_URL": base_url}, {"bind": bind, "workers": 2, "threads": 2, "accesslog": "-"})
+
+
+def _demo_verdict(home: Home, label: str, token: str, story: bool = False) -> None:
+    """One line of the demo: what it expects, the verdict and its reasons; then each basis of
+    the permit with its state. A story's permit is named by type and id (one holder for all)."""
+    lang = current_language()
+    verdict = verify_in_home(home, token, int(time.time()))
+    shown = STATUS_TEXT[verdict.status]
+    d = verdict.to_dict()
+    reasons = ", ".join(verdict.reasons) or _("all checks passed")
+    if verdict.permit is None:
+        what = _("(content not shown: not genuine)")
+    elif story:  # by its id, as the permits resting on it name it
+        what = _("{type} {id}, number {number}").format(type=d["permit"]["type"].get("name", {}).get(lang, verdict.permit.type),
+                                                        id=verdict.permit.id, number=verdict.permit.number)
+    else:
+        what = verdict.permit.holder_name
+    click.echo(f"  {label:<9} → {shown['en']} / {shown['vi']}  [{reasons}]  {what}")
+    for basis in d.get("basis", ()):
+        click.echo(" " * 14 + _("based on {type} {id} ({issuer}): {state}").format(
+            type=basis["type"].get("name", {}).get(lang, basis["type"]["code"]), id=basis["id"],
+            issuer=basis["issuer"].get("name", {}).get(lang, basis["issuer"]["id"]), state=BASIS_STATE_TEXT[basis["state"]][lang]))
 
 
 def main() -> None:

@@ -110,7 +110,8 @@ def rest_on(permit_type: PermitType, bases: Sequence[Permit], holder_id: str | N
         by_type[basis.type] = basis
     missing = [code for code in permit_type.requires if code not in by_type]
     if missing:
-        raise InputError(f"a {permit_type.code} permit rests on a {' and a '.join(missing)} permit: give its QR code or link with --basis",
+        raise InputError(f"a permit of type {permit_type.code} rests on one of type {' and one of type '.join(missing)}: "
+                         "give its QR code or link with --basis",
                          reason=Reason.BASIS_MISSING)
     address = normalise_text(holder_address, N_("holder address"), model.ADDRESS_MAX) if holder_address else None
     if not bases:
@@ -131,16 +132,13 @@ def rest_on(permit_type: PermitType, bases: Sequence[Permit], holder_id: str | N
         if differs:
             raise InputError(f"the holder's {differs} differs from the one on permit {basis.id}; leave it out to take that permit's",
                              reason=Reason.BASIS_HOLDER_MISMATCH)
-    return holder, tuple(sorted(BasisRef(b.agency, b.id, b.status_index, b.type, b.number) for b in bases))
+    return holder, tuple(sorted(BasisRef(b.agency, b.id, b.status_index, b.type) for b in bases))
 
 
-def within_bases(bases: Sequence[Permit], valid_from: date, valid_until: date) -> date:
+def within_bases(bases: Sequence[Permit], valid_until: date) -> date:
     """The end date, capped at the last day of every basis: a permit does not outlive what it
-    rests on. InputError (basis_expired) when it would start before one of them."""
-    for basis in bases:
-        if valid_from < city_date(basis.valid_from):
-            raise InputError(f"permit {basis.id} is valid from {city_date(basis.valid_from)}; this permit cannot start before it",
-                             reason=Reason.BASIS_EXPIRED)
+    rests on. (Its start is not tied to theirs: a paper permit imported on a business
+    registration issued electronically later started long before it.)"""
     return min([valid_until, *(last_day(b) for b in bases)])
 
 
@@ -210,7 +208,7 @@ def draft_permit(permit_type: PermitType, request: IssueRequest, now: int, permi
     checked separately (`check_authority`), once per command rather than once per row."""
     valid_from = request.valid_from or city_date(now)
     holder, basis = rest_on(permit_type, request.basis, request.holder_id, request.holder_name, request.holder_address)
-    valid_until = within_bases(request.basis, valid_from, request.valid_until)
+    valid_until = within_bases(request.basis, request.valid_until)
     _check_validity(permit_type, valid_from, valid_until, now)
     holder_id = holder.id
     if not model.HOLDER_ID.fullmatch(holder_id):
@@ -267,10 +265,12 @@ def _new_version(
     valid_until = changes.valid_until
     updates: dict[str, Any] = {}
     if changes.basis is not None:
+        # As when issuing, the holder's details not given come from the basis: a newer basis is
+        # often given because its holder's name or address changed.
         holder, updates["basis"] = rest_on(registry.permit_type(current.type), changes.basis, current.holder_id,
-                                           changes.holder_name or current.holder_name, changes.holder_address or current.holder_address)
-        updates["holder_name"], updates["holder_address"] = holder.name, holder.address
-        valid_until = within_bases(changes.basis, city_date(current.valid_from), valid_until or last_day(current))
+                                           changes.holder_name, changes.holder_address)
+        updates["holder_name"], updates["holder_address"] = holder.name, holder.address or current.holder_address
+        valid_until = within_bases(changes.basis, valid_until or last_day(current))
     elif current.basis and (changes.holder_name is not None or changes.holder_address is not None
                             or (valid_until is not None and valid_until > last_day(current))):
         # What it rests on is known by reference only: their end and holder are on their QR codes.

@@ -11,12 +11,12 @@ checker must see, under short names because every byte is a QR module:
 A permit issued on others (a food-safety certificate on a business registration) carries a
 compact reference to each, its basis, signed with the rest:
 
-    basis = [{"iss": agency, "jti": permit id, "st": status index, "ptype": type,
-              "no": number as printed, left out when it is the id}, …]
+    basis = [{"iss": agency, "jti": permit id, "st": status index, "ptype": type}, …]
 
 sorted, at most MAX_BASIS, left out when there is none. The status index is the one of the version
 the officer was shown; the issuer's status list follows that version's lineage (an amended basis
-reads `superseded`, and revoking or suspending a later version marks the earlier ones too).
+reads `superseded`, and revoking or suspending a later version marks the earlier ones too). A
+basis is named by its id, printed on every permit: its number would cost a QR version.
 """
 
 from __future__ import annotations
@@ -52,8 +52,7 @@ _CLAIMS = frozenset({"iss", "jti", "sub", "iat", "nbf", "exp", "ptype", "st", "v
 _CLAIMS_WITH_BASIS = _CLAIMS | {"basis"}
 _PERMIT_REQUIRED = ("no", "name")
 _PERMIT_OPTIONAL = ("addr", "act", "cond")
-_BASIS_REQUIRED = ("iss", "jti", "st", "ptype")
-_BASIS_OPTIONAL = ("no",)
+_BASIS_MEMBERS = ("iss", "jti", "st", "ptype")
 
 
 @dataclass(frozen=True, order=True)
@@ -65,7 +64,6 @@ class BasisRef:
     id: str
     status_index: int
     type: str
-    number: str
 
     def __post_init__(self) -> None:
         if type(self.agency) is not str or not IDENTIFIER.fullmatch(self.agency):
@@ -76,20 +74,14 @@ class BasisRef:
             raise FieldError("bad", "basis jti must be 4-32 upper-case letters or digits")
         if not (type(self.status_index) is int and 0 <= self.status_index <= MAX_STATUS_INDEX):
             raise FieldError("bad", f"basis st must be an integer in [0, {MAX_STATUS_INDEX}]")
-        fields.texts([(self.number, "basis permit number", NUMBER_MAX)])
 
     def to_claim(self) -> dict[str, Any]:
-        claim: dict[str, Any] = {"iss": self.agency, "jti": self.id, "st": self.status_index, "ptype": self.type}
-        if self.number != self.id:
-            claim["no"] = self.number
-        return claim
+        return {"iss": self.agency, "jti": self.id, "st": self.status_index, "ptype": self.type}
 
     @classmethod
     def from_claim(cls, obj: object) -> BasisRef:
-        m = fields.members(obj, "basis", _BASIS_REQUIRED, _BASIS_OPTIONAL)
-        if "no" in m and m["no"] == m["jti"]:
-            raise FieldError("bad", "a basis number equal to its id is left out, not sent")
-        return cls(agency=m["iss"], id=m["jti"], status_index=m["st"], type=m["ptype"], number=m.get("no", m["jti"]))
+        m = fields.members(obj, "basis", _BASIS_MEMBERS)
+        return cls(agency=m["iss"], id=m["jti"], status_index=m["st"], type=m["ptype"])
 
 
 def _check_basis(basis: tuple[BasisRef, ...]) -> None:

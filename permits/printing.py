@@ -22,6 +22,7 @@ from permits.days import show_day
 from permits.i18n import N_, both
 from permits.issuing import city_date
 from permits.ledger import PermitRecord
+from permits.model import Permit
 from permits.status_list import Status
 
 # The symbol (quiet zone excluded) is printed 45 mm wide whatever its version: the demo's
@@ -52,6 +53,7 @@ LABELS: Mapping[str, str] = {
     "conditions": N_("Conditions"),
     "validity": N_("Validity"),
     "issued_on": N_("Issued on"),
+    "based_on": N_("Based on"),
     "verify": N_("Check this permit"),
     "scan": N_("Scan the QR code with a phone camera. It opens the official verification page at:"),
     "lookalike": N_("Check that the page you land on is at exactly this address. A page at any other address, "
@@ -60,6 +62,9 @@ LABELS: Mapping[str, str] = {
 }
 # Sentences with the permit's data in them, filled in after translation.
 VALIDITY = N_("from {start} to {end}, both days included")
+# A permit this one rests on, named as the registry names its type and its agency, and by the
+# id printed on it (its reference carries no number).
+BASIS = N_("{type}, permit ID {id} ({issuer})")
 QR_NOTE = N_("QR code version {version}, error correction M, {size} × {size} mm ({module} mm modules)")
 
 
@@ -87,6 +92,19 @@ def _filled(message: str, **values: object) -> dict[str, str]:
     """Both languages of `message` with its fields filled in; a float is written as each language writes numbers."""
     return {lang: text.format(**{k: local_number(v, lang) if isinstance(v, float) else v for k, v in values.items()})
             for lang, text in both(message).items()}
+
+
+def _bases(permit: Permit, registry: Registry) -> list[dict[str, str]]:
+    """Each permit `permit` rests on, in both languages: "<type>, permit ID <id> (<issuer>)". A type or
+    an agency the registry no longer knows is named by its code."""
+    lines = []
+    for ref in permit.basis:
+        permit_type, agency = registry.types.get(ref.type), registry.agencies.get(ref.agency)
+        type_names = permit_type.name.to_dict() if permit_type else {"vi": ref.type, "en": ref.type}
+        agency_names = agency.name.to_dict() if agency else {"vi": ref.agency, "en": ref.agency}
+        lines.append({lang: text.format(type=type_names[lang], id=ref.id, issuer=agency_names[lang])
+                      for lang, text in both(BASIS).items()})
+    return lines
 
 
 def check_in_force(record: PermitRecord, now: int) -> None:
@@ -118,6 +136,7 @@ def render(record: PermitRecord, registry: Registry, base_url: str, now: int) ->
         agency=agency.name.to_dict(),
         type_name=permit_type.name.to_dict(),
         permit=permit,
+        bases=_bases(permit, registry),
         validity=_filled(VALIDITY, start=show_day(city_date(permit.valid_from)), end=show_day(city_date(permit.valid_until - 1))),
         issued_on=show_day(city_date(permit.issued_at)),
         qr_svg=Markup(svg),  # made by qrcode from digits: no text of the permit is in it

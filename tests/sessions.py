@@ -84,7 +84,17 @@ def steps(text: str) -> list[Step]:
     found: list[Step] = []
     files: list[Block] = []
     current: Step | None = None
+    elsewhere = False  # the last step is another runner's
     for block in blocks(text):
+        if block.markers.get("session", "").startswith("once"):
+            # A chapter with a runner of its own (`<!-- session: once … -->`, the officer guides'
+            # chapter on bases): its blocks, and the output after each, are that runner's.
+            current, elsewhere = None, block.language in STEP_LANGUAGES
+            continue
+        if elsewhere and block.language in OUTPUT_LANGUAGES:
+            elsewhere = False
+            continue
+        elsewhere = False
         if "file" in block.markers:
             files.append(block)
         elif block.language in STEP_LANGUAGES:

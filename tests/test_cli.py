@@ -915,7 +915,7 @@ def test_the_demo_home_may_point_at_this_machine(tmp_path: Path, cli_clock: CliC
     ok(Permit({}, cli_clock)("demo", "--dir", tmp_path / "demo"))
     demo = Permit({"PERMIT_HOME": str(tmp_path / "demo"), "PERMIT_PASSPHRASE": "demo-passphrase-not-for-production"}, cli_clock)
     cli_clock.t = int(time.time())  # the demo's registry was published on the real clock
-    data = as_json(demo(*issue_args(valid_until="31/12/2028")))
+    data = as_json(demo(*issue_args(agency="hcm-skhdt", type="business-registration", valid_until="31/12/2028")))
     assert data["url"].startswith("http://127.0.0.1:8000/v#")
     assert ok(demo("qr", data["id"], "--out", tmp_path / "demo.png")).stdout.splitlines()[1] == data["url"]
 

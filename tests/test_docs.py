@@ -12,6 +12,7 @@ import pytest
 
 from cli import cli
 from keys.reasons import VERDICT_REASONS
+from permits.ledger import ID_ALPHABET
 from verifier.reasons import REASON_TEXT, STATUS_TEXT
 from verifier.verdict import STATUSES
 
@@ -76,16 +77,27 @@ def test_every_local_link_resolves(page: Path) -> None:
     assert broken == []
 
 
+# A verdict line of the demo, and a line naming a permit a permit rests on, under it.
+PERMIT_ID = re.compile(rf"\b[{ID_ALPHABET}]{{8}}\b")  # a permit id: 8 of its alphabet's characters
+DEMO_LINE = re.compile(r"  \S+ +→ .*| {14}based on .*")
+
+
 def test_the_readme_shows_the_verdicts_the_demo_prints(tmp_path: Path) -> None:
-    """The README's block of demo verdicts is what `permit demo` prints, line for line."""
+    """The README's block of demo verdicts is what `permit demo` prints, line for line: the
+    samples', then the once-only story's before and after its business registration is revoked."""
     from click.testing import CliRunner
 
     readme = (ROOT / "README.md").read_text()
-    block = re.search(r"```\n((?:  \S+ +→ .*\n)+)```", readme)
+    block = re.search(rf"```\n((?:(?:{DEMO_LINE.pattern}|)\n)+)```", readme)
     assert block is not None
-    shown = block.group(1).splitlines()
+    shown = [line for line in block.group(1).splitlines() if line]
     result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")], env={"PERMIT_PASSPHRASE": None},
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    printed = [line for line in result.stdout.splitlines() if " → " in line]
-    assert printed == shown
+    printed = [line for line in result.stdout.splitlines() if DEMO_LINE.fullmatch(line)]
+    # Permit ids are drawn at random: the README's stand for the run's, one for one, in order.
+    ids: dict[str, str] = {}
+    same = [PERMIT_ID.sub(lambda m: ids.setdefault(m.group(0), f"<id {len(ids)}>"), line) for line in shown]
+    ids = {}
+    assert [PERMIT_ID.sub(lambda m: ids.setdefault(m.group(0), f"<id {len(ids)}>"), line) for line in printed] == same
+    assert len(shown) == 18 and sum("[basis_revoked]" in line for line in shown) == 2

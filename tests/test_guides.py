@@ -25,6 +25,7 @@ import ast
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -38,13 +39,14 @@ from typing import Any
 
 import pytest
 import sessions
-from conftest import DAY, PASSPHRASE, City, Served, passphrase, start_server
+from conftest import DAY, KEYS_FROM, NOW, PASSPHRASE, City, Served, passphrase, start_server
 from forge import claims_of, compress
 
 from keys.encoding import b64url_encode, dumps_canonical
 from keys.reasons import VERDICT_REASONS, Reason
 from permits import issuing, operator, publishing, qr
 from permits.home import Home
+from permits.ledger import ID_ALPHABET
 from verifier.reasons import REASON_TEXT, STATUS_TEXT
 from verifier.verdict import STATUSES, status_for
 from verifier.web import api, errors
@@ -143,7 +145,7 @@ def normal_json(value: Any, key: str = "", parent: str = "") -> Any:
         return [normal_json(v, key, parent) for v in value]
     if key == "age_seconds" and isinstance(value, int):
         return "<seconds>"
-    if key == "id" and parent in ("permit", "superseded_by"):
+    if key == "id" and parent in ("permit", "superseded_by", "basis"):
         return "<permit id>"
     if isinstance(value, str):
         return normal_text(value)
@@ -187,6 +189,7 @@ def verifier(city_template: Path, tmp_path_factory: pytest.TempPathFactory):  # 
     shutil.copytree(city_template, path)
     home = Home(path)
     now = int(time.time())
+    operator.set_requirements(home, "alcohol-retail", ["business-registration"])
     trusted = operator.publish(home, passphrase, now, 30 * DAY)
     signers = {a: home.agency_signer(trusted.registry, a, passphrase, now) for a in trusted.registry.agencies}
     city = City(home, trusted, signers)
@@ -199,6 +202,14 @@ def verifier(city_template: Path, tmp_path_factory: pytest.TempPathFactory):  # 
                          valid_until=until)
     with home.ledger("hcm-syt") as ledger:
         issuing.change_status(ledger, revoked.permit.id, "revoked", "tran.thi.b", now, "cơ sở ngừng hoạt động")
+    # An alcohol retail licence resting on a business registration, since revoked.
+    registration = city.issue("hcm-skhdt", "business-registration", at=now, number="0316543210", holder_id="0316543210",
+                              holder_name="Công ty TNHH Nhà hàng Bến Nghé", holder_address="75 Hai Bà Trưng, Phường Sài Gòn, TP. Hồ Chí Minh",
+                              activities=("Nhà hàng và dịch vụ ăn uống",), valid_until=until)
+    on_registration = city.issue("hcm-sct", "alcohol-retail", at=now, number="0458/2026/GP-SCT", holder_id=None, holder_name=None,
+                                 holder_address=None, activities=("Bán lẻ rượu, bia",), valid_until=until, basis=(registration.permit,))
+    with home.ledger("hcm-skhdt") as ledger:
+        issuing.change_status(ledger, registration.permit.id, "revoked", "le.thi.c", now, "doanh nghiệp giải thể")
     city.publish_all(at=now)
     # A newer list of the same agency, made in a copy of the home: what the agency would push.
     elsewhere = Home(shutil.copytree(path, base / "agency"))
@@ -212,6 +223,7 @@ def verifier(city_template: Path, tmp_path_factory: pytest.TempPathFactory):  # 
         "TOKEN=valid-qr-url": qr.permit_url(url, valid.token),
         "TOKEN=revoked": revoked.token,
         "TOKEN=forged": forged_from(valid.token, valid),
+        "TOKEN=resting-on-revoked": on_registration.token,
         "STATUS_FILE=newer-status-list": str(elsewhere.status_path("hcm-syt")),
     })
     served.stop()
@@ -291,6 +303,244 @@ def error_reasons() -> set[str]:
 def test_the_error_table_lists_every_error_reason() -> None:
     listed = {cells[0].strip("`") for cells in rows(section("Errors"))}
     assert sorted(error_reasons() - listed) == []
+
+
+# --- the officer guides' chapter on accepting another department's permit --------------------------
+#
+# Run as an officer meets it: the chapter's `permit` commands, in order, in one agency home whose
+# registry makes food-safety rest on business-registration and alcohol-retail on both, on a clock
+# pinned to the fixtures' NOW (one second more per command), with the guide's address
+# (https://xacminh.example). How a chapter marks its examples:
+#
+#     <!-- session: once -->                    then a ```sh block of `permit` commands and their
+#                                               output (one block, both commands' lines in turn)
+#     <!-- session: once before=HOOK -->        the same, once the city has done HOOK (below)
+#     <!-- session: once file=NAME links=A -->  then a block written to the file NAME, each
+#                                               `https://xacminh.example/v#…` in it replaced by
+#                                               the QR link of the permit A (a name below)
+#
+# In an output block, a line "…" stands for any lines, and a line ending in "…" for any end of
+# line; a permit id (8 characters of its alphabet) stands for the id the session met there first, which
+# the later commands are then given. Times of day are not compared (dates are: the clock is
+# pinned); the home's path is the guide's /srv/permit/hcm-syt.
+
+OFFICER_CHAPTERS = {
+    "en": (ROOT / "docs" / "officer.md", "Accepting another department's permit"),
+    "vi": (ROOT / "docs" / "officer.vi.md", "Chấp nhận giấy phép của sở khác"),
+}
+SESSION = re.compile(r"<!-- session: once((?: [a-z]+=[^ >]+)*) -->")
+GUIDE_HOME = "/srv/permit/hcm-syt"
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+# A QR code's version follows the token's length, which the random status index moves by a byte or two.
+QR_VERSION = re.compile(r"(?<=QR code \(version )\d+|(?<=mã QR \(phiên bản )\d+")
+
+
+# A refusal, in either language: `Error: [reason] …`, `Lỗi: [reason] …`.
+ERROR_LINE = re.compile(r"\w+: \[[a-z0-9_]+\] ")
+# A token in a QR link: the guide shows the start of one, each run signs another.
+LINK_DIGITS = re.compile(r"(?<=/v#)\d+")
+
+
+def session_text(line: str) -> str:
+    return LINK_DIGITS.sub("<digits>", QR_VERSION.sub("<n>", TIME.sub("<time>", line.rstrip())))
+PERMIT_ID = re.compile(rf"\b[{ID_ALPHABET}]{{8}}\b")  # a permit id: 8 of its alphabet's characters
+REGISTRATION = {"holder_id": "0316543210", "number": "0316543210", "holder_name": "Công ty TNHH Nhà hàng Bến Nghé",
+                "holder_address": "75 Hai Bà Trưng, Phường Sài Gòn, TP. Hồ Chí Minh",
+                "activities": ("Nhà hàng và dịch vụ ăn uống", "Bán lẻ đồ uống có cồn"), "valid_until": date(2031, 12, 31)}
+PHO_HOA = {"holder_id": "0301112223", "number": "0301112223", "holder_name": "Hộ kinh doanh Phở Hòa",
+           "holder_address": "260C Pasteur, Phường Xuân Hòa, TP. Hồ Chí Minh", "activities": ("Kinh doanh ăn uống",),
+           "valid_until": date(2030, 12, 31)}
+MOVED_TO = "12 Nguyễn Huệ, Phường Sài Gòn, TP. Hồ Chí Minh"
+
+
+@dataclass(frozen=True)
+class Step:
+    line: int
+    options: dict[str, str]
+    code: str  # the commands, or the file's content
+    output: str | None  # None for a file
+
+
+def chapter_steps(path: Path, title: str) -> tuple[str, list[Step]]:
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    chapter = text[start : end if end > 0 else None]
+    blocks = [(m.start(), m.group(1), m.group(2)) for m in FENCE.finditer(chapter)]
+    steps = []
+    for marker in SESSION.finditer(chapter):
+        options = dict(pair.split("=", 1) for pair in marker.group(1).split())
+        following = [b for b in blocks if b[0] > marker.end()]
+        line = text.count("\n", 0, start + following[0][0]) + 1
+        if "file" in options:
+            steps.append(Step(line, options, following[0][2], None))
+        else:
+            assert following[0][1] in RUNNABLE and following[1][1] in ("", "text"), f"{path.name} line {line}: a sh block, then its output"
+            steps.append(Step(line, options, following[0][2], following[1][2]))
+    return chapter, steps
+
+
+def commands(code: str) -> list[list[str]]:
+    """The `permit` command lines of a sh block, as argument lists (comments and line continuations as sh reads them)."""
+    found = []
+    for line in code.replace("\\\n", " ").splitlines():
+        args = shlex.split(line, comments=True)
+        if args:
+            assert args[0] == "permit", f"only permit commands run here: {line}"
+            found.append(args[1:])
+    return found
+
+
+def session_ids(arg: str, ids: dict[str, str]) -> str:
+    """An argument of the guide with each of its permit ids replaced by the session's."""
+    return PERMIT_ID.sub(lambda m: ids.get(m.group(0), m.group(0)), arg)
+
+
+def match_lines(expected: list[str], actual: list[str], ids: dict[str, str]) -> dict[str, str] | None:
+    """The ids bound when the `actual` lines are what the guide's `expected` lines show (see
+    above), None when they are not; `ids` maps the guide's ids to the session's."""
+    if not expected:
+        return ids if not actual else None
+    first, rest = expected[0], expected[1:]
+    if first == "…":
+        for skip in range(len(actual) + 1):
+            found = match_lines(rest, actual[skip:], ids)
+            if found is not None:
+                return found
+        return None
+    if not actual:
+        return None
+    pattern, names = "", []
+    body, open_end = (first[:-1], True) if first.endswith("…") else (first, False)
+    at = 0
+    for m in PERMIT_ID.finditer(body):
+        pattern += re.escape(body[at : m.start()])
+        guide_id = m.group(0)
+        if guide_id in ids:
+            pattern += re.escape(ids[guide_id])
+        else:
+            pattern += f"(?P<g{len(names)}>[0-9A-Z]{{8}})"
+            names.append(guide_id)
+        at = m.end()
+    pattern += re.escape(body[at:]) + (".*" if open_end else "")
+    m = re.fullmatch(pattern, actual[0])
+    if m is None:
+        return None
+    bound = dict(ids)
+    for n, guide_id in enumerate(names):
+        if bound.setdefault(guide_id, m.group(f"g{n}")) != m.group(f"g{n}"):
+            return None  # one guide id standing for two of the session's
+    return match_lines(rest, actual[1:], bound)
+
+
+@dataclass
+class Session:
+    """The officer's session: the city, the officer's folder, the permits the city issued for it
+    by name, and the CLI's clock (one second more at each reading)."""
+
+    city: City
+    folder: Path
+    records: dict[str, Any]
+    clock: int = NOW
+
+    def now(self) -> int:
+        self.clock += 1
+        return self.clock
+
+
+@pytest.fixture
+def session(city: City, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Session:
+    """The city, its registry making permits rest on others; a business's registration issued by
+    the Department of Planning and Investment, its QR code in the officer's folder (dkkd.png);
+    another business's registration, of 2024, for the import."""
+    import cli as cli_module
+
+    operator.set_requirements(city.home, "food-safety", ["business-registration"])
+    operator.set_requirements(city.home, "alcohol-retail", ["business-registration", "food-safety"])
+    city.trusted = operator.publish(city.home, passphrase, NOW, 30 * DAY)
+    city.home.set_config(base_url=GUIDE_VERIFIER)
+    with city.home.ledger("hcm-skhdt", create=True) as ledger:  # by the Department of Planning and Investment's officer
+        records = {name: issuing.issue(ledger, city.registry, city.signers["hcm-skhdt"], city.request("hcm-skhdt", "business-registration", **request),
+                                       "le.thi.c", at)
+                   for name, request, at in (("registration", REGISTRATION, NOW + 1),
+                                             ("pho-hoa", {**PHO_HOA, "valid_from": date(2024, 1, 2)}, KEYS_FROM + DAY))}
+    city.publish_all()
+    folder = tmp_path / "officer"
+    folder.mkdir()
+    qr.write_png(qr.permit_url(GUIDE_VERIFIER, records["registration"].token), folder / "dkkd.png")
+    monkeypatch.chdir(folder)
+    state = Session(city, folder, records)
+    monkeypatch.setattr(cli_module, "now", state.now)
+    return state
+
+
+def registration_moved(session: Session) -> None:
+    """The Department of Planning and Investment amends the registration (the business moved) and
+    publishes its list; the business sends the new QR code, dkkd-moi.png."""
+    city, at = session.city, session.now()
+    with city.home.ledger("hcm-skhdt") as ledger:
+        moved = issuing.amend(ledger, city.registry, city.signers["hcm-skhdt"], session.records["registration"].permit.id,
+                              issuing.Amendment(holder_address=MOVED_TO), "le.thi.c", at, "chuyển địa điểm")
+    city.publish_status("hcm-skhdt", at=at)
+    qr.write_png(qr.permit_url(GUIDE_VERIFIER, moved.token), session.folder / "dkkd-moi.png")
+    session.records["registration"] = moved
+
+
+HOOKS = {"registration-moved": registration_moved}
+
+
+@pytest.mark.parametrize("language", list(OFFICER_CHAPTERS))
+def test_every_sh_block_of_the_officer_chapter_on_bases_is_run(language: str) -> None:
+    path, title = OFFICER_CHAPTERS[language]
+    chapter, steps = chapter_steps(path, title)
+    sh_blocks = [m.start() for m in FENCE.finditer(chapter) if m.group(1) in RUNNABLE]
+    assert len(sh_blocks) == sum(step.output is not None for step in steps) >= 6
+
+
+@pytest.mark.parametrize("language", list(OFFICER_CHAPTERS))
+def test_the_officer_chapter_on_bases_prints_what_it_says(language: str, session: Session) -> None:
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    city = session.city
+    path, title = OFFICER_CHAPTERS[language]
+    _, steps = chapter_steps(path, title)
+    env = {"PERMIT_HOME": str(city.home.path), "PERMIT_PASSPHRASE": PASSPHRASE.decode(), "PERMIT_OFFICER": "nguyen.van.a",
+           "PERMIT_LANG": language, "NO_COLOR": "1"}
+    ids: dict[str, str] = {}
+    for step in steps:
+        if "before" in step.options:
+            HOOKS[step.options["before"]](session)
+        if step.output is None:
+            links = [qr.permit_url(GUIDE_VERIFIER, session.records[name].token) for name in step.options["links"].split(",")]
+            parts = re.split(r"https://xacminh\.example/v#\d*…", step.code)
+            assert len(parts) == len(links) + 1, f"{path.name} line {step.line}: one link named for each in the file"
+            content = "".join(part + link for part, link in zip(parts, [*links, ""], strict=True))
+            (session.folder / step.options["file"]).write_text(content, encoding="utf-8")
+            continue
+        printed = []
+        for args in commands(step.code):
+            args = [session_ids(arg, ids) for arg in args]
+            result = CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+            assert result.exit_code in ((2,) if ERROR_LINE.match(result.output) else (0, 1)), result.output
+            printed += result.output.splitlines()
+        actual = [session_text(line.replace(str(city.home.path), GUIDE_HOME)) for line in printed]
+        expected = [session_text(line) for line in step.output.strip("\n").splitlines()]
+        bound = match_lines(expected, actual, ids)
+        assert bound is not None, f"{path.name} line {step.line} prints:\n" + "\n".join(actual)
+        ids = bound
+
+
+@pytest.mark.parametrize("language", list(OFFICER_CHAPTERS))
+def test_the_officer_chapter_on_bases_explains_every_refusal_of_a_basis(language: str) -> None:
+    """Every reason `permit issue --basis` may refuse a basis with: all basis_* reasons but the two
+    only a verdict gives (a verifier's list of the basis's agency missing or out of date)."""
+    path, title = OFFICER_CHAPTERS[language]
+    chapter, _ = chapter_steps(path, title)
+    refusals = {r.value for r in Reason if r.value.startswith("basis_")} - {Reason.BASIS_STATUS_UNAVAILABLE, Reason.BASIS_STATUS_STALE}
+    listed = [cells[0].strip("`") for cells in rows(chapter)]
+    assert sorted(listed) == sorted(refusals) and len(refusals) == 12
 
 
 # --- the officer's and the operator's guides, run as sessions ---------------------------------------

@@ -20,14 +20,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import DAY, NOW, City
+from conftest import DAY, NOW, City, passphrase
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 import cli as cli_module
 from cli import cli
-from permits import pdf, printing, qr
+from permits import demo, operator, pdf, printing, qr
+from verifier.basis import basis_reader
 from verifier.scan import read_qr
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -224,6 +225,51 @@ def test_the_page_is_self_contained_and_holds_the_permit(home: City, tmp_path: P
                  f"QR code version {qr.qr_version(qr.permit_url(BASE_URL, record.token))}, error correction M, 45 × 45 mm"):
         assert text in html
     assert unicodedata.is_normalized("NFC", html)
+
+
+def test_a_permit_resting_on_others_prints_a_based_on_line_for_each(home: City, desktop: webdriver.Chrome, tmp_path: Path) -> None:
+    operator.set_requirements(home.home, "food-safety", ["business-registration"])
+    operator.set_requirements(home.home, "alcohol-retail", ["business-registration", "food-safety"])
+    home.trusted = operator.publish(home.home, passphrase, NOW, 30 * DAY)
+    registration = home.issue("hcm-skhdt", "business-registration", number="0312345678")
+    from_basis = {"holder_id": None, "holder_name": None, "holder_address": None}
+    food = home.issue("hcm-syt", "food-safety", number="1302/2026/GCN-ATTP", basis=(registration.permit,), **from_basis)
+    alcohol = home.issue("hcm-sct", "alcohol-retail", number="0458/2026/GP-SCT", basis=(registration.permit, food.permit), **from_basis)
+    shown = {}
+    for name, record in (("registration", registration), ("alcohol", alcohol)):
+        out = tmp_path / f"{name}.html"
+        assert permit("print", record.permit.id, "--out", out).exit_code == 0
+        desktop.get(out.as_uri())
+        shown[name] = [row.text.splitlines() for row in desktop.find_elements(By.CSS_SELECTOR, ".fields tr.basis")]
+    assert shown == {"registration": [], "alcohol": [  # named by the permit ID printed on each
+        ["Dựa trên", "Based on",
+         f"Giấy chứng nhận đăng ký doanh nghiệp, mã giấy phép {registration.permit.id} (Sở Kế hoạch và Đầu tư)",
+         f"Business registration certificate, permit ID {registration.permit.id} (Department of Planning and Investment)"],
+        ["Dựa trên", "Based on",
+         f"Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm, mã giấy phép {food.permit.id} (Sở Y tế)",
+         f"Food safety certificate, permit ID {food.permit.id} (Department of Health)"],
+    ]}
+    # Between the validity and the day it was issued; the holder is the basis's.
+    labels = [row.text.splitlines()[0] for row in desktop.find_elements(By.CSS_SELECTOR, ".fields tr")]
+    assert labels[labels.index("Thời hạn hiệu lực") + 1: labels.index("Ngày cấp")] == ["Dựa trên", "Dựa trên"]
+    assert HOLDER in desktop.find_element(By.CSS_SELECTOR, ".fields").text
+    ARTIFACTS.mkdir(exist_ok=True)
+    desktop.save_screenshot(str(ARTIFACTS / "printed-permit-on-bases.png"))
+
+
+def test_the_demo_prints_its_once_only_permits_with_what_each_rests_on(tmp_path: Path) -> None:
+    home, _ = demo.build_demo(tmp_path / "demo", lambda line: None)
+    story = demo.once_only(home, lambda line: None, basis_reader)
+    rows = []
+    for page in story.printed:
+        html = page.read_text(encoding="utf-8")
+        rows.append([" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in re.findall(r'<tr class="basis">(.*?)</tr>', html, re.S)])
+    first, second = story.registration.permit.id, story.resting[0].permit.id
+    registration = (f"Dựa trên Based on Giấy chứng nhận đăng ký doanh nghiệp, mã giấy phép {first} (Sở Kế hoạch và Đầu tư) "
+                    f"Business registration certificate, permit ID {first} (Department of Planning and Investment)")
+    assert rows == [[], [registration], [registration, "Dựa trên Based on Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm, "
+                                         f"mã giấy phép {second} (Sở Y tế) Food safety certificate, permit ID {second} (Department of Health)"]]
+    assert [page.name for page in story.printed] == [f"{r.permit.id}.html" for r in (story.registration, *story.resting)]
 
 
 def test_the_verification_address_is_the_host_and_path_people_see() -> None:

@@ -10,6 +10,7 @@ text, and as every list `permit status publish` writes and the committed vectors
 from __future__ import annotations
 
 import json
+import time
 import zlib
 from datetime import date
 from pathlib import Path
@@ -27,8 +28,11 @@ from keys.jws import parse_compact
 from keys.reasons import Reason
 from permits import demo, issuing, operator
 from permits.issuing import Amendment
+from permits.ledger import PermitRecord
 from permits.status_list import MIN_SIZE, Status
 from permits.token import MAX_TOKEN_LENGTH, inflate_claims
+from verifier.basis import basis_reader
+from verifier.offline import verify_in_home
 from verifier.verdict import STATUSES
 from verifier.web import schemas
 from verifier.web.app import create_app
@@ -142,6 +146,8 @@ def test_a_registry_outside_the_schema_is_refused_by_it(city: City) -> None:
         {**registry, "agencies": {"hcm-syt": {**agency, "keys": {kid: {**key, "alg": "ES256"}}}}},  # an Ed25519 JWK
         {**registry, "agencies": {"hcm-syt": {**agency, "keys": {kid: {**key, "retired_at": NOW}}}}},  # without its reason
         {**registry, "version": -1},
+        {**registry, "types": {**registry["types"], "food-safety": {**registry["types"]["food-safety"], "requires": []}}},  # left out
+        {**registry, "types": {**registry["types"], "food-safety": {**registry["types"]["food-safety"], "requires": ["A"]}}},
         {**registry, "extra": 1},
     ):
         assert errors("registry.json", broken) != [], broken
@@ -199,13 +205,19 @@ def test_claims_outside_the_schema_are_refused_by_it(city: City) -> None:
 def test_every_document_of_the_demo_home_matches(tmp_path: Path) -> None:
     home, cases = demo.build_demo(tmp_path / "demo", lambda line: None)
     assert check_bundle(home.file("registry.json").read_bytes()) == 1
-    issued = 0
+    story = demo.once_only(home, lambda line: None, basis_reader)  # the registry's version 2: types resting on others
+    assert check_bundle(home.file("registry.json").read_bytes()) == 1
+    issued, bases = 0, []
     for agency in home.ledger_agencies():
             with home.ledger(agency) as ledger:
                 for record in ledger.find(limit=1000):
-                    check_permit_token(record.token)
+                    bases.append(len(check_permit_token(record.token).get("basis", [])))
                     issued += 1
-    assert issued == len(cases) - 1  # every sample but the forged one is a permit of a ledger
+    assert issued == len(cases) - 1 + 3  # every sample but the forged one, and the story's three
+    assert sorted(bases)[-2:] == [1, 2]
+    for record in (story.registration, *story.resting):
+        verdict = verify_in_home(home, record.token, int(time.time()))
+        assert errors("verdict.json", json.loads(json.dumps(verdict.to_dict()))) == []
 
 
 # --- status lists: the Token Status List JWT form -----------------------------------------------
@@ -286,6 +298,102 @@ def test_verdicts_of_every_status_from_the_api_match(city: City, client: FlaskCl
     assert errors("verdict.json", stale) == []
     assert seen == {status: status for status in tokens} and stale["status"] == "status_unknown"
     assert set(seen.values()) | {stale["status"]} == set(STATUSES)
+
+
+def rest_on_each_other(city: City) -> None:
+    """The city's registry, published: food-safety rests on business-registration, alcohol-retail on both."""
+    operator.set_requirements(city.home, "food-safety", ["business-registration"])
+    operator.set_requirements(city.home, "alcohol-retail", ["business-registration", "food-safety"])
+    city.trusted = operator.publish(city.home, passphrase, NOW, 30 * DAY)
+
+
+def on_bases(city: City, agency: str, type: str, *bases: PermitRecord, **overrides: Any) -> PermitRecord:
+    """A permit issued on `bases`, its holder taken from them."""
+    values: dict[str, Any] = {"holder_id": None, "holder_name": None, "holder_address": None, **overrides}
+    return city.issue(agency, type, basis=tuple(b.permit for b in bases), **values)
+
+
+def test_verdicts_with_bases_in_every_state_from_the_api_match(city: City, client: FlaskClient, clock: Clock) -> None:
+    """Real permits resting on others, each basis then amended, suspended, revoked, or issued by an
+    agency the registry no longer allows that type: every verdict, and every basis state, matches."""
+    rest_on_each_other(city)
+    bundle = city.home.file("registry.json").read_bytes()
+    assert check_bundle(bundle) == 1
+    assert json.loads(b64url_decode(json.loads(bundle)["registry"]["payload"]))["types"]["alcohol-retail"]["requires"] == [
+        "business-registration", "food-safety"]
+    registrations = {name: city.issue("hcm-skhdt", "business-registration", number=f"0312345{n:03d}", holder_id=f"0312345{n:03d}")
+                     for n, name in enumerate(("valid", "amended", "suspended", "revoked", "invalid"))}
+    food = {name: on_bases(city, "hcm-sct" if name == "invalid" else "hcm-syt", "food-safety", registration,
+                           number=f"{n}/2026/GCN-ATTP")
+            for n, (name, registration) in enumerate(registrations.items())}
+    alcohol = {name: on_bases(city, "hcm-sct", "alcohol-retail", registrations[name], food[name], number=f"{n}/2026/GP-SCT")
+               for n, name in enumerate(registrations)}
+    with city.home.ledger("hcm-skhdt") as ledger:
+        issuing.amend(ledger, city.registry, city.signers["hcm-skhdt"], registrations["amended"].permit.id,
+                      Amendment(holder_address="45 Lê Lợi, Phường Sài Gòn, TP. Hồ Chí Minh"), "test.officer", NOW)
+        for kind in ("suspended", "revoked"):
+            issuing.change_status(ledger, registrations[kind].permit.id, kind, "test.officer", NOW, "test")
+    # The Department of Industry and Trade may no longer issue food-safety certificates: its own is no basis now.
+    operator.set_agency_types(city.home, "hcm-sct", ["alcohol-retail"])
+    city.trusted = operator.publish(city.home, passphrase, NOW, 30 * DAY)
+    city.publish_all()
+    client.application.extensions["permit_store"].reload()
+
+    seen: dict[str, tuple[str, list[str], list[str]]] = {}
+    for name, record in alcohol.items():
+        verdict = client.post("/api/v1/verify", json={"token": record.token}).get_json()
+        assert errors("verdict.json", verdict) == [], verdict
+        seen[name] = (verdict["status"], verdict["reasons"], [basis["state"] for basis in verdict["basis"]])
+    # References are sorted by agency: hcm-sct's food-safety certificate comes before hcm-skhdt's registration.
+    assert seen == {
+        "valid": ("valid", [], ["valid", "valid"]),
+        "amended": ("valid", [], ["amended", "valid"]),
+        "suspended": ("suspended", ["basis_suspended"], ["suspended", "valid"]),
+        "revoked": ("revoked", ["basis_revoked"], ["revoked", "valid"]),
+        "invalid": ("invalid", ["basis_invalid"], ["invalid", "valid"]),
+    }
+    first = client.post("/api/v1/verify", json={"token": alcohol["valid"].token}).get_json()["basis"]
+    assert first == [
+        {"id": registrations["valid"].permit.id,
+         "type": {"code": "business-registration", "name": {"vi": "Giấy chứng nhận đăng ký doanh nghiệp", "en": "Business registration certificate"}},
+         "issuer": {"id": "hcm-skhdt", "name": {"vi": "Sở Kế hoạch và Đầu tư", "en": "Department of Planning and Investment"}},
+         "state": "valid"},
+        {"id": food["valid"].permit.id,
+         "type": {"code": "food-safety", "name": {"vi": "Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm", "en": "Food safety certificate"}},
+         "issuer": {"id": "hcm-syt", "name": {"vi": "Sở Y tế", "en": "Department of Health"}},
+         "state": "valid"},
+    ]
+    # The bases' lists are out of date: the permits cannot be confirmed (the batch answers alike).
+    clock.now = NOW + 3 * DAY
+    stale = client.post("/api/v1/verify/batch", json={"tokens": [alcohol["valid"].token]}).get_json()["verdicts"][0]
+    assert errors("verdict.json", stale) == []
+    assert (stale["status"], [basis["state"] for basis in stale["basis"]]) == ("status_unknown", ["status_unknown", "status_unknown"])
+    assert {"status_stale", "basis_status_stale"} <= set(stale["reasons"])
+    # And the claims each signed: a basis of one reference, and of two.
+    assert [len(check_permit_token(food["valid"].token)["basis"]), len(check_permit_token(alcohol["valid"].token)["basis"])] == [1, 2]
+
+
+def test_a_verdict_or_a_claim_whose_basis_is_outside_the_form_is_refused_by_it(city: City) -> None:
+    rest_on_each_other(city)
+    registration = city.issue("hcm-skhdt", "business-registration", number="0312345678")
+    claims = on_bases(city, "hcm-syt", "food-safety", registration).permit.to_claims()
+    [ref] = claims["basis"]
+    for broken in (
+        {**claims, "basis": []},  # left out when none
+        {**claims, "basis": [ref] * 5},
+        {**claims, "basis": [{k: v for k, v in ref.items() if k != "st"}]},
+        {**claims, "basis": [{**ref, "jti": "lower"}]},
+        {**claims, "basis": [{**ref, "extra": 1}]},
+    ):
+        assert errors("permit.json", broken) != [], broken
+    city.publish_all()
+    verdict = json.loads(json.dumps(city.verify(on_bases(city, "hcm-syt", "food-safety", registration, number="2/2026").token).to_dict()))
+    assert errors("verdict.json", verdict) == []
+    [basis] = verdict["basis"]
+    for broken_basis in ({**basis, "state": "superseded"}, {k: v for k, v in basis.items() if k != "issuer"},
+                         {**basis, "type": {"name": basis["type"]["name"]}}):
+        assert errors("verdict.json", {**verdict, "basis": [broken_basis]}) != [], broken_basis
+    assert errors("verdict.json", {**verdict, "basis": []}) != []
 
 
 def refused(app: Flask, *requests: tuple[str, str, dict[str, Any]]) -> list[tuple[int, str]]:

@@ -83,7 +83,7 @@ class BasisState:
         issuer: dict[str, Any] = {"id": self.ref.agency}
         if self.issuer is not None:
             issuer["name"] = self.issuer.name.to_dict()
-        return {"id": self.ref.id, "number": self.ref.number, "type": permit_type, "issuer": issuer, "state": self.state}
+        return {"id": self.ref.id, "type": permit_type, "issuer": issuer, "state": self.state}
 
 
 @dataclass(frozen=True)

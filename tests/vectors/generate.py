@@ -126,7 +126,7 @@ def build() -> dict[str, bytes]:
     good = sign_permit(permit("hcm-syt", "food-safety", "VEC00001", 101), health)
 
     def ref(agency: str, ptype: str, pid: str, index: int) -> BasisRef:
-        return BasisRef(agency, pid, index, ptype, f"{index}/2026/{agency.upper()}")
+        return BasisRef(agency, pid, index, ptype)
 
     registration = ref("hcm-skhdt", "business-registration", "VEC00020", 201)  # in force
     registration_revoked = ref("hcm-skhdt", "business-registration", "VEC00021", 202)

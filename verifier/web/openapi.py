@@ -53,6 +53,10 @@ def openapi_document(base_url: str, max_batch: int) -> dict[str, Any]:
             "description": (
                 "Verify electronic permits issued by city agencies. A verdict is HTTP 200 whatever it says; "
                 "4xx means the request could not be read. Reason codes are stable: add, never rename. "
+                "A permit resting on others (a food-safety certificate on a business registration) lists each of them "
+                "under `basis` with its state today, found offline in the same registry and status lists, one level deep; "
+                "a basis revoked, suspended or whose status cannot be known makes the permit so (basis_revoked, "
+                "basis_suspended, basis_status_unavailable, basis_status_stale, basis_invalid). "
                 "Every error is RFC 9457 problem details (application/problem+json, whatever the request's Accept) "
                 "that keeps the earlier {\"error\": {\"status\", \"reason\", \"message\"}} as an extension member; "
                 f"its type is {base_url.rstrip('/')}/api/v1/problems/{{reason}}. JSON Schemas (2020-12) of the documents "
@@ -221,6 +225,7 @@ def _schemas(max_batch: int) -> dict[str, Any]:
         # The very objects /schemas/verdict.json publishes: one source.
         "Verdict": schemas.VERDICT,
         "Permit": schemas.PERMIT_VIEW,
+        "Basis": schemas.BASIS_VIEW,
         "BatchVerdicts": {
             "type": "object", "required": ["verdicts"], "additionalProperties": False,
             "properties": {"verdicts": {"type": "array", "items": {"$ref": "#/components/schemas/Verdict"}}},

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template
 
 from permits.i18n import N_, both
-from verifier.reasons import REASON_TEXT, STATUS_TEXT
+from verifier.reasons import BASIS_STATE_TEXT, REASON_TEXT, STATUS_TEXT
 
 blueprint = Blueprint("page", __name__, static_folder="static", static_url_path="/static", template_folder="templates")
 
@@ -33,6 +33,9 @@ UI_SENTENCE: dict[str, str] = {
     "validity": N_("Valid"),
     "validity_to": N_("to the end of"),
     "issuer": N_("Issued by"),
+    # The permits a permit rests on (its basis), each with its own state today.
+    "based_on": N_("Based on"),
+    "permit_id": N_("Permit ID"),
     "version": N_("Version"),
     "checked_at": N_("Checked at"),
     "registry_version": N_("against trusted-agency list version"),
@@ -49,7 +52,7 @@ UI_TEXT["switch"] = {"vi": "English", "en": "Tiếng Việt"}
 
 
 def _texts() -> dict[str, Any]:
-    return {"ui": UI_TEXT, "status": STATUS_TEXT, "reasons": REASON_TEXT}
+    return {"ui": UI_TEXT, "status": STATUS_TEXT, "reasons": REASON_TEXT, "basis_states": BASIS_STATE_TEXT}
 
 
 @blueprint.get("/v")

@@ -34,7 +34,7 @@ from keys.trust import (
 )
 from permits import model
 from permits.status_list import Status
-from verifier.verdict import STATUSES
+from verifier.verdict import BASIS_STATES, STATUSES
 from verifier.web.errors import MESSAGE_MAX
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -248,7 +248,6 @@ PERMIT_CLAIMS: dict[str, Any] = {
                     "jti": {"type": "string", "pattern": f"^[0-9A-Z]{{4,{model.PERMIT_ID_MAX}}}$", "description": "Its id."},
                     "st": _integer(0, model.MAX_STATUS_INDEX, "Its index in its agency's status list (of the version referenced)."),
                     "ptype": {**_IDENTIFIER, "description": "Its type."},
-                    "no": _text(model.NUMBER_MAX, "Its number as printed; left out when it is its id."),
                 },
             },
         },
@@ -274,6 +273,30 @@ PERMIT_VIEW: dict[str, Any] = {
         "issued_at": _TIME, "valid_from": _TIME, "valid_until": {**_TIME, "description": "Exclusive: the first moment it is no longer valid."},
     },
 }
+# What a verdict says of each permit the permit rests on (verifier/verdict.py BASIS_STATES).
+_BASIS_STATE_MEANING = {
+    "valid": "in force",
+    "amended": "in force: a newer version replaced the one referenced, and that lineage is in force",
+    "revoked": "revoked (the permit is then revoked too: basis_revoked)",
+    "suspended": "suspended (the permit is then suspended too: basis_suspended)",
+    "status_unknown": "its agency's status list is missing or out of date (the permit's status is then unknown: "
+                      "basis_status_unavailable, basis_status_stale)",
+    "invalid": "the registry does not vouch for its agency, or not for that type (the permit is then invalid: basis_invalid)",
+}
+BASIS_VIEW: dict[str, Any] = {
+    "type": "object", "required": ["id", "type", "issuer", "state"], "additionalProperties": False,
+    "description": "A permit the permit rests on, as this verifier finds it today in the same registry and status lists, "
+                   "one level deep (its own basis is not followed).",
+    "properties": {
+        "id": {"type": "string", "description": "Its permit id, printed on it as its permit ID (Mã giấy phép)."},
+        "type": {"type": "object", "required": ["code"], "additionalProperties": False,
+                 "properties": {"code": {"type": "string"}, "name": {**_VERDICT_NAMES, "description": "Left out when the registry does not know the type."}}},
+        "issuer": {"type": "object", "required": ["id"], "additionalProperties": False,
+                   "properties": {"id": {"type": "string"}, "name": {**_VERDICT_NAMES, "description": "Left out when the registry does not know the agency."}}},
+        "state": {"type": "string", "enum": list(BASIS_STATES),
+                  "description": "; ".join(f"{state}: {_BASIS_STATE_MEANING[state]}" for state in BASIS_STATES) + "."},
+    },
+}
 VERDICT: dict[str, Any] = {
     "description": "What a verifier concluded about one token at one moment (POST /api/v1/verify, permit verify --json).",
     "type": "object", "additionalProperties": False,
@@ -289,6 +312,8 @@ VERDICT: dict[str, Any] = {
                    "properties": {"id": {"type": "string"}, "name": _VERDICT_NAMES}},
         "superseded_by": {"type": "object", "required": ["id", "min_version"], "additionalProperties": False,
                           "properties": {"id": {"type": "string"}, "min_version": {"type": "integer"}}},
+        "basis": {"type": "array", "minItems": 1, "items": BASIS_VIEW,
+                  "description": "With `permit`, when the permit rests on others: each of them and its state today."},
     },
 }
 PROBLEM: dict[str, Any] = {

@@ -50,6 +50,48 @@
     list.appendChild(detail);
   }
 
+  // A basis's state as the page marks it: by a symbol and a word as well as a colour.
+  var BASIS_KIND = { valid: "ok", amended: "ok", revoked: "bad", suspended: "bad", invalid: "bad", status_unknown: "unknown" };
+  var MARK = { ok: "✔", bad: "✘", unknown: "?" };
+
+  function span(className, text) {
+    var node = document.createElement("span");
+    node.className = className;
+    node.textContent = text;
+    return node;
+  }
+
+  // "Based on": each permit this one rests on, with its type, id (printed on it), issuer and its own state.
+  function addBases(list, bases) {
+    var term = document.createElement("dt");
+    term.textContent = t("based_on");
+    var detail = document.createElement("dd");
+    detail.dataset.field = "basis";
+    var items = document.createElement("ul");
+    items.className = "bases";
+    bases.forEach(function (basis) {
+      var kind = BASIS_KIND[basis.state] || "bad";
+      var item = document.createElement("li");
+      item.className = "basis " + kind;
+      item.dataset.state = basis.state;
+      item.dataset.id = basis.id;
+      item.appendChild(span("basis-type", basis.type.name ? basis.type.name[lang] : basis.type.code));
+      item.appendChild(span("basis-id", t("permit_id") + " " + basis.id));
+      item.appendChild(span("basis-issuer", basis.issuer.name ? basis.issuer.name[lang] : basis.issuer.id));
+      var state = span("basis-state", "");
+      var mark = span("basis-mark", MARK[kind]);
+      mark.setAttribute("aria-hidden", "true");
+      state.appendChild(mark);
+      state.appendChild(document.createTextNode(" "));
+      state.appendChild(span("basis-state-text", texts.basis_states[basis.state] ? texts.basis_states[basis.state][lang] : basis.state));
+      item.appendChild(state);
+      items.appendChild(item);
+    });
+    detail.appendChild(items);
+    list.appendChild(term);
+    list.appendChild(detail);
+  }
+
   function showPermit(verdict) {
     var list = $("permit");
     clear(list);
@@ -67,6 +109,7 @@
     if (permit.conditions.length) { addRow(list, "conditions", permit.conditions); }
     addRow(list, "validity", formatDay(permit.valid_from, false) + " – " + formatDay(permit.valid_until, true));
     if (verdict.issuer) { addRow(list, "issuer", verdict.issuer.name[lang]); }
+    if (verdict.basis && verdict.basis.length) { addBases(list, verdict.basis); }
   }
 
   function render(result) {
