@@ -24,7 +24,8 @@ The guide's paths (/srv/…, /backup/…) are under the session's directory; htt
 after push, install, --registry-url or curl is the session's verifier; 127.0.0.1:8000 is a free
 port. Only what changes by nature from run to run is normalised when comparing: permit ids and
 key ids (a guide's id stands for the one its first output shows, in later commands too), times
-and dates, tokens (the digits after /v#), a status list's compressed size and an import's rate.
+and dates, tokens (the digits after /v#), a QR code's version and module size, a status list's
+compressed size and an import's rate.
 Within a line, "…" stands for text the guide leaves out (a line ending in "…" for every line that
 begins as it does); a line "…" alone for one or more lines.
 """
@@ -128,6 +129,10 @@ _VARYING = [
     (re.compile(r"\b\d+(?= bytes?\b| byte\b)"), r"\d+"),
     (re.compile(r"\b[\d,]+(?= (?:rows/s|dòng/giây)\b)"), r"[\d,]+"),
     (re.compile(r"(?<=ETA )\d+:\d\d|(?<=còn khoảng )\d+:\d\d"), r"\d+:\d\d"),
+    # A QR code's version (and so its modules' size) follows the token's length, which the random
+    # permit id and status index move by a character or two.
+    (re.compile(r"(?<=QR code \(version )\d+|(?<=QR code version )\d+|(?<=mã QR \(phiên bản )\d+|(?<=Mã QR phiên bản )\d+"), r"\d+"),
+    (re.compile(r"\b\d+[.,]\d+(?= mm modules\))|(?<=\(mô-đun )\d+[.,]\d+(?= mm\))"), r"\d+[.,]\d+"),
 ]
 # A guide's permit id has a letter and a digit, its key id a capital, a small letter and a digit;
 # the ones they stand for may lack some.
