@@ -1,4 +1,5 @@
-"""The preset DEFLATE dictionary of permit tokens, version 1 ("zip": "DEFv1").
+"""The preset DEFLATE dictionaries of permit tokens: version 1 ("zip": "DEFv1") and version 2
+("zip": "DEFv2"), which is version 1 followed by the skeleton of a permit's bases.
 
 A permit's claims are a few hundred bytes of JSON and Vietnamese text: too short for DEFLATE to
 find much repetition on its own (about 20 % saved). Seeded with the claim skeleton and the
@@ -9,6 +10,11 @@ This text is part of the wire format. Changing one byte makes every token issued
 unreadable, so it is frozen (a test pins its SHA-256); a better dictionary is a new "zip"
 value next to this one, never an edit. DEFLATE reaches the end of the dictionary with the
 shortest distances, so the most frequent material is last.
+
+Version 2 exists for permits that rest on others: their references (agency, id, index, type)
+cost about 90 bytes of payload under version 1, two QR versions, because nothing in it knows the
+`basis` member or the type codes. Issuers sign permits with a basis with version 2 and all others
+with version 1, so that a verifier older than bases still reads every permit it could read.
 """
 
 from __future__ import annotations
@@ -75,3 +81,13 @@ _SKELETON = (
 )
 
 DICTIONARY_V1: bytes = (_WORDS_RARE + _WORDS_COMMON + _SKELETON).encode("utf-8")
+
+# The canonical claims of a permit with bases start with them (members sorted): the reference
+# skeleton, and the city's type codes and agency ids they name, last (nearest) of all.
+_BASIS_SKELETON = (
+    '"ptype":"construction" "ptype":"alcohol-retail" "ptype":"food-safety" "ptype":"business-registration" '
+    "hcm-skhdt hcm-sct hcm-syt hcm-sxd "
+    '{"basis":[{"iss":"hcm-s","jti":"","ptype":"","st":},{"iss":"hcm-s","jti":"","ptype":"business-registration","st":}],"exp":17,'
+)
+
+DICTIONARY_V2: bytes = DICTIONARY_V1 + _BASIS_SKELETON.encode("utf-8")

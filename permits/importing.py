@@ -65,7 +65,7 @@ from permits.issuing import IssueRequest, check_authority, draft_permit
 from permits.ledger import Allocator, ImportedPermit, Ledger, RejectedRow
 from permits.model import Permit
 from permits.spreadsheet import Writer, restore
-from permits.token import claims_json, sign_claims
+from permits.token import claims_json, sign_claims, zip_for
 
 COLUMNS = ("number", "holder_id", "holder_name", "holder_address", "activities", "conditions", "valid_from", "valid_until", "basis")
 REQUIRED = ("number", "valid_until")
@@ -371,7 +371,7 @@ def draft_and_sign(context: _Context, signer: Signer, job: Job) -> Done:
         except (_RowError, PermitError) as exc:
             rejects.append(RejectedRow(task.line, str(exc.reason), exc.message, json.dumps(task.row, ensure_ascii=False)))
             continue
-        token = sign_claims(claims_json(permit), signer)
+        token = sign_claims(claims_json(permit), signer, zip_for(permit))
         drafted.append(ImportedPermit(task.line, permit.id, permit.number, permit.holder_id, permit.holder_name,
                                       permit.status_index, permit.issued_at, permit.valid_until, token, permit.basis))
     return drafted, rejects

@@ -37,12 +37,11 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from keys import fields
-from keys.encoding import b64url_decode
 from keys.errors import ConflictError, InputError, LedgerError, LedgerSchemaUnknown, NotFoundError
 from keys.reasons import N_, Reason
 from permits.model import BasisRef, Permit
 from permits.status_list import MIN_SIZE, Status
-from permits.token import inflate_claims
+from permits.token import claims_of
 
 STATES = ("active", "suspended", "revoked")
 # Crockford's base32 without I, L, O, U: permit ids are read aloud and typed by people.
@@ -598,7 +597,7 @@ class Ledger:
             raise NotFoundError(N_("no permit {id!r} in this ledger"), reason=Reason.PERMIT_NOT_FOUND, id=permit_id)
         state, token, kid, status = rows[0]
         # The token is what was signed; the permit is read back from it.
-        return PermitRecord(Permit.from_claims(inflate_claims(b64url_decode(token.split(".")[1]))), state, token, kid, status)
+        return PermitRecord(Permit.from_claims(claims_of(token)), state, token, kid, status)
 
     def find_by_number(self, number: str) -> str | None:
         rows = self._query("SELECT id FROM permits WHERE number = ?", (number,))

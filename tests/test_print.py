@@ -284,11 +284,13 @@ def test_json_says_what_was_written(home: City, tmp_path: Path) -> None:
     result = permit("print", record.permit.id, "--out", out, "--json")
     assert result.exit_code == 0, result.output
     url = qr.permit_url(BASE_URL, record.token)
+    version = qr.qr_version(url)
+    module = round(45 / (17 + 4 * version), 2)  # a version-v symbol is 17 + 4v modules a side
     assert json.loads(result.output) == {"id": record.permit.id, "version": 1, "file": str(out), "url": url,
-                                         "qr_version": qr.qr_version(url), "qr_size_mm": 45.0, "qr_module_mm": 0.65}
+                                         "qr_version": version, "qr_size_mm": 45.0, "qr_module_mm": module}
     human = permit("print", record.permit.id, "--out", out)
     assert human.output.splitlines() == [f"Permit {record.permit.id} (version 1) written to {out}",
-                                         f"QR code version {qr.qr_version(url)}, printed 45 × 45 mm (0.65 mm modules)"]
+                                         f"QR code version {version}, printed 45 × 45 mm ({module} mm modules)"]
 
 
 # --- the PDF -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from keys.encoding import b64url_encode
+from keys.encoding import b64url_decode, b64url_encode
 from permits import issuing, qr
 from permits.demo import SAMPLES, Sample
 
@@ -35,12 +35,51 @@ def test_digits_round_trip_any_token(header: bytes, payload: bytes, signature: b
 
 @pytest.mark.parametrize(
     "digits",
-    ["", "0123", "12a4", "１２３", "9" * 4001, str(int.from_bytes(b"\x02\x01\x01abc", "big")), str(int.from_bytes(b"\x01\x05\x40ab", "big"))],
-    ids=["empty", "leading-zero", "letter", "fullwidth-digits", "too-long", "unknown-layout", "truncated"],
+    ["", "0123", "12a4", "１２３", "9" * 4001, str(int.from_bytes(b"\x03\x01\x01abc", "big")), str(int.from_bytes(b"\x01\x05\x40ab", "big")),
+     str(int.from_bytes(b"\x02\x00" + bytes(9 + 64), "big")), str(int.from_bytes(b"\x02\x02" + bytes(9 + 64) + b"x", "big")),
+     str(int.from_bytes(b"\x02\x20" + bytes(9 + 64) + b"x", "big"))],
+    ids=["empty", "leading-zero", "letter", "fullwidth-digits", "too-long", "unknown-layout", "truncated",
+         "layout-2-no-payload", "layout-2-unknown-alg", "layout-2-unknown-zip"],
 )
 def test_digits_that_are_not_a_token_are_refused(digits: str) -> None:
     with pytest.raises(ValueError):
         qr.digits_to_token(digits)
+
+
+def packed_of(digits: str) -> bytes:
+    return int(digits).to_bytes((int(digits).bit_length() + 7) // 8, "big")
+
+
+@pytest.mark.parametrize(("agency", "type_code"), [("hcm-syt", "food-safety"), ("hcm-sct", "alcohol-retail")], ids=["EdDSA", "ES256"])
+def test_a_permit_s_qr_leaves_its_header_out(city: City, agency: str, type_code: str) -> None:
+    # Layout 2: the header every permit of a key shares is rebuilt, not carried (about 60 bytes).
+    token = city.issue(agency, type_code).token
+    digits = qr.token_to_digits(token)
+    packed = packed_of(digits)
+    payload = token.split(".")[1]
+    assert packed[:2] == bytes([2, 1 if agency == "hcm-sct" else 0])
+    assert len(packed) == 2 + 9 + 64 + len(b64url_decode(payload))
+    assert qr.digits_to_token(digits) == token
+
+
+def test_a_qr_in_layout_1_printed_before_still_reads(city: City) -> None:
+    token = city.issue().token
+    header, payload, signature = (b64url_decode(part) for part in token.split("."))
+    layout_1 = str(int.from_bytes(bytes([1, len(header), len(signature)]) + header + signature + payload, "big"))
+    assert qr.digits_to_token(layout_1) == token
+    assert len(layout_1) > len(qr.token_to_digits(token)) + 140  # what layout 2 saves: ~60 bytes, 2.4 digits each
+
+
+def test_a_header_layout_2_cannot_rebuild_byte_for_byte_is_carried_whole(city: City) -> None:
+    token = city.issue().token
+    _, payload, signature = token.split(".")
+    for header in (b'{"alg":"EdDSA","kid":"HvbruHBr7LTS","typ":"permit+jwt","zip":"DEFv1"}',  # signed before December 2026
+                   b'{"kid":"HvbruHBr7LTS","alg":"EdDSA","typ":"permit+jws","zip":"DEFv1"}',  # members out of order
+                   b'{"alg":"EdDSA","kid":"HvbruHBr7LT","typ":"permit+jws","zip":"DEFv1"}'):  # an 11-character kid
+        other = f"{b64url_encode(header)}.{payload}.{signature}"
+        digits = qr.token_to_digits(other)
+        assert packed_of(digits)[:2] == bytes([1, len(header)])
+        assert qr.digits_to_token(digits) == other
 
 
 def test_token_from_input_forms(city: City) -> None:

@@ -74,7 +74,8 @@ def check_bundle(raw: bytes) -> int:
 
 def check_permit_token(token: str) -> dict[str, Any]:
     """The token's claims, inflated from its payload as a verifier does, validated."""
-    claims = inflate_claims(parse_compact(token, MAX_TOKEN_LENGTH).payload)
+    parsed = parse_compact(token, MAX_TOKEN_LENGTH)
+    claims = inflate_claims(parsed.payload, parsed.header["zip"])
     assert errors("permit.json", claims) == [], claims
     return dict(claims)
 

@@ -12,7 +12,7 @@ from keys.encoding import b64url_decode, dumps_canonical
 from keys.reasons import VERDICT_REASONS
 from keys.text import IDENTIFIER
 from permits import model
-from permits.dictionary import DICTIONARY_V1
+from permits.dictionary import DICTIONARY_V1, DICTIONARY_V2
 from permits.token import MAX_CLAIMS_BYTES, MAX_TOKEN_LENGTH, inflate_claims
 
 ROOT = Path(__file__).parent.parent
@@ -35,8 +35,10 @@ def test_the_header_and_claims_examples_are_the_vector_valid_eddsa() -> None:
 
 def test_the_dictionary_is_the_one_the_profile_names_byte_for_byte() -> None:
     # The dictionary is part of the wire format: changing a byte makes every token unreadable.
-    assert example("dictionary") == (
-        f"DEFv1 dictionary: {len(DICTIONARY_V1)} bytes, SHA-256 {hashlib.sha256(DICTIONARY_V1).hexdigest()}")
+    assert example("dictionary") == "\n".join(
+        f"{name} dictionary: {len(data)} bytes, SHA-256 {hashlib.sha256(data).hexdigest()}"
+        for name, data in (("DEFv1", DICTIONARY_V1), ("DEFv2", DICTIONARY_V2)))
+    assert DICTIONARY_V2.startswith(DICTIONARY_V1)
 
 
 def test_the_patterns_and_limits_are_the_code_s() -> None:

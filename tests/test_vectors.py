@@ -69,3 +69,6 @@ def test_vectors_cover_every_kind_of_outcome() -> None:
     assert sum(vector["expected"]["valid"] for vector in PERMITS) == 7
     # Today's type, and the type of permits signed before December 2026 (still in force on paper).
     assert {json.loads(b64url_decode(v["token"].split(".")[0]))["typ"] for v in PERMITS if v["expected"]["valid"]} == {"permit+jws", "permit+jwt"}
+    # Permits with bases are compressed with dictionary version 2, all others with version 1.
+    zips = {v["name"]: json.loads(b64url_decode(v["token"].split(".")[0])).get("zip") for v in PERMITS if v["expected"]["valid"]}
+    assert zips == {name: "DEFv2" if "-on-" in name else "DEFv1" for name in zips}

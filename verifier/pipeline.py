@@ -23,7 +23,7 @@ from keys.reasons import Reason
 from keys.registry import Registry
 from permits.model import BasisRef, Permit
 from permits.status_list import Status, StatusList
-from permits.token import MAX_TOKEN_LENGTH, PERMIT_HEADER_MEMBERS, ZIP_V1, inflate_claims
+from permits.token import DICTIONARIES, MAX_TOKEN_LENGTH, PERMIT_HEADER_MEMBERS, inflate_claims
 from verifier.verdict import BasisState, Verdict, status_for
 
 # Clock difference tolerated between issuer and verifier, in seconds.
@@ -45,12 +45,13 @@ _BASIS_OF_STATUS: dict[int, tuple[str, Reason | None]] = {
 
 
 @lru_cache(maxsize=1024)
-def _permit_header(segment: str) -> tuple[str, str]:
+def _permit_header(segment: str) -> tuple[str, str, str]:
     header = decode_header(segment)
     alg, kid = check_header(header, _PERMIT_TYPES, PERMIT_HEADER_MEMBERS)
-    if header.get("zip") != ZIP_V1:
+    zip_name = header.get("zip")
+    if type(zip_name) is not str or zip_name not in DICTIONARIES:
         raise DocumentError("unsupported compression", reason=Reason.UNSUPPORTED_HEADER)
-    return alg, kid
+    return alg, kid, zip_name
 
 
 def verify(
@@ -73,7 +74,7 @@ def verify(
 
     try:
         header_b64, payload_b64, signature_b64 = split_compact(token, MAX_TOKEN_LENGTH)
-        alg, kid = _permit_header(header_b64)
+        alg, kid, zip_name = _permit_header(header_b64)
         payload = b64url_decode(payload_b64)
         signature = b64url_decode(signature_b64)
     except DocumentError as exc:
@@ -91,7 +92,7 @@ def verify(
 
     # The bytes are the issuer's; now they may be read.
     try:
-        permit = Permit.from_claims(inflate_claims(payload))
+        permit = Permit.from_claims(inflate_claims(payload, zip_name))
     except FieldError as exc:
         return refused(_FIELD_REASON[exc.problem])
     except ValueError:

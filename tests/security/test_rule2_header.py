@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import socket
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from keys.algorithms import generate_private_key
 from keys.encoding import b64url_encode, dumps_canonical
 from keys.jws import TYP_PERMIT, TYP_PERMIT_BEFORE_2026_12, TYP_REGISTRY, TYP_ROOT, TYP_STATUS_LIST, decode_header
 from keys.signer import KeySigner
+from permits.dictionary import DICTIONARY_V1, DICTIONARY_V2
 from permits.model import Permit
 
 
@@ -160,12 +162,23 @@ def test_token_with_a_jku_or_any_member_outside_the_profile_is_refused_never_hon
 
 @pytest.mark.parametrize(
     "extra",
-    [{"b64": False}, {"b64": True, "crit": ["b64"]}, {"zip": "DEF"}, {"zip": "GZIP"}, {"zip": None}, {"zip": "defv1"}],
-    ids=["b64 false", "crit b64", "zip DEF", "zip GZIP", "zip null", "zip case"],
+    [{"b64": False}, {"b64": True, "crit": ["b64"]}, {"zip": "DEF"}, {"zip": "GZIP"}, {"zip": None}, {"zip": "defv1"},
+     {"zip": "DEFv3"}, {"zip": ["DEFv1"]}],
+    ids=["b64 false", "crit b64", "zip DEF", "zip GZIP", "zip null", "zip case", "zip DEFv3", "zip list"],
 )
 def test_processing_changes_asked_by_the_header_are_refused(city: City, extra: dict[str, Any]) -> None:
     permit = genuine(city)
     assert_refused(city.verify(header_token(city, permit_header(city.signers["hcm-syt"], **extra), permit)), "unsupported_header")
+
+
+@pytest.mark.parametrize(("named", "used"), [("DEFv2", DICTIONARY_V1), ("DEFv1", DICTIONARY_V2)], ids=["v2 named, v1 used", "v1 named, v2 used"])
+def test_a_payload_compressed_with_another_dictionary_than_zip_names_is_malformed(city: City, named: str, used: bytes) -> None:
+    # The header says which dictionary inflates the payload; any other gives other bytes, never the claims.
+    permit = genuine(city)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, zdict=used)
+    payload = compressor.compress(dumps_canonical(permit.to_claims())) + compressor.flush()
+    token = sign_raw(permit_header(city.signers["hcm-syt"], zip=named), payload, city.signers["hcm-syt"])
+    assert_refused(city.verify(token), "malformed_token")
 
 
 def test_header_without_zip_is_refused_although_every_other_member_is_right(city: City) -> None:
