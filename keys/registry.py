@@ -151,7 +151,10 @@ class AgencyKey:
 
 def check_url(value: object, what: str) -> str:
     url = fields.text(value, what, URL_MAX)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a bracketed host that is not an IPv6 address, or one NFKC changes
+        raise FieldError("bad", f"{what} must be an http(s) URL") from None
     if parts.scheme not in ("https", "http") or not parts.netloc or " " in url:
         raise FieldError("bad", f"{what} must be an http(s) URL")
     return url

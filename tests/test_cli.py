@@ -606,9 +606,14 @@ def test_a_name_of_exactly_200_characters_is_accepted(permit: Permit) -> None:
         (["registry", "add-type", "food-safety", "--name-vi", "An toàn thực phẩm", "--name-en", "Food safety"], "duplicate_type"),
         (["registry", "add-type", "karaoke", "--name-vi", "Giấy phép\u202e", "--name-en", "Karaoke licence"], "bad_text"),
         (["registry", "retire-key", "hcm-syt", "NOSUCHKEY", "--reason", "superseded"], "unknown_key"),
+        (["registry", "add-type", "karaoke", "--name-vi", "Karaoke", "--name-en", "Karaoke licence", "--max-days", "0"], "bad_input"),
+        (["registry", "add-agency", "hcm-sgtvt", "--name-vi", "Sở Giao thông Vận tải", "--name-en", "Department of Transport",
+          "--type", "construction", "--status-url", "ftp://status.example/s"], "bad_input"),
+        (["registry", "add-agency", "hcm-sgtvt", "--name-vi", "Sở Giao thông Vận tải", "--name-en", "Department of Transport",
+          "--type", "construction", "--status-url", "https://[x]/s"], "bad_input"),
     ],
     ids=["publish-unknown-agency", "add-key-unknown-agency", "agency-unknown-type", "duplicate-agency", "agency-id-upper-case",
-         "duplicate-type", "type-name-rtl-override", "retire-unknown-key"],
+         "duplicate-type", "type-name-rtl-override", "retire-unknown-key", "type-max-days-0", "status-url-ftp", "status-url-bracketed"],
 )
 def test_registry_and_status_commands_refuse_bad_input_with_its_reason(permit: Permit, args: list[str], reason: str) -> None:
     draft = (permit.home / "operator" / "draft.json").read_bytes()
