@@ -61,6 +61,8 @@ class Request:
     encoded_length: int = 0
     encoding: str = ""
     from_worker: bool = False
+    started: float = 0.0
+    finished: float = 0.0
 
     def texts(self) -> list[str]:
         return [self.method, self.url, self.body, *(f"{name}: {value}" for name, value in self.headers.items())]
@@ -89,6 +91,7 @@ class Phone:
                 request.method, request.url = sent["method"], sent["url"]
                 request.headers.update(sent.get("headers", {}))
                 request.body += sent.get("postData", "")
+                request.started = params["timestamp"]
                 seen.append(key)
             elif method == "Network.requestWillBeSentExtraInfo":
                 self.requests.setdefault(key, Request("", "")).headers.update(params.get("headers", {}))
@@ -99,6 +102,7 @@ class Phone:
                 request.from_worker = bool(params["response"].get("fromServiceWorker"))
             elif method == "Network.loadingFinished":
                 self.requests.setdefault(key, Request("", "")).encoded_length = int(params["encodedDataLength"])
+                self.requests[key].finished = params["timestamp"]
         return [self.requests[key] for key in dict.fromkeys(seen)]
 
     def network(self, conditions: dict[str, Any]) -> None:
@@ -163,6 +167,7 @@ def phone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phone]:
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
+    driver.set_script_timeout(120)
     try:
         phone = Phone(driver)
         yield phone
@@ -244,10 +249,9 @@ def test_the_page_checks_permits_itself_online_and_offline_and_no_request_carrie
     urls = {name: qr.permit_url(served.url, token) for name, token in permits.items()}
     expected = {"valid": ("valid", [], "device"), "revoked": ("revoked", ["revoked"], "device"),
                 "forged": ("invalid", ["bad_signature"], "device")}
-    for name, token in permits.items():  # what the server says of each
-        verdict = server_verdict(served, token)
-        assert (verdict["status"], verdict["reasons"]) == expected[name][:2]
-    asked = len(access_lines(served))
+    for name, token in permits.items():  # what the server's verifier says of each
+        verdict = city.verify(token, at=now)
+        assert (verdict.status, list(verdict.reasons)) == expected[name][:2]
 
     # Online: a first visit, then each permit.
     shown = {name: fresh.open(url) for name, url in urls.items()}
@@ -282,7 +286,7 @@ def test_the_page_checks_permits_itself_online_and_offline_and_no_request_carrie
     sent = {(request.method, request.url.removeprefix(served.url)) for request in requests if request.url.startswith(served.url)}
     assert ("GET", "/api/v1/registry") in sent and {("GET", f"/api/v1/status/{agency}") for agency in city.registry.agencies} <= sent
     assert not any(method != "GET" for method, _ in sent)
-    assert not [line for line in access_lines(served)[asked:] if line.startswith("POST") or "[redacted]" in line]
+    assert not [line for line in access_lines(served) if line.startswith("POST") or "[redacted]" in line]
 
 
 # --- 5: light and quick --------------------------------------------------------------------------------
@@ -343,6 +347,29 @@ def test_on_a_slow_phone_the_first_verdict_takes_at_most_2_5_s_and_a_later_scan_
     assert scan.ms <= 300
 
 
+# --- the page's script: the verifier's modules, as one file ------------------------------------------
+
+def test_the_pages_one_script_gives_the_servers_verdict_for_every_vector_and_thousands_of_mutations(served: Served,
+                                                                                                       fresh: Phone) -> None:
+    """/local.js holds check/*.js joined and without comments (verifier/web/local.py bundle): the
+    differential of tests/test_browser_verifier.py, run on it."""
+    from browser_check import PageVerifier, World, held_by_server, mismatches
+    from browser_check import server_verdict as servers
+    from test_browser_verifier import AGENCIES, Mutations, compare
+
+    page = PageVerifier(fresh.driver, served.url)
+    page.module = f"{served.url}/local.js"
+    permits = json.loads((VECTORS / "permits.json").read_text())
+    lists = tuple((agency, (VECTORS / f"status-{agency}.jwt").read_text()) for agency in AGENCIES)
+    world = World((VECTORS / "anchor.json").read_text(), (VECTORS / "registry.json").read_bytes(), lists, permits[0]["now"])
+    held = held_by_server(world)
+    got = page.verify([(world, vector["token"], vector["now"], 0) for vector in permits])
+    assert [servers(held, vector["token"], vector["now"]) for vector in permits] == got
+    counts, _, different = compare(page, Mutations(served, served.city.trusted.registry.issued_at + 10).all())
+    assert sum(counts.values()) >= 2000
+    assert not different, mismatches(different)
+
+
 # --- the QR code's digits, read in the page as permits/qr.py reads them ------------------------------
 
 def digit_cases(city: City) -> list[str]:
@@ -377,7 +404,7 @@ def digit_cases(city: City) -> list[str]:
 def test_the_page_reads_the_qr_digits_as_permits_qr_does(served: Served, fresh: Phone) -> None:
     cases = digit_cases(served.city)
     fresh.visit(f"{served.url}/v")
-    script = ("const [cases, done] = arguments; import('/static/local.js').then((m) => done(cases.map((c) => {"
+    script = ("const [cases, done] = arguments; import('/local.js').then((m) => done(cases.map((c) => {"
               " try { return m.digitsToToken(c); } catch (e) { return e.constructor.name === 'NotDigits' ? 'error' : String(e); } })));")
     got = fresh.driver.execute_async_script(script, cases)
     expected = []
@@ -398,7 +425,7 @@ def test_what_the_page_checks_is_what_the_api_would_check(served: Served, fresh:
              "\x00" * 1400, "0" + qr.token_to_digits(token), "😀" * 2048 + "x"]
     fresh.visit(f"{served.url}/v")
     got = fresh.driver.execute_async_script(
-        "const [cases, done] = arguments; import('/static/local.js').then((m) => done(cases.map((c) => m.tokenToCheck(c))));", cases)
+        "const [cases, done] = arguments; import('/local.js').then((m) => done(cases.map((c) => m.tokenToCheck(c))));", cases)
     for case, page in zip(cases, got, strict=True):
         # As the page would send it (JSON.stringify: UTF-8 as it is, control characters escaped).
         request = urllib.request.Request(f"{served.url}/api/v1/verify", data=json.dumps({"token": case}, ensure_ascii=False).encode(),
@@ -518,7 +545,7 @@ def test_the_page_can_be_installed_on_the_home_screen(served: Served, fresh: Pho
 
 # --- compression, for `permit serve` alone --------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/v", "/static/check/registry.js", "/static/page.css", "/sw.js", "/app.webmanifest",
+@pytest.mark.parametrize("path", ["/v", "/local.js", "/static/page.css", "/sw.js", "/app.webmanifest",
                                   "/api/v1/registry"])
 def test_what_the_page_fetches_is_compressed_when_asked_and_the_same_once_inflated(served: Served, path: str) -> None:
     def get(headers: dict[str, str]) -> tuple[bytes, Any]:

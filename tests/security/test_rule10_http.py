@@ -222,7 +222,8 @@ def test_script_in_holder_name_is_rendered_as_text(live: Served, browser: webdri
     assert (shown["holder"], shown["address"], shown["activities"], shown["conditions"], shown["number"]) == (
         payload, payload, payload, payload, payload[:64])
     assert browser.find_elements(By.CSS_SELECTOR, "#result img, #result svg, #result iframe, #result script, #result a") == []
-    assert len(browser.find_elements(By.TAG_NAME, "script")) == 2  # the JSON texts and verify.js, nothing more
+    # the JSON texts and documents, local.js and verify.js, nothing more
+    assert len(browser.find_elements(By.TAG_NAME, "script")) == 4
     time.sleep(0.3)  # an onerror/onload handler would have fired by now
     assert browser.execute_script("return window.__xss === undefined")
 

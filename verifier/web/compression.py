@@ -15,7 +15,7 @@ from flask_compress import Compress
 
 # "static": the application's own route to static/ (the page's files), which answers before the
 # page blueprint's route to the same folder.
-ENDPOINTS = frozenset({"page.verify_page", "static", "page.static", "local.service_worker", "local.manifest",
+ENDPOINTS = frozenset({"page.verify_page", "static", "page.static", "local.script", "local.service_worker", "local.manifest",
                        "api.registry", "api.status_list"})
 SETTINGS = {
     "COMPRESS_REGISTER": False,

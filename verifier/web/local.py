@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import posixpath
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, url_for
+import rjsmin
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from PIL import Image
 
 from keys.encoding import dumps_canonical
@@ -28,11 +31,12 @@ from verifier.web import icon
 blueprint = Blueprint("local", __name__, template_folder="templates")
 
 STATIC = Path(__file__).with_name("static")
-# What the page needs to check a permit, in the order the browser needs it: kept by the worker
-# when it installs. Other static files (the camera's decoder) are kept when first used.
-MODULES = ("local.js", "check/verify.js", "check/encoding.js", "check/keys.js", "check/jws.js", "check/registry.js",
-           "check/status.js", "check/text.js", "check/inflate.js", "check/dictionary.js", "check/permit.js")
-SHELL = ("page.css", "verify.js", *MODULES)
+# The page's check: static/local.js and the modules it imports (static/check/), sent as one file
+# (see bundle): the files of the page shell the worker keeps when it installs. Other static files
+# (the camera's decoder) are kept when first used.
+ENTRY = "local.js"
+BUNDLE = "/local.js"
+SHELL_FILES = ("page.css", "verify.js")
 # The header's red (static/page.css), for the phone's status bar and the installed app.
 THEME_COLOUR = "#9b1c1c"
 BACKGROUND_COLOUR = "#f6f6f3"
@@ -50,26 +54,101 @@ LOCAL_SENTENCE: dict[str, str] = {
 def page_context(store: TrustStore) -> dict[str, Any]:
     """What the page carries for its own check: the anchor (as the home's anchor.json says it),
     the agencies whose lists it fetches at once (the registry it opens may name more), and the
-    module files to fetch in parallel with the page's other files."""
+    address of its script."""
     registry = store.snapshot.registry
     agencies = sorted(registry.registry.agencies) if registry is not None else []
     anchor = dumps_canonical(store.home.anchor().to_dict()).decode()
-    return {"documents": {"anchor": anchor, "agencies": agencies}, "modules": MODULES, "theme_colour": THEME_COLOUR}
+    return {"documents": {"anchor": anchor, "agencies": agencies}, "bundle": BUNDLE, "theme_colour": THEME_COLOUR}
+
+
+# One ES module's imports and exports, as the page's modules write them (no default export, no
+# renaming, no cycles: bundle refuses anything else).
+_IMPORT = re.compile(r'^import \{([^}]*)\} from "(\.{1,2}/[\w./-]+\.js)";\n', re.M)
+_EXPORT_LIST = re.compile(r"^export \{([^}]*)\};\n", re.M)
+_EXPORT_DECLARATION = re.compile(r"^export ((?:async )?function\*? |const |let |class )([A-Za-z_$][\w$]*)", re.M)
+
+
+def _names(listed: str) -> list[str]:
+    names = [name.strip() for name in listed.split(",") if name.strip()]
+    if not all(re.fullmatch(r"[A-Za-z_$][\w$]*", name) for name in names):
+        raise ValueError(f"an import or export the bundle does not read: {listed!r}")
+    return names
+
+
+@cache
+def bundle() -> str:
+    """static/local.js and every module it imports, in one ES module: each imported module's
+    text in a function of its own (its names stay its own), run in the order the browser would
+    run them (depth first, imports in order), its exports handed to the modules that import
+    them; local.js's own text at the top level, its exports kept.
+
+    Eleven files are one request instead of eleven: a browser opens six connections to a server,
+    and on a slow phone's 400 ms round trip every further wave of requests costs that again.
+    Comments and white space are left out (rjsmin), nothing is renamed: tests/test_offline_page.py
+    checks that the bundle gives the modules' verdicts."""
+    order: list[str] = []
+    parsed: dict[str, tuple[str, list[tuple[list[str], str]], list[str]]] = {}
+
+    def visit(path: str, seen: tuple[str, ...]) -> None:
+        if path in seen:
+            raise ValueError(f"the modules import each other in a cycle: {' → '.join((*seen, path))}")
+        if path in parsed:
+            return
+        text = (STATIC / path).read_text(encoding="utf-8")
+        imports = [(_names(names), posixpath.normpath(posixpath.join(posixpath.dirname(path), target)))
+                   for names, target in _IMPORT.findall(text)]
+        exports = [name for _, name in _EXPORT_DECLARATION.findall(text)]
+        exports += [name for listed in _EXPORT_LIST.findall(text) for name in _names(listed)]
+        body = _EXPORT_LIST.sub("", _IMPORT.sub("", text))
+        if re.search(r"^\s*(import|export)\b|\bimport\(", _EXPORT_DECLARATION.sub("", body), re.M):
+            raise ValueError(f"{path}: an import or export the bundle does not read")
+        # The entry stays a module with its exports; the others become functions.
+        parsed[path] = (_IMPORT.sub("", text) if path == ENTRY else body, imports, exports)
+        for _, target in imports:
+            visit(target, (*seen, path))
+        order.append(path)
+
+    visit(ENTRY, ())
+    variable = {path: "$" + re.sub(r"\W", "_", path.removesuffix(".js")) for path in order}
+
+    def imported(imports: list[tuple[list[str], str]]) -> str:
+        return "".join(f"const {{ {', '.join(names)} }} = {variable[target]};\n" for names, target in imports)
+
+    out = [f"// {BUNDLE}: static/{ENTRY} and the modules it imports, joined by verifier/web/local.py bundle().\n"]
+    for path in order[:-1]:
+        body, imports, exports = parsed[path]
+        body = _EXPORT_DECLARATION.sub(r"\1\2", body)  # the declaration without `export`
+        out.append(f"// --- static/{path}\nconst {variable[path]} = (() => {{\n{imported(imports)}{body}"
+                   f"return {{ {', '.join(exports)} }};\n}})();\n")
+    body, imports, _ = parsed[ENTRY]
+    out.append(f"// --- static/{ENTRY}\n{imported(imports)}{body}")
+    # Comments and white space out (a third of the bytes after compression); names are kept.
+    return str(rjsmin.jsmin("".join(out)))
 
 
 @cache
 def _shell_version() -> str:
     """A digest of the files the worker keeps: a new release makes a new worker, which keeps the new files."""
-    digest = hashlib.sha256()
-    for name in SHELL:
+    digest = hashlib.sha256(bundle().encode())
+    for name in SHELL_FILES:
         digest.update(name.encode() + b"\0" + (STATIC / name).read_bytes() + b"\0")
     digest.update(Path(__file__).with_name("templates").joinpath("sw.js").read_bytes())
     return digest.hexdigest()[:16]
 
 
+@blueprint.get(BUNDLE)
+def script() -> Response:
+    text = bundle()
+    response = Response(text, mimetype="text/javascript")
+    response.set_etag(hashlib.sha256(text.encode()).hexdigest()[:32])
+    response.headers["Cache-Control"] = "no-cache"
+    response.make_conditional(request)
+    return response
+
+
 @blueprint.get("/sw.js")
 def service_worker() -> Response:
-    shell = [PAGE, *(url_for("page.static", filename=name) for name in SHELL),
+    shell = [PAGE, BUNDLE, *(url_for("page.static", filename=name) for name in SHELL_FILES),
              url_for("local.manifest"), *(url_for("local.app_icon", size=size) for size in ICON_SIZES)]
     body = render_template("sw.js", version=_shell_version(), shell=shell)
     response = Response(body, mimetype="text/javascript")

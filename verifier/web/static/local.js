@@ -18,6 +18,9 @@
 import { Unsupported, features, iso, openTrust, verify } from "./check/verify.js";
 import { b64urlEncode, utf8 } from "./check/encoding.js";
 
+// The check itself, for tests that give the bundle (verifier/web/local.py) the modules' cases.
+export { Unsupported, openTrust, verify };
+
 const MAX_TOKEN_LENGTH = 2048;
 const VERIFY_BODY_MAX = 8 * 1024; // the API's: a larger body is refused 413
 const MAX_DIGITS = 4000;
@@ -155,19 +158,25 @@ async function combine(held, fetched, now) {
   else [trust, bundle] = [theirs || mine, null];
   if (!trust) return { trust: null, bundle: null, lists: {} };
   const lists = {};
-  const fresh = Object.entries(fetched.lists).filter(([agency, token]) => held.lists[agency] !== token);
-  for (const [agency, token] of [...Object.entries(held.lists), ...fresh]) {
-    const before = trust.lists.get(agency);
-    if ((await trust.putStatusList(agency, token, now)) === null && trust.lists.get(agency) !== before) lists[agency] = token;
-  }
+  // Each agency's lists in turn (the one held, then the one fetched if it differs); the agencies
+  // at once, so that their signatures and inflating overlap.
+  const agencies = new Set([...Object.keys(held.lists), ...Object.keys(fetched.lists)]);
+  await Promise.all([...agencies].map(async (agency) => {
+    for (const token of new Set([held.lists[agency], fetched.lists[agency]])) {
+      if (token === undefined) continue;
+      const before = trust.lists.get(agency);
+      if ((await trust.putStatusList(agency, token, now)) === null && trust.lists.get(agency) !== before) lists[agency] = token;
+    }
+  }));
   return { trust, bundle, lists };
 }
 
+// Store what `combine` accepted; the state last, so that a page closed halfway reads the documents
+// it held before (each document stored is one it accepted: never older than the state says).
 async function keep(store, combined, updatedAt) {
   const { trust, bundle, lists } = combined;
-  if (!trust || !trust.registry) return;
-  await store.put(KEY.registry, new Response(bundle));
-  for (const [agency, token] of Object.entries(lists)) await store.put(KEY.list(agency), new Response(token));
+  await Promise.all([store.put(KEY.registry, new Response(bundle)),
+    ...Object.entries(lists).map(([agency, token]) => store.put(KEY.list(agency), new Response(token)))]);
   const state = { version: trust.version, updatedAt, agencies: [...trust.lists.keys()] };
   await store.put(KEY.state, new Response(JSON.stringify(state)));
 }
@@ -177,6 +186,7 @@ async function keep(store, combined, updatedAt) {
 const page = {
   unsupported: null, // the feature this browser lacks: the API is asked
   store: null,
+  opened: null, // the store opened and read
   held: null, // what the store holds (documents and state)
   trust: null,
   updatedAt: null, // when the documents were last fetched from the server (seconds)
@@ -193,6 +203,7 @@ function refresh() {
     const agencies = new Set(config.agencies);
     if (page.trust && page.trust.registry) for (const agency of page.trust.registry.agencies.keys()) agencies.add(agency);
     const fetched = await fetchDocuments([...agencies]);
+    await page.opened;
     if (!fetched.ok) return;
     const now = seconds();
     let combined = await combine(page.held, fetched, now);
@@ -204,8 +215,12 @@ function refresh() {
       combined = await combine(page.held, { ...fetched, lists: { ...fetched.lists, ...more.lists } }, now);
     }
     [page.trust, page.updatedAt] = [combined.trust, now];
-    await keep(page.store, combined, now);
-    page.held = await readStore(page.store);
+    if (combined.trust && combined.trust.registry) {
+      // Kept in the background: the check that waits for these documents need not wait for the disk.
+      const lists = { ...page.held.lists, ...combined.lists };
+      page.held = { bundle: combined.bundle, lists, version: combined.trust.version, updatedAt: now, agencies: Object.keys(lists) };
+      keep(page.store, combined, now).catch(() => {});
+    }
   })().catch(() => {}).finally(() => { page.refreshing = null; });
   return page.refreshing;
 }
@@ -216,13 +231,17 @@ async function start() {
   const found = await features();
   if (!found.webcrypto) return void (page.unsupported = "webcrypto");
   if (!found.deflate) return void (page.unsupported = "decompression");
-  try {
+  // The store is opened while the documents come (opening it the first time takes a while).
+  page.opened = (async () => {
     page.store = await caches.open(STORE);
+    page.held = await readStore(page.store);
+  })();
+  const fetching = refresh();
+  try {
+    await page.opened;
   } catch {
     return void (page.unsupported = "storage");
   }
-  page.held = await readStore(page.store);
-  const fetching = refresh();
   if (!page.held.bundle) return fetching; // a first visit: the server's documents or nothing
   // Online, the server's current documents, unless they take too long; offline, those held.
   if (navigator.onLine) await Promise.race([fetching, timeout(WAIT_FOR_NETWORK)]);

@@ -180,15 +180,17 @@
     return verdictFromApi(token).then(function (result) { result.source = "server"; return result; });
   }
 
-  // Small print under a verdict: where it was checked, and how old the documents were.
+  // Small print under a verdict: where it was checked, and how old the documents were (made
+  // before any verdict: the first formatter of a time zone takes a slow phone a while).
+  var MINUTE = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Asia/Ho_Chi_Minh", day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+  });
   function showSource(result) {
     var text = "";
     if (result.verdict && result.source === "server") { text = t("checked_by_server"); }
     if (result.verdict && result.source === "device") {
       var p = {};
-      new Intl.DateTimeFormat("en-GB", {
-        timeZone: "Asia/Ho_Chi_Minh", day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23"
-      }).formatToParts(new Date(result.dataAt)).forEach(function (part) { p[part.type] = part.value; });
+      MINUTE.formatToParts(new Date(result.dataAt)).forEach(function (part) { p[part.type] = part.value; });
       text = t("checked_here").replace("{time}", p.day + "/" + p.month + "/" + p.year + " " + p.hour + ":" + p.minute);
     }
     $("source").textContent = text;
