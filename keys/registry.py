@@ -16,7 +16,7 @@ from keys import fields
 from keys.algorithms import Alg, KeyRejected, PublicKey, load_public_jwk
 from keys.errors import ConflictError, InputError, NotFoundError
 from keys.fields import FieldError
-from keys.reasons import Reason
+from keys.reasons import N_, Reason
 
 NAME_MAX = 200
 URL_MAX = 512
@@ -157,7 +157,10 @@ class AgencyKey:
 
 def check_url(value: object, what: str) -> str:
     url = fields.text(value, what, URL_MAX)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a bracketed host that is not an IPv6 address, or one NFKC changes
+        raise FieldError("bad", f"{what} must be an http(s) URL") from None
     if parts.scheme not in ("https", "http") or not parts.netloc or " " in url:
         raise FieldError("bad", f"{what} must be an http(s) URL")
     return url
@@ -369,13 +372,13 @@ class Registry:
         try:
             return self.agencies[agency_id]
         except KeyError:
-            raise NotFoundError(f"unknown agency {agency_id!r}", reason=Reason.UNKNOWN_AGENCY) from None
+            raise NotFoundError(N_("unknown agency {agency!r}"), reason=Reason.UNKNOWN_AGENCY, agency=agency_id) from None
 
     def permit_type(self, code: str) -> PermitType:
         try:
             return self.types[code]
         except KeyError:
-            raise NotFoundError(f"unknown permit type {code!r}", reason=Reason.UNKNOWN_TYPE) from None
+            raise NotFoundError(N_("unknown permit type {code!r}"), reason=Reason.UNKNOWN_TYPE, code=code) from None
 
     def with_type(self, permit_type: PermitType) -> Registry:
         if permit_type.code in self.types:

@@ -138,8 +138,8 @@ def add_type(home: Home, code: str, name_vi: str, name_en: str, max_days: int, r
     names = Names(normalise_text(name_vi, "Vietnamese name", 200), normalise_text(name_en, "English name", 200))
     if code in requires:
         raise InputError(f"permit type {code} cannot rest on itself", reason=Reason.REQUIREMENT_CYCLE)
-    permit_type = PermitType(code=code, name=names, max_days=max_days, requires=tuple(sorted(set(requires))))
-    return _edit(home, lambda r: r.with_type(permit_type))
+    # Built inside the edit, so that a value the model refuses is one InputError line, not a crash.
+    return _edit(home, lambda r: r.with_type(PermitType(code=code, name=names, max_days=max_days, requires=tuple(sorted(set(requires))))))
 
 
 def set_requirements(home: Home, code: str, requires: Sequence[str]) -> Registry:
@@ -172,8 +172,9 @@ def add_agency(home: Home, agency_id: str, name_vi: str, name_en: str, types: li
     if not types:
         raise InputError("an agency must be allowed at least one permit type (--type)", reason=Reason.BAD_INPUT)
     url = status_url or f"{home.base_url.rstrip('/')}/api/v1/status/{agency_id}"
-    agency = Agency(id=agency_id, name=names, types=tuple(sorted(set(types))), status_url=url, contact=contact(phone, web))
-    return _edit(home, lambda r: r.with_agency(agency))
+    new = contact(phone, web)
+    return _edit(home, lambda r: r.with_agency(Agency(id=agency_id, name=names, types=tuple(sorted(set(types))), status_url=url,
+                                                      contact=new)))
 
 
 def set_contact(home: Home, agency_id: str, phone: str | None, web: str | None) -> Registry:

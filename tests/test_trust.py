@@ -326,6 +326,10 @@ def test_registry_model_refuses_a_kid_in_two_agencies(city: City) -> None:
         pytest.param(lambda c: c["agencies"]["hcm-sct"].update(types=["food-safety", "alcohol-retail"]), id="types-unsorted"),
         pytest.param(lambda c: c["agencies"]["hcm-syt"].update(types=["food-safety", "food-safety"]), id="types-repeated"),
         pytest.param(lambda c: c["agencies"]["hcm-syt"].update(status_url="ftp://status.hcm.gov.vn"), id="status-url-not-http"),
+        # urlsplit raises for these rather than parsing them: refused like any other bad URL, never a crash
+        pytest.param(lambda c: c["agencies"]["hcm-syt"].update(status_url="https://[x]/s"), id="status-url-bracketed-name"),
+        pytest.param(lambda c: c["agencies"]["hcm-syt"].update(status_url="https://[/s"), id="status-url-unclosed-bracket"),
+        pytest.param(lambda c: c["agencies"]["hcm-syt"].update(status_url="https://a℀b/s"), id="status-url-host-changed-by-nfkc"),
         pytest.param(lambda c: c["agencies"]["hcm-syt"]["name"].update(vi="Sở Y te\u0301"), id="name-not-nfc"),
         pytest.param(lambda c: c["agencies"]["hcm-syt"]["name"].update(vi="Sở\u202e Y tế"), id="name-bidi"),
         pytest.param(lambda c: c.update(version=True), id="version-bool"),
