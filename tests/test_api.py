@@ -280,7 +280,7 @@ def test_real_responses_match_the_openapi_schemas(city: City, client: FlaskClien
 # --- headers ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/v", "/", "/api/v1/healthz", "/static/verify.js", "/no-such-page"])
+@pytest.mark.parametrize("path", ["/v", "/", "/api/v1/healthz", "/static/verify.js", "/favicon.ico", "/no-such-page"])
 def test_security_headers_on_every_response(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     response.close()
