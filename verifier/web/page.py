@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, render_template
 
 from permits.i18n import N_, both
 from verifier.reasons import BASIS_STATE_TEXT, REASON_TEXT, STATUS_TEXT
+from verifier.web.scan import SCAN_SENTENCE
 
 blueprint = Blueprint("page", __name__, static_folder="static", static_url_path="/static", template_folder="templates")
 
@@ -47,6 +48,7 @@ UI_SENTENCE: dict[str, str] = {
     "noscript": N_("This page needs JavaScript to read the code in the link."),
 }
 UI_TEXT: dict[str, dict[str, str]] = {key: both(text) for key, text in UI_SENTENCE.items()}
+UI_TEXT.update({key: both(text) for key, text in SCAN_SENTENCE.items()})
 # The language switch names the other language in that language: not a translation.
 UI_TEXT["switch"] = {"vi": "English", "en": "Tiếng Việt"}
 

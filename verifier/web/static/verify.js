@@ -113,6 +113,10 @@
   }
 
   function render(result) {
+    if (result !== current && !result.waiting) {
+      // Each answer once (not each redraw in another language), after it is shown: scan.js counts it.
+      window.setTimeout(function () { document.dispatchEvent(new CustomEvent("permit-checked", { detail: result })); }, 0);
+    }
     current = result;
     var section = $("result");
     var reasons = $("reasons");
@@ -195,11 +199,17 @@
     try { window.localStorage.setItem("permit-lang", lang); } catch (e) { /* not remembered */ }
     applyLanguage();
   });
+  function checkText(text) {
+    var token = tokenFrom(text.trim());
+    if (token) { check(token); }
+  }
+
   $("paste").addEventListener("submit", function (event) {
     event.preventDefault();
-    var token = tokenFrom($("paste-input").value.trim());
-    if (token) { check(token); }
+    checkText($("paste-input").value);
   });
+  // A code the camera read (scan.js) takes the path a pasted one takes.
+  document.addEventListener("permit-scan", function (event) { checkText(event.detail); });
   window.addEventListener("hashchange", fromFragment);
   applyLanguage();
   fromFragment();
