@@ -86,9 +86,11 @@ def api_status(served: Served, token: str) -> str:
 
 
 def requested(browser: webdriver.Chrome) -> list[str]:
-    """The paths of every request the page made so far, in order (Resource Timing)."""
-    return list(browser.execute_script(
-        "return performance.getEntriesByType('resource').map(function (e) { return new URL(e.name).pathname; })"))
+    """The paths of every request the page made so far, in order (Resource Timing), but the
+    browser's own look for /favicon.ico, which comes whenever the browser gets to it."""
+    return [path for path in browser.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return new URL(e.name).pathname; })")
+        if path != "/favicon.ico"]
 
 
 def text(browser: webdriver.Chrome, element_id: str) -> str:
