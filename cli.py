@@ -24,7 +24,7 @@ import traceback
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,9 @@ from keys.files import write_atomic
 from keys.reasons import Reason
 from keys.registry import RETIRED_REASONS, Registry
 from keys.trust import MAX_BUNDLE_BYTES
-from permits import issuing, layout, operator, origin, pdf, printing, qr
+from permits import days, issuing, layout, operator, origin, pdf, printing, qr
 from permits.backup import Manifest, backup_home
-from permits.desk import Desk
+from permits.desk import Desk, publish_first_status_lists
 from permits.home import Home, KeyAction, Passphrase
 from permits.i18n import (
     DOMAIN,
@@ -47,14 +47,16 @@ from permits.i18n import (
     N_,
     _,
     current_language,
+    error_detail,
     language,
     language_from_environment,
     ngettext,
     translate,
 )
-from permits.ledger import PermitRecord
+from permits.ledger import LISTED_STATES, PermitRecord
 from permits.model import Permit
 from permits.restore import RestoreReport, restore_home
+from permits.status_list import StatusList
 from verifier.offline import verify_in_home
 from verifier.reasons import BASIS_STATE_TEXT, REASON_TEXT, STATUS_TEXT
 from verifier.scan import read_qr
@@ -63,21 +65,28 @@ from verifier.verdict import Verdict, iso
 EXIT_NOT_VALID = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
-DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 class CommandFailed(click.ClickException):
     exit_code = EXIT_INPUT
 
-    def __init__(self, reason: Reason, message: str) -> None:
+    def __init__(self, reason: Reason, message: str, error: PermitError | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.error = error
+
+    @classmethod
+    def of(cls, error: PermitError) -> CommandFailed:
+        return cls(error.reason, error.message, error)
 
     def format_message(self) -> str:
-        # In Vietnamese: the sentence for the reason code, then the English detail (it names
-        # the permit, file or value concerned).
-        sentence = translate(self.reason.sentence, current_language()) if current_language() != "en" else None
-        return f"[{self.reason}] {sentence} ({self.message})" if sentence else f"[{self.reason}] {self.message}"
+        # In Vietnamese: the sentence for the reason code, then the detail (it names the permit,
+        # file or value concerned), in Vietnamese where the catalogue has its template.
+        lang = current_language()
+        if lang == "en":
+            return f"[{self.reason}] {self.message}"
+        detail = error_detail(self.error, lang) if self.error is not None else translate(self.message, lang)
+        return f"[{self.reason}] {translate(self.reason.sentence, lang)} ({detail})"
 
 
 # --- language --------------------------------------------------------------------------------
@@ -188,6 +197,21 @@ def option(*decls: str, **attrs: Any) -> Callable[[Any], Any]:
     return click.option(*decls, cls=TranslatedOption, **attrs)
 
 
+class Day(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.4; we allow 8.1.3
+    """A day as an officer types it: 31/12/2028, 31-12-2028 or 2028-12-31 (permits/days.py, the
+    parser the CSV import uses too); anything else is one line, [bad_dates]."""
+
+    name = "DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        return days.parse_day(str(value), param.opts[0] if param is not None and param.opts else "date")
+
+
+DATE = Day()
+
+
 class PermitGroup(TranslatedGroup):
     """Turns every expected failure into one line and an exit status, never a traceback."""
 
@@ -204,7 +228,7 @@ class PermitGroup(TranslatedGroup):
         try:
             return super().invoke(ctx)
         except PermitError as exc:
-            raise CommandFailed(exc.reason, exc.message) from None
+            raise CommandFailed.of(exc) from None
         except sqlite3.DatabaseError as exc:
             raise CommandFailed(Reason.LEDGER_CORRUPT, f"the ledger database cannot be used: {exc}") from None
         except BrokenPipeError:
@@ -232,8 +256,11 @@ def paint(text: str, **style: Any) -> str:
     return text if os.environ.get("NO_COLOR") else click.style(text, **style)
 
 
-STATE_COLOUR = {"active": "green", "suspended": "yellow", "revoked": "red"}
-STATE_LABEL = {"active": N_("active"), "suspended": N_("suspended"), "revoked": N_("revoked")}
+STATE_COLOUR = {"active": "green", "suspended": "yellow", "revoked": "red", "expired": "magenta"}
+STATE_LABEL = {"active": N_("active"), "suspended": N_("suspended"), "revoked": N_("revoked"), "expired": N_("expired")}
+# What happened to a permit, as its history shows it (the ledger's event kinds).
+EVENT_LABEL = {"issued": N_("issued"), "amended": N_("amended"), "suspended": N_("suspended"), "reinstated": N_("reinstated"),
+               "revoked": N_("revoked"), "reissued": N_("reissued")}
 
 
 def width(text: str) -> int:
@@ -298,7 +325,7 @@ def now() -> int:
 def home_of(ctx: click.Context, create: bool = False) -> Home:
     path = ctx.find_root().params.get("home")
     if not path:
-        raise NotFoundError("no permit home: set PERMIT_HOME or pass --home DIR", reason=Reason.HOME_MISSING)
+        raise NotFoundError(N_("no permit home: set PERMIT_HOME or pass --home DIR"), reason=Reason.HOME_MISSING)
     return Home.create(Path(path)) if create else Home.existing(Path(path))
 
 
@@ -316,7 +343,7 @@ def passphrases(confirm: bool = False) -> Passphrase:
             return from_env.encode()
         if "value" not in asked:
             if not sys.stdin.isatty():
-                raise InputError("set PERMIT_PASSPHRASE, or run in a terminal to be asked", reason=Reason.PASSPHRASE_REQUIRED)
+                raise InputError(N_("set PERMIT_PASSPHRASE, or run in a terminal to be asked"), reason=Reason.PASSPHRASE_REQUIRED)
             asked["value"] = click.prompt(_("Passphrase for {what}").format(what=what), hide_input=True, confirmation_prompt=confirm).encode()
         return asked["value"]
 
@@ -329,7 +356,7 @@ def new_passphrase() -> bytes:
     if from_env:
         return from_env.encode()
     if not sys.stdin.isatty():
-        raise InputError("set PERMIT_NEW_PASSPHRASE, or run in a terminal to be asked", reason=Reason.PASSPHRASE_REQUIRED)
+        raise InputError(N_("set PERMIT_NEW_PASSPHRASE, or run in a terminal to be asked"), reason=Reason.PASSPHRASE_REQUIRED)
     return str(click.prompt(_("New passphrase for the keys"), hide_input=True, confirmation_prompt=True)).encode()
 
 
@@ -343,10 +370,6 @@ def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         human()
-
-
-def day(value: datetime | None) -> date | None:
-    return value.date() if value else None
 
 
 def desk_of(ctx: click.Context, agency: str) -> Desk:
@@ -378,7 +401,7 @@ def record_dict(home: Home, record: PermitRecord) -> dict[str, Any]:
         "number": p.number,
         "type": p.type,
         "version": p.version,
-        "state": record.state,
+        "state": record.state_at(now()),
         "holder": {"id": p.holder_id, "name": p.holder_name, "address": p.holder_address},
         "activities": list(p.activities),
         "conditions": list(p.conditions),
@@ -400,6 +423,11 @@ def labelled(rows: Sequence[tuple[str, str]]) -> None:
         click.echo(f"  {label}{' ' * (column - width(label))}{value}")
 
 
+def shown_day(iso_day: str) -> str:
+    """A day of a record (ISO, as --json gives it) as an officer reads it: 31/12/2028."""
+    return days.show_day(date.fromisoformat(iso_day))
+
+
 def state_label(state: str) -> str:
     return paint(_(STATE_LABEL.get(state, state)), fg=STATE_COLOUR.get(state))
 
@@ -413,7 +441,7 @@ def print_record(data: dict[str, Any]) -> None:
         rows.append((_("Address"), data["holder"]["address"]))
     rows += [(_("Activity"), item) for item in data["activities"]]
     rows += [(_("Condition"), item) for item in data["conditions"]]
-    rows.append((_("Valid"), _("{first} to {last}").format(first=data["valid_from"], last=data["valid_until"])))
+    rows.append((_("Valid"), _("{first} to {last}").format(first=shown_day(data["valid_from"]), last=shown_day(data["valid_until"]))))
     rows += [(_("Based on"), basis_line(ref)) for ref in data["basis"]]
     rows += [(_("Rested on by"), _("{id} ({type} of {agency}, {state})").format(
         id=other["id"], type=other["type"], agency=other["agency"], state=state_label(other["state"]))) for other in data.get("resting_on", ())]
@@ -545,7 +573,7 @@ def registry_add_agency(ctx: click.Context, agency_id: str, name_vi: str, name_e
 @option("--valid-from", type=DATE, help="First day the key may sign (default: now).")
 @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def registry_add_key(ctx: click.Context, agency_id: str, public_key: Path | None, alg: str | None, valid_from: datetime | None,
+def registry_add_key(ctx: click.Context, agency_id: str, public_key: Path | None, alg: str | None, valid_from: date | None,
                      as_json: bool) -> None:
     """Register a signing key of an agency: generated here, or from its public JWK file.
 
@@ -557,7 +585,7 @@ def registry_add_key(ctx: click.Context, agency_id: str, public_key: Path | None
         key = operator.read_public_key_file(public_key, alg)  # type: ignore[arg-type]
     else:
         key = home.generate_key(agency_id, passphrases(confirm=True)(_("the new key of {agency}").format(agency=agency_id)), alg or "EdDSA").public_key()  # type: ignore[arg-type]
-    start = issuing.start_of_day(valid_from.date()) if valid_from else now()
+    start = issuing.start_of_day(valid_from) if valid_from else now()
     operator.add_key(home, agency_id, key, start)
     emit({"agency": agency_id, "kid": key.kid, "alg": key.alg, "valid_from": iso(start), "draft": True}, as_json, lambda: click.echo(
         _("Key {kid} ({alg}) of {agency} added to the draft; publish to make it effective.").format(kid=key.kid, alg=key.alg, agency=agency_id)))
@@ -595,12 +623,18 @@ def registry_publish(ctx: click.Context, valid_days: int, origins: tuple[Path, .
     Example: permit registry publish --valid-days 30 --origin /srv/origin
     """
     home = home_of(ctx)
-    trusted = operator.publish(home, passphrases(), now(), valid_days * 86_400, origins)
+    secret = passphrases()
+    trusted = operator.publish(home, secret, now(), valid_days * 86_400, origins)
     reg = trusted.registry
     pushed = push_document(pushes, origin.registry_document(home))
+    # An agency whose key this home holds can issue from now on: its first status list goes
+    # where the registry goes.
+    firsts = publish_first_status_lists(home, reg, officer_of(ctx), secret, now(), origins)
+    first_pushed = {first.agency: push_document(pushes, origin.status_document(home, first.agency)) for first in firsts}
     written = [str(origin.registry_file(directory)) for directory in origins]
     data = {"version": reg.version, "expires_at": iso(reg.expires_at), "file": str(home.file(layout.REGISTRY)), "digest": trusted.digest,
-            "origins": written, "pushed": pushed}
+            "origins": written, "pushed": pushed,
+            "first_status_lists": [{**_first_list_dict(home, first), "pushed": first_pushed[first.agency]} for first in firsts]}
 
     def human() -> None:
         click.echo(_("Published registry version {version}, valid until {expires}: {file}").format(
@@ -610,8 +644,27 @@ def registry_publish(ctx: click.Context, valid_days: int, origins: tuple[Path, .
         for answer in pushed:
             message = _("Registry version {version} accepted by {url}") if answer["accepted"] else _("Registry version {version} already held by {url}")
             click.echo(message.format(version=reg.version, url=answer["url"]))
+        _print_first_lists(home, firsts, origins, first_pushed)
 
     emit(data, as_json, human)
+
+
+def _first_list_dict(home: Home, status_list: StatusList) -> dict[str, Any]:
+    return {"agency": status_list.agency, "size": status_list.size, "expires_at": iso(status_list.expires_at),
+            "file": str(home.status_path(status_list.agency))}
+
+
+def _print_first_lists(home: Home, firsts: Sequence[StatusList], origins: Sequence[Path] = (),
+                       pushed: dict[str, list[dict[str, Any]]] | None = None) -> None:
+    """Each agency that can now issue in this home, and where its first status list went."""
+    for first in firsts:
+        click.echo(_("{agency} can issue here: its first status list is published, valid until {expires}: {file}").format(
+            agency=first.agency, expires=iso(first.expires_at), file=home.status_path(first.agency)))
+        for directory in origins:
+            click.echo(_("Status list of {agency} written to {file}").format(agency=first.agency, file=origin.status_file(directory, first.agency)))
+        for answer in (pushed or {}).get(first.agency, []):
+            message = _("Status list of {agency} accepted by {url}") if answer["accepted"] else _("Status list of {agency} already held by {url}")
+            click.echo(message.format(agency=first.agency, url=answer["url"]))
 
 
 def _registry_summary(reg: Registry) -> None:
@@ -671,8 +724,15 @@ def registry_install(ctx: click.Context, source: str, anchor_file: Path | None, 
             raise InputError(f"cannot read {source}: {exc.strerror}", reason=Reason.BAD_REGISTRY_FILE) from None
     trusted = home.install_registry(raw, now())
     reg = trusted.registry
-    emit({"version": reg.version, "expires_at": iso(reg.expires_at), "digest": trusted.digest}, as_json, lambda: click.echo(
-        _("Registry version {version} installed (valid until {expires}).").format(version=reg.version, expires=iso(reg.expires_at))))
+    firsts = publish_first_status_lists(home, reg, officer_of(ctx), passphrases(), now())
+    data = {"version": reg.version, "expires_at": iso(reg.expires_at), "digest": trusted.digest,
+            "first_status_lists": [_first_list_dict(home, first) for first in firsts]}
+
+    def human() -> None:
+        click.echo(_("Registry version {version} installed (valid until {expires}).").format(version=reg.version, expires=iso(reg.expires_at)))
+        _print_first_lists(home, firsts)
+
+    emit(data, as_json, human)
 
 
 @registry.command("push")
@@ -801,7 +861,7 @@ def keys_protect(ctx: click.Context, owners: tuple[str, ...], change: bool, as_j
 @click.pass_context
 def issue_cmd(ctx: click.Context, agency: str, type_code: str, bases: tuple[str, ...], holder_id: str | None, holder_name: str | None,
               holder_address: str | None, activities: tuple[str, ...], conditions: tuple[str, ...], number: str | None,
-              valid_from: datetime | None, valid_until: datetime, as_json: bool) -> None:
+              valid_from: date | None, valid_until: date, as_json: bool) -> None:
     """Issue a permit: check, record in the ledger, sign.
 
     A permit of a type that rests on others (the registry says which) is issued on them:
@@ -813,12 +873,12 @@ def issue_cmd(ctx: click.Context, agency: str, type_code: str, bases: tuple[str,
     basis = read_bases(desk.home, bases)
     record = desk.issue(issuing.IssueRequest(
         agency=agency, type=type_code, holder_id=holder_id, holder_name=holder_name, holder_address=holder_address,
-        activities=activities, conditions=conditions, number=number, valid_from=day(valid_from), valid_until=valid_until.date(),
+        activities=activities, conditions=conditions, number=number, valid_from=valid_from, valid_until=valid_until,
         basis=basis,
     ))
     data = record_dict(desk.home, record)
     data["qr_version"] = qr.qr_version(data["url"])
-    capped = capped_note(record, valid_until.date())
+    capped = capped_note(record, valid_until)
     def human() -> None:
         click.echo(paint(_("Issued."), fg="green"))
         print_record(data)
@@ -841,7 +901,7 @@ def capped_note(record: PermitRecord, asked: date) -> str | None:
     if not record.permit.basis or last >= asked:
         return None
     return _("The end date is {last}, not {asked}: a permit does not outlive the permits it rests on.").format(
-        last=last.isoformat(), asked=asked.isoformat())
+        last=days.show_day(last), asked=days.show_day(asked))
 
 
 @cli.command("import")
@@ -855,9 +915,10 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
     """Import existing (paper) permits from a CSV file as signed e-permits.
 
     Columns: number, holder_id, holder_name, valid_until (required), holder_address,
-    activities and conditions (several separated by "|"), valid_from; dates YYYY-MM-DD or
-    DD/MM/YYYY; UTF-8 with or without BOM. Bad rows are reported with their line and written to
-    FILE.rejected.csv, to fix and import again. Interrupted, it resumes where it stopped.
+    activities and conditions (several separated by "|"), valid_from; dates DD/MM/YYYY,
+    DD-MM-YYYY or YYYY-MM-DD; separated by commas or semicolons; UTF-8 with or without BOM. Bad
+    rows are reported with their line and written to FILE.rejected.csv, to fix and import again.
+    Interrupted, it resumes where it stopped.
 
     A basis column holds the QR link of each permit a row's permit rests on (several separated
     by "|"); holder_id and holder_name may then be left empty, to be taken from it.
@@ -868,7 +929,7 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
 
     batch_size = BATCH_SIZE if batch_size is None else batch_size
     if not 1 <= batch_size <= 100_000:
-        raise InputError("--batch-size must be between 1 and 100000", reason=Reason.BAD_BATCH_SIZE)
+        raise InputError(N_("--batch-size must be between 1 and 100000"), reason=Reason.BAD_BATCH_SIZE)
     from verifier.basis import basis_reader
 
     desk = desk_of(ctx, agency)
@@ -889,7 +950,8 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
 
 @cli.command("list")
 @option("--agency", help="Only this agency's ledger.")
-@option("--state", type=click.Choice(["active", "suspended", "revoked"]), help="Only permits in this state.")
+@option("--state", type=click.Choice(LISTED_STATES),
+        help="Only permits in this state; expired: active permits whose last day is past.")
 @option("--type", "type_code", help="Only this permit type.")
 @option("--basis", "basis_id", metavar="PERMIT_ID", help="Only the permits resting on this permit (of any agency).")
 @option("--limit", default=100, show_default=True, help="At most this many permits per ledger.")
@@ -897,30 +959,44 @@ def import_cmd(ctx: click.Context, csv_file: Path, agency: str, type_code: str, 
 @click.pass_context
 def list_cmd(ctx: click.Context, agency: str | None, state: str | None, type_code: str | None, basis_id: str | None, limit: int,
              as_json: bool) -> None:
-    """List permits in this home's ledgers, newest first.
+    """List permits in this home's ledgers, newest first; says when --limit left some out.
 
     Example: permit list --agency hcm-syt --state active
     """
     home = home_of(ctx)
+    at = now()
     agencies = [agency] if agency else home.ledger_agencies()
     rows = []
+    total = 0
     for name in agencies:
         if not home.ledger_path(name).exists():
             continue  # an agency that has issued nothing yet
         with home.ledger(name) as ledger:
-            found = ledger.find(state, type_code, limit) if basis_id is None else [
-                r for r in ledger.resting_on(basis_id, None, limit) if state in (None, r.state) and type_code in (None, r.permit.type)]
+            if basis_id is None:
+                found, count = ledger.find(state, type_code, limit, at), ledger.count(state, type_code, at)
+            else:  # the permits resting on one permit are few: all read, then filtered and cut
+                resting = [r for r in ledger.resting_on(basis_id, None, -1)
+                           if state in (None, r.state_at(at)) and type_code in (None, r.permit.type)]
+                found, count = resting[:max(limit, 0)], len(resting)
             rows += [record_dict(home, r) for r in found]
+            total += count
+    data = {"permits": rows, "total": total, "truncated": len(rows) < total}
+
     def human() -> None:
         if rows:
             headers = [_("ID"), _("Agency"), _("Type"), _("State"), _("Ver."), _("Valid until"), _("Holder")]
-            cells = [[row["id"], row["agency"], row["type"], _(STATE_LABEL[row["state"]]), str(row["version"]), row["valid_until"],
+            cells = [[row["id"], row["agency"], row["type"], _(STATE_LABEL[row["state"]]), str(row["version"]), shown_day(row["valid_until"]),
                       row["holder"]["name"]] for row in rows]
             state_column = 3
             for line in table(headers, cells, lambda n, i: STATE_COLOUR[rows[n]["state"]] if i == state_column else None):
                 click.echo(line)
-        click.echo(ngettext("{n} permit", "{n} permits", len(rows)).format(n=len(rows)))
-    emit(rows, as_json, human)
+        if data["truncated"]:
+            click.echo(ngettext("Showing {shown} of {total} permit; use --limit to see more.",
+                                "Showing {shown} of {total} permits; use --limit to see more.", total).format(
+                shown=f"{len(rows):,}", total=f"{total:,}"))
+        else:
+            click.echo(ngettext("{n} permit", "{n} permits", len(rows)).format(n=len(rows)))
+    emit(data, as_json, human)
 
 
 @cli.command("show")
@@ -939,12 +1015,12 @@ def show_cmd(ctx: click.Context, permit_id: str, agency: str | None, as_json: bo
     data["events"] = [{"at": iso(e.at), "kind": e.kind, "version": e.version, "officer": e.officer, "reason": e.reason}
                       for e in events]
     # What revoking or suspending this permit would reach: the permits here that rest on it.
-    data["resting_on"] = [{"agency": r.permit.agency, "id": r.permit.id, "type": r.permit.type, "state": r.state}
+    data["resting_on"] = [{"agency": r.permit.agency, "id": r.permit.id, "type": r.permit.type, "state": r.state_at(now())}
                           for r in resting_on(desk.home, permit_id, record.permit.agency)]
     def human() -> None:
         print_record(data)
         click.echo(_("History:"))
-        cells = [[e["at"], e["kind"], f"v{e['version']}", e["officer"], e["reason"] or ""] for e in data["events"]]
+        cells = [[e["at"], _(EVENT_LABEL.get(e["kind"], e["kind"])), f"v{e['version']}", e["officer"], e["reason"] or ""] for e in data["events"]]
         for line in table([_("At"), _("Event"), _("Ver."), _("Officer"), _("Reason")], cells):
             click.echo("  " + line)
     emit(data, as_json, human)
@@ -963,7 +1039,7 @@ def show_cmd(ctx: click.Context, permit_id: str, agency: str | None, as_json: bo
 @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def amend_cmd(ctx: click.Context, permit_id: str, agency: str | None, holder_name: str | None, holder_address: str | None,
-              activities: tuple[str, ...], conditions: tuple[str, ...], valid_until: datetime | None, bases: tuple[str, ...],
+              activities: tuple[str, ...], conditions: tuple[str, ...], valid_until: date | None, bases: tuple[str, ...],
               reason: str, as_json: bool) -> None:
     """Issue a new version of a permit; the old version becomes superseded.
 
@@ -972,10 +1048,10 @@ def amend_cmd(ctx: click.Context, permit_id: str, agency: str | None, holder_nam
     desk = desk_of_permit(ctx, permit_id, agency)
     changes = issuing.Amendment(
         holder_name=holder_name, holder_address=holder_address, activities=activities or None,
-        conditions=conditions or None, valid_until=day(valid_until), basis=read_bases(desk.home, bases) if bases else None,
+        conditions=conditions or None, valid_until=valid_until, basis=read_bases(desk.home, bases) if bases else None,
     )
     # Without --valid-until the end asked for is the permit's own, which a new basis may cap too.
-    asked = valid_until.date() if valid_until else issuing.last_day(desk.record(permit_id).permit)
+    asked = valid_until if valid_until else issuing.last_day(desk.record(permit_id).permit)
     record = desk.amend(permit_id, changes, reason)
     data = record_dict(desk.home, record)
     capped = capped_note(record, asked)
@@ -1042,7 +1118,7 @@ def status_publish(ctx: click.Context, agency: str, ttl_hours: int, origins: tup
     Example: permit status publish --agency hcm-syt --ttl-hours 24 --origin /srv/origin
     """
     if not 1 <= ttl_hours <= 24 * 31:
-        raise InputError("--ttl-hours must be between 1 and 744", reason=Reason.BAD_TTL)
+        raise InputError(N_("--ttl-hours must be between 1 and 744"), reason=Reason.BAD_TTL)
     desk = desk_of(ctx, agency)
     status_list = desk.publish(ttl_hours * 3600, ProgressBar(_("Publishing"), _("steps"), delay=1.0, rate=False), origins)
     pushed = push_document(pushes, origin.status_document(desk.home, agency))
@@ -1111,7 +1187,8 @@ def status_push(ctx: click.Context, url: str, agency: str, as_json: bool) -> Non
     home = home_of(ctx)
     path = home.status_path(agency)
     if not path.exists():
-        raise NotFoundError(f"no status list of {agency} here; run: permit status publish --agency {agency}", reason=Reason.STATUS_UNAVAILABLE)
+        raise NotFoundError(N_("no status list of {agency} here; run: permit status publish --agency {agency}"), reason=Reason.STATUS_UNAVAILABLE,
+                            agency=agency)
     answer = push(url, f"status/{agency}", path.read_bytes(), "application/statuslist+jwt")
     message = _("Status list of {agency} accepted by {url}") if answer else _("Status list of {agency} already held by {url}")
     emit({"agency": agency, "url": url, "accepted": bool(answer)}, as_json, lambda: click.echo(message.format(agency=agency, url=url)))
@@ -1188,10 +1265,10 @@ def qr_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path, as
     """
     desk = desk_of_permit(ctx, permit_id, agency)
     record = desk.record(permit_id)
-    url = qr.permit_url(desk.home.base_url, record.token)
+    url = qr.permit_url(desk.base_url, record.token)
     writers = {".png": qr.write_png, ".svg": qr.write_svg}
     if out.suffix.lower() not in writers:
-        raise InputError("--out must end in .png or .svg", reason=Reason.BAD_OUTPUT)
+        raise InputError(N_("--out must end in .png or .svg"), reason=Reason.BAD_OUTPUT)
     version = writers[out.suffix.lower()](url, out)
     emit({"id": permit_id, "file": str(out), "qr_version": version, "error_correction": "M", "url": url}, as_json, lambda: say(
         _("QR code (version {version}, error correction M) written to {file}").format(version=version, file=out), url))
@@ -1211,12 +1288,12 @@ def print_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path,
     """
     kind = out.suffix.lower()
     if kind not in (".pdf", ".html"):
-        raise InputError("--out must end in .pdf or .html", reason=Reason.BAD_OUTPUT)
+        raise InputError(N_("--out must end in .pdf or .html"), reason=Reason.BAD_OUTPUT)
     if kind == ".pdf":
         pdf.require_chromium()  # before any work, in one line
     desk = desk_of_permit(ctx, permit_id, agency)
     record = desk.record(permit_id)
-    printed = printing.render(record, desk.registry, desk.home.base_url, desk.now)
+    printed = printing.render(record, desk.registry, desk.base_url, desk.now)
     if kind == ".pdf":
         pdf.write_pdf(printed.html, out)
     else:
@@ -1226,8 +1303,10 @@ def print_cmd(ctx: click.Context, permit_id: str, agency: str | None, out: Path,
 
     def human() -> None:
         click.echo(_("Permit {id} (version {version}) written to {file}").format(**data))
-        click.echo(_("QR code version {qr_version}, printed {qr_size_mm:g} × {qr_size_mm:g} mm "
-                     "({qr_module_mm:g} mm modules)").format(**data))
+        lang = current_language()
+        click.echo(_("QR code version {qr_version}, printed {qr_size_mm} × {qr_size_mm} mm ({qr_module_mm} mm modules)").format(
+            qr_version=printed.qr_version, qr_size_mm=printing.local_number(printed.qr_size_mm, lang),
+            qr_module_mm=printing.local_number(printed.qr_module_mm, lang)))
     emit(data, as_json, human)
 
 
@@ -1250,8 +1329,8 @@ def _print_verdict(verdict: Verdict) -> None:
         rows += [(_("Activity"), item) for item in permit["activities"]]
         rows += [(_("Condition"), item) for item in permit["conditions"]]
     if verdict.permit is not None:
-        first = issuing.city_date(verdict.permit.valid_from)
-        last = issuing.city_date(verdict.permit.valid_until - 1)
+        first = days.show_day(issuing.city_date(verdict.permit.valid_from))
+        last = days.show_day(issuing.city_date(verdict.permit.valid_until - 1))
         rows.append((_("Valid"), _("{first} to {last} (Ho Chi Minh City time)").format(first=first, last=last)))
     if "issuer" in d:
         rows.append((_("Issuer"), f"{d['issuer']['name'][lang]} ({d['issuer']['id']})"))

@@ -11,6 +11,14 @@ from __future__ import annotations
 from keys.reasons import Reason
 
 
+class Term(str):
+    """A word of an error's own sentence given as one of its fields (a state, a field's name),
+    marked N_() where it is written: shown in the sentence's language, where a value (an id, a
+    file, what the officer typed) is shown as it is."""
+
+    __slots__ = ()
+
+
 class PermitError(Exception):
     """Base of every error the project raises on purpose.
 
@@ -19,9 +27,15 @@ class PermitError(Exception):
 
     reason: Reason = Reason.ERROR
 
-    def __init__(self, message: str, *, reason: Reason | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, reason: Reason | None = None, **params: object) -> None:
+        """`message` is the English line; with `params` it is a template (`str.format` fields)
+        marked N_() for the catalogue, so a front end can show it in another language:
+        `InputError(N_("permit {id} is already revoked"), reason=…, id=permit_id)`."""
+        text = message.format(**params) if params else message
+        super().__init__(text)
+        self.message = text
+        self.template = message
+        self.params = params
         # An instance may narrow the class's reason (e.g. InputError("…", reason=Reason.BAD_DATES)).
         if reason is not None:
             self.reason = reason

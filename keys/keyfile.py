@@ -16,7 +16,7 @@ from keys.errors import InputError, KeyFileError, NotFoundError, WrongPassphrase
 from keys.files import write_atomic
 from keys.passphrase import check_new_passphrase
 from keys.pkcs8 import Protection
-from keys.reasons import Reason
+from keys.reasons import N_, Reason
 from keys.signer import KeySigner
 
 # A key file is a few hundred bytes; anything much larger is not one, and is not read whole.
@@ -99,7 +99,7 @@ def read_private_key(path: Path, passphrase: bytes) -> PrivateKey:
     try:
         key = pkcs8.decrypt(der, passphrase)
     except WrongPassphrase:
-        raise WrongPassphrase(f"wrong passphrase for key file {path}") from None
+        raise WrongPassphrase(N_("wrong passphrase for key file {path}"), path=path) from None
     except KeyFileError as exc:
         raise KeyFileError(f"key file {path} {exc.message}", reason=exc.reason) from None
     try:

@@ -150,6 +150,7 @@ class Reason(StrEnum):
     KEY_RETIRED = "key_retired", N_("The key is retired and can no longer sign.")
     LEDGER_CORRUPT = "ledger_corrupt", N_("The ledger database cannot be used.")
     LEDGER_MISSING = "ledger_missing", N_("The agency has no ledger in this home.")
+    LOOPBACK_BASE_URL = "loopback_base_url", N_("The verification address printed on permits is this computer's own, not the official verifier's.")
     NO_QR_CODE = "no_qr_code", N_("No readable QR code was found in the image.")
     NO_SIGNING_KEY = "no_signing_key", N_("The agency has no usable signing key in this home.")
     NOT_A_DEMO = "not_a_demo", N_("The directory holds something other than a previous demo.")

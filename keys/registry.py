@@ -15,7 +15,7 @@ from keys import fields
 from keys.algorithms import Alg, KeyRejected, PublicKey, load_public_jwk
 from keys.errors import ConflictError, InputError, NotFoundError
 from keys.fields import FieldError
-from keys.reasons import Reason
+from keys.reasons import N_, Reason
 
 NAME_MAX = 200
 URL_MAX = 512
@@ -303,13 +303,13 @@ class Registry:
         try:
             return self.agencies[agency_id]
         except KeyError:
-            raise NotFoundError(f"unknown agency {agency_id!r}", reason=Reason.UNKNOWN_AGENCY) from None
+            raise NotFoundError(N_("unknown agency {agency!r}"), reason=Reason.UNKNOWN_AGENCY, agency=agency_id) from None
 
     def permit_type(self, code: str) -> PermitType:
         try:
             return self.types[code]
         except KeyError:
-            raise NotFoundError(f"unknown permit type {code!r}", reason=Reason.UNKNOWN_TYPE) from None
+            raise NotFoundError(N_("unknown permit type {code!r}"), reason=Reason.UNKNOWN_TYPE, code=code) from None
 
     def with_type(self, permit_type: PermitType) -> Registry:
         if permit_type.code in self.types:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from keys.errors import InputError
-from keys.reasons import Reason
+from keys.errors import InputError, Term
+from keys.reasons import N_, Reason
 
 # Unicode's Default_Ignorable_Code_Point set (DerivedCoreProperties.txt): characters a renderer
 # draws as nothing. Most are format characters, which isprintable() already refuses; these are
@@ -50,17 +50,17 @@ def is_identifier(value: str) -> bool:
 
 def normalise_text(value: str, field: str, max_len: int) -> str:
     """Officer input → canonical text: NFC, surrounding whitespace removed; InputError if the
-    result is empty, too long or holds characters that are refused."""
+    result is empty, too long or holds characters that are refused. `field` names it in the
+    message, in the message's language (mark it N_())."""
     text = unicodedata.normalize("NFC", value).strip()
     if not text:
-        raise InputError(f"{field} must not be empty", reason=Reason.BAD_TEXT)
+        raise InputError(N_("{field} must not be empty"), reason=Reason.BAD_TEXT, field=Term(field))
     if len(text) > max_len:
-        raise InputError(f"{field} is longer than {max_len} characters", reason=Reason.BAD_TEXT)
+        raise InputError(N_("{field} is longer than {max} characters"), reason=Reason.BAD_TEXT, field=Term(field), max=max_len)
     # NFC and trimmed by construction; what is left to check is the characters themselves.
     if not text.isprintable() or _DEFAULT_IGNORABLE.search(text):
-        raise InputError(
-            f"{field} contains control, invisible or bidirectional characters", reason=Reason.BAD_TEXT
-        )
+        raise InputError(N_("{field} contains control, invisible or bidirectional characters"), reason=Reason.BAD_TEXT,
+                         field=Term(field))
     return text
 
 

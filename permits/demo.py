@@ -33,7 +33,6 @@ from permits.importing import BasisReader
 from permits.issuing import CITY_TZ, IssueRequest
 from permits.ledger import PermitRecord
 
-MARKER = ".permit-demo"
 DEMO_PASSPHRASE = "demo-passphrase-not-for-production"
 
 TYPES = [
@@ -145,11 +144,11 @@ def _tampered(token: str) -> str:
 
 def _prepare(directory: Path) -> Home:
     if directory.exists() and any(directory.iterdir()):
-        if not (directory / MARKER).exists():
+        if not Home(directory).is_demo:
             raise ConflictError(f"{directory} exists and is not a demo directory; choose another --dir", reason=Reason.NOT_A_DEMO)
         shutil.rmtree(directory)
     home = Home.create(directory)
-    (directory / MARKER).write_text("made by permit demo; deleted by the next run\n")
+    home.mark_demo()
     return home
 
 

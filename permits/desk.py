@@ -5,7 +5,8 @@ what the officer asked, opens the desk of the agency concerned, calls one method
 result. The rules live here, once: the registry the home trusts and the agency's current key
 (loaded only when a task signs), an agency's status list published with its first permit and
 after every task that changes many permits at once, the officer's name recorded with each
-change, one clock per task.
+change, one clock per task, and no permit made to be printed with an address that is this
+machine's own (outside a demo home).
 """
 
 from __future__ import annotations
@@ -56,6 +57,18 @@ class Desk:
         return self._registry
 
     @property
+    def base_url(self) -> str:
+        """The address this desk's permits are printed with, in their QR codes too
+        (Home.printed_base_url: refused when it is this machine's, outside a demo)."""
+        return self.home.printed_base_url()
+
+    def _check_printable(self) -> None:
+        """Refuse, before any work, a task that makes permits to print while the home's address
+        is this machine's own; a home without a trusted registry says that first."""
+        _ = self.registry
+        self.home.printed_base_url()
+
+    @property
     def signer(self) -> KeySigner:
         """The agency's newest current key held in this home; its passphrase is asked once."""
         if self._signer is None:
@@ -80,6 +93,7 @@ class Desk:
         if request.agency != self.agency:
             raise InputError(f"a permit of {request.agency} is not issued at the desk of {self.agency}",
                              reason=Reason.BAD_INPUT)
+        self._check_printable()
         with self.home.ledger(self.agency, create=True) as ledger:
             record = issuing.issue(ledger, self.registry, self.signer, request, self.officer, self.now)
         held = self.home.status_list(self.registry, self.agency, self.now) if self.home.has_status_list(self.agency) else None
@@ -90,6 +104,7 @@ class Desk:
     def import_csv(self, path: Path, type_code: str, batch_size: int = BATCH_SIZE,
                    progress: Progress | None = None, basis_reader: BasisReader | None = None) -> ImportReport:
         """Import paper permits from a CSV file (resumable), then publish the status list."""
+        self._check_printable()
         # The signing processes load the same key file themselves: a key cannot cross processes.
         key_file = self.home.private_key_path(self.agency, self.signer.kid)
         loader = partial(load_signer, key_file, self.passphrase(f"key {self.signer.kid} of {self.agency}"))
@@ -101,11 +116,13 @@ class Desk:
 
     def amend(self, permit_id: str, changes: issuing.Amendment, reason: str) -> PermitRecord:
         """A new version of the permit; the old one becomes superseded."""
+        self._check_printable()
         with self.home.ledger(self.agency) as ledger:
             return issuing.amend(ledger, self.registry, self.signer, permit_id, changes, self.officer, self.now, reason)
 
     def reissue(self, old_kid: str, reason: str, progress: Progress | None = None) -> list[PermitRecord]:
         """Re-issue under the current key every permit `old_kid` signed, then publish."""
+        self._check_printable()
         with self.home.ledger(self.agency) as ledger:
             records = issuing.reissue_signed_by(ledger, self.registry, self.signer, old_kid, self.officer, self.now,
                                                 reason, progress=progress)
@@ -127,3 +144,18 @@ class Desk:
         """Suspend, reinstate or revoke (`kind`); verifiers learn it from the next status list."""
         with self.home.ledger(self.agency) as ledger:
             return issuing.change_status(ledger, permit_id, kind, self.officer, self.now, reason)
+
+
+def publish_first_status_lists(home: Home, registry: Registry, officer: str, passphrase: Passphrase, now: int,
+                               origins: Sequence[Path] = ()) -> list[StatusList]:
+    """Publish the first status list of each agency of `registry` that can issue in this home
+    (a current registered key of its is here) and has none yet: called when the home comes to
+    trust a registry, installed or published, so that the list exists from the moment the agency
+    can issue and a verifier that has it says the agency's first permits are in force, rather
+    than status_unavailable until someone publishes. Written to `origins` too."""
+    published = []
+    for agency in sorted(registry.agencies.values(), key=lambda a: a.id):
+        if home.has_status_list(agency.id) or not any(home.has_private_key(agency.id, key.kid) for key in agency.active_keys(now)):
+            continue
+        published.append(Desk(home, agency.id, officer, passphrase, now).publish(origins=origins))
+    return published

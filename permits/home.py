@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import fcntl
+import ipaddress
 import json
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from keys.algorithms import DEFAULT_ALG, KID_LENGTH, Alg, PrivateKey, generate_private_key
 from keys.encoding import dumps_canonical, load_json_file_strict
@@ -33,7 +35,7 @@ from keys.jws import decode_header, split_compact
 from keys.keyfile import key_file_protection, load_signer, read_private_key, rewrite_private_key, write_private_key
 from keys.passphrase import check_new_passphrase
 from keys.pkcs8 import Protection
-from keys.reasons import Reason
+from keys.reasons import N_, Reason
 from keys.registry import Registry
 from keys.signer import KeySigner
 from keys.trust import Root, TrustedRegistry, TrustState, open_bundle
@@ -50,6 +52,24 @@ from permits.status_list import (
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 Passphrase = Callable[[str], bytes]
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether `url` names this machine: localhost (or a name under .localhost, RFC 6761), an
+    address in 127.0.0.0/8, ::1 (or the IPv4 loopback mapped into IPv6), or 0.0.0.0 / ::."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
 
 
 def trust_state_document(trusted: TrustedRegistry) -> bytes:
@@ -83,10 +103,8 @@ class Home:
     @classmethod
     def existing(cls, path: Path) -> Home:
         if not path.is_dir():
-            raise NotFoundError(
-                f"permit home {path} does not exist; set PERMIT_HOME or --home, or run: permit registry init",
-                reason=Reason.HOME_MISSING,
-            )
+            raise NotFoundError(N_("permit home {path} does not exist; set PERMIT_HOME or --home, or run: permit registry init"),
+                                reason=Reason.HOME_MISSING, path=path)
         return cls(path)
 
     @classmethod
@@ -123,12 +141,14 @@ class Home:
             finally:
                 fcntl.flock(held, fcntl.LOCK_UN)
 
-    def _read_json(self, relative: str, what: str, missing_hint: str, reason: Reason) -> Any:
+    def _read_json(self, relative: str, what: str, missing: str, reason: Reason) -> Any:
+        """The JSON document at `relative`; NotFoundError(`reason`) with the sentence `missing`
+        (a template of {path}, marked N_()) when there is none."""
         path = self.file(relative)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(f"{what} not found at {path}; {missing_hint}", reason=reason) from None
+            raise NotFoundError(missing, reason=reason, path=path) from None
         return load_json_file_strict(raw, f"{what} {path}")
 
     # --- settings ---------------------------------------------------------------------------
@@ -149,10 +169,32 @@ class Home:
     def base_url(self) -> str:
         return os.environ.get("PERMIT_BASE_URL") or str(self.config().get("base_url", DEFAULT_BASE_URL))
 
+    def printed_base_url(self) -> str:
+        """The base URL to put on paper and in QR codes: the home's, refused (InputError
+        loopback_base_url) when it names this machine (localhost, 127.0.0.0/8, ::1) outside a
+        demo home, since a permit printed with it can be checked nowhere else."""
+        url = self.base_url
+        if is_loopback_url(url) and not self.is_demo:
+            raise InputError(
+                N_("the base URL {url} is this computer's own address, and a permit printed with it can be checked "
+                   "nowhere else: set the official verifier's address with PERMIT_BASE_URL=https://… (this session) "
+                   "or \"base_url\" in {config} (this home)"),
+                reason=Reason.LOOPBACK_BASE_URL, url=url, config=self.file(layout.CONFIG))
+        return url
+
+    @property
+    def is_demo(self) -> bool:
+        """Whether `permit demo` built this home (permits/demo.py)."""
+        return self.file(layout.DEMO).is_file()
+
+    def mark_demo(self) -> None:
+        write_atomic(self.file(layout.DEMO), b"made by permit demo; deleted by the next run\n")
+
     # --- trust --------------------------------------------------------------------------------
 
     def anchor(self) -> Root:
-        raw = self._read_json(layout.ANCHOR, "trust anchor", "copy the registry operator's anchor.json here", Reason.ANCHOR_MISSING)
+        raw = self._read_json(layout.ANCHOR, "trust anchor", N_("trust anchor not found at {path}; copy the registry operator's anchor.json here"),
+                              Reason.ANCHOR_MISSING)
         try:
             return Root.from_dict(raw)
         except FieldError as exc:
@@ -180,10 +222,8 @@ class Home:
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(
-                f"no registry at {path}; publish one (permit registry publish) or install the operator's",
-                reason=Reason.REGISTRY_MISSING,
-            ) from None
+            raise NotFoundError(N_("no registry at {path}; publish one (permit registry publish) or install the operator's"),
+                                reason=Reason.REGISTRY_MISSING, path=path) from None
         trusted = open_bundle(raw, self.anchor(), now, self.trust_state())
         self._save_state(trusted)
         return trusted
@@ -213,7 +253,9 @@ class Home:
     # --- operator files -----------------------------------------------------------------------
 
     def draft(self) -> Registry:
-        raw = self._read_json(layout.DRAFT, "registry draft", "this home is not a registry operator's (permit registry init)", Reason.NOT_OPERATOR)
+        raw = self._read_json(layout.DRAFT, "registry draft",
+                              N_("registry draft not found at {path}; this home is not a registry operator's (permit registry init)"),
+                              Reason.NOT_OPERATOR)
         try:
             return Registry.from_dict(raw)
         except FieldError as exc:
@@ -223,7 +265,8 @@ class Home:
         write_atomic(self.file(layout.DRAFT), json.dumps(registry.to_dict(), indent=2, ensure_ascii=False).encode() + b"\n")
 
     def root_chain(self) -> list[dict[str, Any]]:
-        chain = self._read_json(layout.ROOTS, "root chain", "this home is not a registry operator's", Reason.NOT_OPERATOR)
+        chain = self._read_json(layout.ROOTS, "root chain", N_("root chain not found at {path}; this home is not a registry operator's"),
+                                Reason.NOT_OPERATOR)
         if not isinstance(chain, list):
             raise InputError(f"{layout.ROOTS} must be a list", reason=Reason.BAD_DRAFT)
         return chain
@@ -325,11 +368,9 @@ class Home:
         for key in agency.active_keys(now):
             if self.has_private_key(agency_id, key.kid):
                 return self.signer(agency_id, key.kid, passphrase)
-        raise NotFoundError(
-            f"this home holds no current registered key of {agency_id}; "
-            "generate one (permit keys generate) and have the operator register and publish it",
-            reason=Reason.NO_SIGNING_KEY,
-        )
+        raise NotFoundError(N_("this home holds no current registered key of {agency}; "
+                               "generate one (permit keys generate) and have the operator register and publish it"),
+                            reason=Reason.NO_SIGNING_KEY, agency=agency_id)
 
     # --- ledgers and status lists ---------------------------------------------------------------
 
@@ -358,9 +399,9 @@ class Home:
                     continue
             found.append(agency)
         if not found:
-            raise NotFoundError(f"no permit {permit_id!r} in any ledger of this home", reason=Reason.PERMIT_NOT_FOUND)
+            raise NotFoundError(N_("no permit {id!r} in any ledger of this home"), reason=Reason.PERMIT_NOT_FOUND, id=permit_id)
         if len(found) > 1:
-            raise InputError(f"permit id {permit_id} is in several ledgers; name one with --agency", reason=Reason.AMBIGUOUS_PERMIT)
+            raise InputError(N_("permit id {id} is in several ledgers; name one with --agency"), reason=Reason.AMBIGUOUS_PERMIT, id=permit_id)
         return found[0]
 
     def status_path(self, agency: str) -> Path:

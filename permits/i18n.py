@@ -21,6 +21,8 @@ from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
+from keys.errors import PermitError, Term
+
 # The marker, defined at the bottom layer where the first messages are written: the reasons.
 from keys.reasons import N_ as N_
 
@@ -51,6 +53,19 @@ def translate_plural(singular: str, plural: str, n: int, lang: str) -> str:
 
 def both(message: str) -> dict[str, str]:
     return {lang: translate(message, lang) for lang in LANGUAGES}
+
+
+def error_detail(error: PermitError, lang: str) -> str:
+    """An error's own line in `lang`: its template translated and filled in, its Term fields
+    translated too, when the catalogue has it (an error raised with a template marked N_());
+    else its English line."""
+    translated = translate(error.template, lang)
+    if translated == error.template:
+        return error.message
+    if not error.params:
+        return translated
+    return translated.format(**{name: translate(value, lang) if isinstance(value, Term) else value
+                                for name, value in error.params.items()})
 
 
 def _(message: str) -> str:

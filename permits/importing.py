@@ -1,7 +1,8 @@
 """Bulk import of existing (paper) permits from a CSV file into signed e-permits.
 
-The file: UTF-8, with or without a byte-order mark (as spreadsheets export it), comma
-separated, a header row naming the columns (any order, case and surrounding spaces ignored):
+The file: UTF-8, with or without a byte-order mark (as spreadsheets export it), separated by
+commas or by semicolons (`separator`), a header row naming the columns (any order, case and
+surrounding spaces ignored):
 
     number          the permit number as printed (required; unique in the agency)
     holder_id       the holder's registration code (required)
@@ -9,8 +10,8 @@ separated, a header row naming the columns (any order, case and surrounding spac
     holder_address
     activities      several separated by "|"
     conditions      several separated by "|"
-    valid_from      YYYY-MM-DD or DD/MM/YYYY (default: the day of the import)
-    valid_until     YYYY-MM-DD or DD/MM/YYYY (required)
+    valid_from      DD/MM/YYYY, DD-MM-YYYY or YYYY-MM-DD (default: the day of the import)
+    valid_until     DD/MM/YYYY, DD-MM-YYYY or YYYY-MM-DD (required; permits/days.py reads them)
     basis           the QR link (or token) of each permit the row's permit rests on, separated
                     by "|"; holder_id and holder_name may then be left empty (taken from it)
 
@@ -44,23 +45,22 @@ import csv
 import hashlib
 import json
 import os
-import re
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import date
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
 from keys.errors import InputError, PermitError
-from keys.reasons import Reason
+from keys.reasons import N_, Reason
 from keys.registry import PermitType, Registry
 from keys.signer import Signer
 from keys.text import normalise_text
+from permits.days import parse_day
 from permits.issuing import IssueRequest, check_authority, draft_permit
 from permits.ledger import Allocator, ImportedPermit, Ledger, RejectedRow
 from permits.model import Permit
@@ -106,23 +106,6 @@ class _RowError(Exception):
         self.reason, self.message = reason, message
 
 
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_VN_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
-
-
-def _date(text: str, column: str) -> date:
-    """YYYY-MM-DD, or DD/MM/YYYY as Vietnamese spreadsheets write dates (strptime is ten times
-    slower, and a million rows have three dates each)."""
-    try:
-        if match := _ISO_DATE.fullmatch(text):
-            return date(int(match[1]), int(match[2]), int(match[3]))
-        if match := _VN_DATE.fullmatch(text):
-            return date(int(match[3]), int(match[2]), int(match[1]))
-    except ValueError:
-        pass
-    raise _RowError(Reason.BAD_DATES, f"{column} {text!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)")
-
-
 def scan(path: Path) -> tuple[str, int]:
     """SHA-256 of the file and its number of data rows; refuses a file that is not UTF-8 before
     anything is imported (a half-imported file that then changes would start over)."""
@@ -137,9 +120,9 @@ def scan(path: Path) -> tuple[str, int]:
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
     except FileNotFoundError:
-        raise InputError(f"{path} does not exist", reason=Reason.BAD_IMPORT_FILE) from None
+        raise InputError(N_("{path} does not exist"), reason=Reason.BAD_IMPORT_FILE, path=path) from None
     except UnicodeDecodeError:
-        raise InputError(f"{path} is not UTF-8 text; save it as 'CSV UTF-8'", reason=Reason.BAD_ENCODING) from None
+        raise InputError(N_("{path} is not UTF-8 text; save it as 'CSV UTF-8'"), reason=Reason.BAD_ENCODING, path=path) from None
     return digest.hexdigest(), max(lines - 1, 0)
 
 
@@ -234,29 +217,57 @@ class _Lines:
         return held[0].rstrip("\r\n")[:KEPT_OF_UNREADABLE_LINE]
 
 
-def _rows(path: Path) -> Iterator[tuple[int, list[str] | _Unreadable, list[str]]]:
+SEPARATORS = (",", ";")
+
+
+def _known_columns(line: str, separator: str) -> int:
+    try:
+        cells = next(csv.reader([line], delimiter=separator))
+    except (csv.Error, StopIteration):
+        return 0
+    return sum(cell.strip().lower() in (*COLUMNS, *REPORT_COLUMNS) for cell in cells)
+
+
+def separator(path: Path) -> str:
+    """The file's separator: "," or ";", whichever splits its header row into more of the
+    columns an import knows. A spreadsheet saves "CSV" with ";" where "," is the decimal sign, in
+    a Vietnamese locale among others. No column name holds either, so the header tells them apart:
+    read with the other one, it names no column at all (a file in which it names as many is
+    read with ",")."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            first = handle.readline(MAX_RECORD_CHARS + 2)
+    except (OSError, UnicodeDecodeError):
+        return ","  # scan() says what is wrong with the file
+    return ";" if _known_columns(first, ";") > _known_columns(first, ",") else ","
+
+
+def _rows(path: Path, sep: str = ",") -> Iterator[tuple[int, list[str] | _Unreadable, list[str]]]:
     """(the line a row starts on, its cells in COLUMNS order or why it has none, the row as
     written) for each data row, with formula neutralisation taken off its cells."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         lines = _Lines(handle)
-        # Strict: a quote closes a cell only before a comma or a line break, so that a quote
+        # Strict: a quote closes a cell only before a separator or a line break, so that a quote
         # left open is found where it closes by mistake, not rows later.
-        reader = csv.reader(lines, strict=True)
+        reader = csv.reader(lines, strict=True, delimiter=sep)
         try:
             header = [name.strip().lower() for name in next(reader)]
         except StopIteration:
-            raise InputError(f"{path} is empty", reason=Reason.BAD_IMPORT_FILE) from None
+            raise InputError(N_("{path} is empty"), reason=Reason.BAD_IMPORT_FILE, path=path) from None
         except (_RowError, csv.Error) as exc:
             problem = exc if isinstance(exc, _RowError) else lines.quote_error()
             raise InputError(f"{path}: the header cannot be read: {problem.message}", reason=problem.reason) from None
         unknown = [name for name in header if name not in COLUMNS and name not in REPORT_COLUMNS]
         missing = [name for name in REQUIRED + ((), HOLDER)["basis" not in header] if name not in header]
         if unknown or missing or len(set(header)) != len(header):
+            if _known_columns(lines.last, "\t") > _known_columns(lines.last, sep):
+                raise InputError(N_("{path}: the columns seem separated by tabs; save the file as CSV, with commas or semicolons"),
+                                 reason=Reason.BAD_COLUMNS, path=path)
             raise InputError(
-                f"{path}: columns must be among {', '.join(COLUMNS)}; "
-                f"unknown: {', '.join(unknown) or '-'}; missing: {', '.join(missing) or '-'}",
-                reason=Reason.BAD_COLUMNS,
-            )
+                N_("{path}: columns must be among {columns}; unknown: {unknown}; missing: {missing}") if sep == "," else
+                N_("{path}, read as separated by semicolons: columns must be among {columns}; unknown: {unknown}; missing: {missing}"),
+                reason=Reason.BAD_COLUMNS, path=path, columns=", ".join(COLUMNS), unknown=", ".join(unknown) or "-",
+                missing=", ".join(missing) or "-")
         # Where each of COLUMNS is in this file's rows (None: not given).
         positions = [header.index(column) if column in header else None for column in COLUMNS]
         while True:
@@ -300,8 +311,8 @@ def _request(cells: list[str] | _Unreadable, agency: str, type_code: str, basis:
         holder_address=fields.get("holder_address") or None,
         activities=items("activities"),
         conditions=items("conditions"),
-        valid_from=_date(valid_from, "valid_from") if valid_from else None,
-        valid_until=_date(fields["valid_until"].strip(), "valid_until"),
+        valid_from=parse_day(valid_from, "valid_from") if valid_from else None,
+        valid_until=parse_day(fields["valid_until"], "valid_until"),
         basis=basis,
     )
 
@@ -402,6 +413,7 @@ def import_csv(
     officer = normalise_text(officer, "officer", 100)
     context = _Context(agency, type_code, registry.permit_type(type_code), now)
     source, total = scan(path)
+    sep = separator(path)
     resume_after = ledger.import_resume_line(source)
     allocator = ledger.allocator()
     imported = 0
@@ -442,7 +454,7 @@ def import_csv(
     try:
         with ledger.bulk_durability():
             chunk: list[tuple[int, list[str] | _Unreadable, list[str]]] = []
-            for row in _rows(path):
+            for row in _rows(path, sep):
                 done += 1
                 if row[0] <= resume_after:
                     continue
@@ -467,7 +479,7 @@ def import_csv(
             pool.shutdown(cancel_futures=True)
 
     total_imported, rejected = ledger.import_counts(source)
-    rejected_file = _write_rejects(ledger, source, path) if rejected else None
+    rejected_file = _write_rejects(ledger, source, path, sep) if rejected else None
     return ImportReport(source, total, imported, resume_after, rejected, total_imported, rejected_file)
 
 
@@ -497,14 +509,14 @@ def _settle(
     return kept, rejects
 
 
-def _write_rejects(ledger: Ledger, source: str, path: Path) -> Path:
+def _write_rejects(ledger: Ledger, source: str, path: Path, sep: str = ",") -> Path:
     """The refused rows, in the import's own columns plus the line and the reason: the officer
     fixes them and imports this file again (the two extra columns are ignored). Safe to open in
     a spreadsheet: a cell that would be a formula there is neutralised, and the import takes the
     neutralisation off again."""
     target = path.with_name(path.stem + ".rejected.csv")
     with target.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = Writer(handle)
+        writer = Writer(handle, sep)  # separated as the officer's own file was
         writer.writerow([*COLUMNS, *REPORT_COLUMNS])
         for line, reason, message, cells in ledger.import_rejects(source):
             row = json.loads(cells)

@@ -14,14 +14,15 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from keys.errors import ConflictError, InputError
+from keys.errors import ConflictError, InputError, Term
 from keys.fields import FieldError
 from keys.jws import parse_compact
-from keys.reasons import Reason
+from keys.reasons import N_, Reason
 from keys.registry import PermitType, Registry
 from keys.signer import Signer
 from keys.text import normalise_text
 from permits import model
+from permits.days import show_day
 from permits.ledger import Ledger, PermitRecord
 from permits.model import BasisRef, Permit
 from permits.status_list import Status
@@ -112,16 +113,16 @@ def rest_on(permit_type: PermitType, bases: Sequence[Permit], holder_id: str | N
         raise InputError(f"a permit of type {permit_type.code} rests on one of type {' and one of type '.join(missing)}: "
                          "give its QR code or link with --basis",
                          reason=Reason.BASIS_MISSING)
-    address = normalise_text(holder_address, "holder address", model.ADDRESS_MAX) if holder_address else None
+    address = normalise_text(holder_address, N_("holder address"), model.ADDRESS_MAX) if holder_address else None
     if not bases:
         if holder_id is None or holder_name is None:
             raise InputError("give the holder's id and name (--holder-id, --holder-name), or the permit this one rests on (--basis)",
                              reason=Reason.BAD_INPUT)
-        return Holder(holder_id.strip(), normalise_text(holder_name, "holder name", model.NAME_MAX), address), ()
+        return Holder(holder_id.strip(), normalise_text(holder_name, N_("holder name"), model.NAME_MAX), address), ()
     first = bases[0]
     holder = Holder(
         first.holder_id if holder_id is None else holder_id.strip(),
-        first.holder_name if holder_name is None else normalise_text(holder_name, "holder name", model.NAME_MAX),
+        first.holder_name if holder_name is None else normalise_text(holder_name, N_("holder name"), model.NAME_MAX),
         address or next((b.holder_address for b in bases if b.holder_address), None),
     )
     for basis in bases:
@@ -143,37 +144,37 @@ def within_bases(bases: Sequence[Permit], valid_until: date) -> date:
 
 def _texts(values: Sequence[str], field: str, max_items: int) -> tuple[str, ...]:
     if len(values) > max_items:
-        raise InputError(f"at most {max_items} {field} entries", reason=Reason.BAD_TEXT)
+        raise InputError(N_("at most {max} {field} entries"), reason=Reason.BAD_TEXT, max=max_items, field=Term(field))
     return tuple(normalise_text(v, field, model.ITEM_MAX) for v in values)
 
 
 def _officer(officer: str) -> str:
-    return normalise_text(officer, "officer", OFFICER_MAX)
+    return normalise_text(officer, N_("officer"), OFFICER_MAX)
 
 
 def _reason(reason: str | None) -> str | None:
-    return None if reason is None else normalise_text(reason, "reason", REASON_MAX)
+    return None if reason is None else normalise_text(reason, N_("reason"), REASON_MAX)
 
 
 def _check_signer(registry: Registry, agency_id: str, signer: Signer, now: int) -> None:
     key = registry.key(signer.kid)
     if key is None or key.agency != agency_id:
-        raise InputError(f"key {signer.kid} is not a registered key of {agency_id}", reason=Reason.UNKNOWN_KEY)
+        raise InputError(N_("key {kid} is not a registered key of {agency}"), reason=Reason.UNKNOWN_KEY, kid=signer.kid, agency=agency_id)
     if key.compromised or not key.usable_for_signing_at(now):
-        raise InputError(f"key {signer.kid} of {agency_id} is retired and can no longer issue", reason=Reason.KEY_RETIRED)
+        raise InputError(N_("key {kid} of {agency} is retired and can no longer issue"), reason=Reason.KEY_RETIRED,
+                         kid=signer.kid, agency=agency_id)
 
 
 def _check_validity(permit_type: PermitType, valid_from: date, valid_until: date, now: int) -> None:
     if valid_until < valid_from:
-        raise InputError(f"valid-until {valid_until} is before valid-from {valid_from}", reason=Reason.BAD_DATES)
+        raise InputError(N_("valid-until {until} is before valid-from {start}"), reason=Reason.BAD_DATES,
+                         until=show_day(valid_until), start=show_day(valid_from))
     if valid_until < city_date(now):
-        raise InputError(f"valid-until {valid_until} is already in the past", reason=Reason.BAD_DATES)
+        raise InputError(N_("valid-until {until} is already in the past"), reason=Reason.BAD_DATES, until=show_day(valid_until))
     days = (valid_until - valid_from).days + 1
     if days > permit_type.max_days:
-        raise InputError(
-            f"{days} days of validity; a {permit_type.code} permit may be valid for at most {permit_type.max_days} days",
-            reason=Reason.VALIDITY_TOO_LONG,
-        )
+        raise InputError(N_("{days} days of validity; a {type} permit may be valid for at most {max} days"),
+                         reason=Reason.VALIDITY_TOO_LONG, days=days, type=permit_type.code, max=permit_type.max_days)
 
 
 def _signed(permit: Permit, signer: Signer) -> str:
@@ -196,7 +197,8 @@ def check_authority(registry: Registry, agency_id: str, type_code: str, signer: 
     agency = registry.agency(agency_id)
     registry.permit_type(type_code)
     if type_code not in agency.types:
-        raise InputError(f"{agency.id} is not authorised to issue {type_code} permits", reason=Reason.NOT_AUTHORISED_FOR_TYPE)
+        raise InputError(N_("{agency} is not authorised to issue {type} permits"), reason=Reason.NOT_AUTHORISED_FOR_TYPE,
+                         agency=agency.id, type=type_code)
     _check_signer(registry, agency.id, signer, now)
 
 
@@ -210,8 +212,8 @@ def draft_permit(permit_type: PermitType, request: IssueRequest, now: int, permi
     _check_validity(permit_type, valid_from, valid_until, now)
     holder_id = holder.id
     if not model.HOLDER_ID.fullmatch(holder_id):
-        raise InputError("holder id must be a registration code (letters, digits, '.', '/', '-')", reason=Reason.BAD_HOLDER_ID)
-    number = None if request.number is None else normalise_text(request.number, "permit number", model.NUMBER_MAX)
+        raise InputError(N_("holder id must be a registration code (letters, digits, '.', '/', '-')"), reason=Reason.BAD_HOLDER_ID)
+    number = None if request.number is None else normalise_text(request.number, N_("permit number"), model.NUMBER_MAX)
     return _build(
         agency=request.agency,
         id=permit_id,
@@ -220,8 +222,8 @@ def draft_permit(permit_type: PermitType, request: IssueRequest, now: int, permi
         holder_id=holder_id,
         holder_name=holder.name,
         holder_address=holder.address,
-        activities=_texts(request.activities, "activity", model.ACTIVITIES_MAX),
-        conditions=_texts(request.conditions, "condition", model.CONDITIONS_MAX),
+        activities=_texts(request.activities, N_("activity"), model.ACTIVITIES_MAX),
+        conditions=_texts(request.conditions, N_("condition"), model.CONDITIONS_MAX),
         issued_at=now,
         valid_from=start_of_day(valid_from),
         valid_until=start_of_day(valid_until + timedelta(days=1)),
@@ -242,9 +244,9 @@ def issue(
     with ledger.transaction():
         permit_id = ledger.new_permit_id()
         if request.number is not None:
-            number = normalise_text(request.number, "permit number", model.NUMBER_MAX)
+            number = normalise_text(request.number, N_("permit number"), model.NUMBER_MAX)
             if ledger.number_taken(number):
-                raise ConflictError(f"permit number {number!r} is already used", reason=Reason.DUPLICATE_PERMIT_NUMBER)
+                raise ConflictError(N_("permit number {number!r} is already used"), reason=Reason.DUPLICATE_PERMIT_NUMBER, number=number)
         permit = draft_permit(permit_type, request, now, permit_id, ledger.allocate_status_index())
         token = _signed(permit, signer)
         ledger.insert_permit(permit, now)
@@ -276,15 +278,15 @@ def _new_version(
                          "or links with --basis", reason=Reason.BASIS_MISSING)
     else:
         if changes.holder_name is not None:
-            updates["holder_name"] = normalise_text(changes.holder_name, "holder name", model.NAME_MAX)
+            updates["holder_name"] = normalise_text(changes.holder_name, N_("holder name"), model.NAME_MAX)
         if changes.holder_address is not None:
-            updates["holder_address"] = normalise_text(changes.holder_address, "holder address", model.ADDRESS_MAX)
+            updates["holder_address"] = normalise_text(changes.holder_address, N_("holder address"), model.ADDRESS_MAX)
     if valid_until is not None:
         _check_validity(registry.permit_type(current.type), city_date(current.valid_from), valid_until, now)
     if changes.activities is not None:
-        updates["activities"] = _texts(changes.activities, "activity", model.ACTIVITIES_MAX)
+        updates["activities"] = _texts(changes.activities, N_("activity"), model.ACTIVITIES_MAX)
     if changes.conditions is not None:
-        updates["conditions"] = _texts(changes.conditions, "condition", model.CONDITIONS_MAX)
+        updates["conditions"] = _texts(changes.conditions, N_("condition"), model.CONDITIONS_MAX)
     if valid_until is not None:
         updates["valid_until"] = start_of_day(valid_until + timedelta(days=1))
     officer = _officer(officer)
@@ -314,9 +316,10 @@ def amend(
 ) -> PermitRecord:
     old = ledger.get(permit_id)
     if old.state != "active":
-        raise ConflictError(f"permit {permit_id} is {old.state}; only an active permit can be amended", reason=Reason.INVALID_TRANSITION)
+        raise ConflictError(N_("permit {id} is {state}; only an active permit can be amended"), reason=Reason.INVALID_TRANSITION,
+                            id=permit_id, state=Term(old.state))
     if changes == Amendment():
-        raise InputError("nothing to amend: give at least one field to change", reason=Reason.BAD_INPUT)
+        raise InputError(N_("nothing to amend: give at least one field to change"), reason=Reason.BAD_INPUT)
     return _new_version(ledger, registry, signer, old, changes, "amended", officer, now, reason)
 
 
@@ -326,7 +329,7 @@ def reissue(
     """Re-sign the current content under `signer` (after a key compromise), as a new version."""
     old = ledger.get(permit_id)
     if old.state == "revoked":
-        raise ConflictError(f"permit {permit_id} is revoked; it is not re-issued", reason=Reason.INVALID_TRANSITION)
+        raise ConflictError(N_("permit {id} is revoked; it is not re-issued"), reason=Reason.INVALID_TRANSITION, id=permit_id)
     return _new_version(ledger, registry, signer, old, Amendment(), "reissued", officer, now, reason)
 
 
@@ -338,7 +341,7 @@ def reissue_signed_by(
     that key was compromised). One transaction per permit, so an interrupted run simply
     continues where it stopped when run again. `progress(done, total)` after each permit."""
     if signer.kid == old_kid:
-        raise InputError("re-issue under a new key, not the one being replaced", reason=Reason.SAME_KEY)
+        raise InputError(N_("re-issue under a new key, not the one being replaced"), reason=Reason.SAME_KEY)
     affected = ledger.current_ids_signed_by(old_kid)
     records = []
     for permit_id in affected:
@@ -359,21 +362,30 @@ _TRANSITIONS = {
 }
 
 
+_ALREADY = {
+    Reason.ALREADY_SUSPENDED: N_("permit {id} is already suspended"),
+    Reason.ALREADY_ACTIVE: N_("permit {id} is already active"),
+    Reason.ALREADY_REVOKED: N_("permit {id} is already revoked"),
+}
+# The words the sentences above are given as Terms (the ledger's states and the changes).
+_WORDS = (N_("active"), N_("suspended"), N_("revoked"), N_("reinstated"))
+
+
 def change_status(ledger: Ledger, permit_id: str, kind: str, officer: str, now: int, reason: str | None) -> PermitRecord:
     """Suspend, reinstate or revoke. A reason is required to suspend or revoke."""
     sources, target, (status, earlier_status), already_there = _TRANSITIONS[kind]
     officer = _officer(officer)
     if kind != "reinstated" and not reason:
-        raise InputError(f"a reason is required to record a permit as {kind}", reason=Reason.REASON_REQUIRED)
+        raise InputError(N_("a reason is required to record a permit as {state}"), reason=Reason.REASON_REQUIRED, state=Term(kind))
     reason = _reason(reason)
     with ledger.transaction():
         record = ledger.get(permit_id)
         if record.state not in sources:
             already = record.state == target or (kind == "revoked" and record.state == "revoked")
-            raise ConflictError(
-                f"permit {permit_id} is already {record.state}" if already else f"permit {permit_id} is {record.state}; cannot be {kind}",
-                reason=already_there if already else Reason.INVALID_TRANSITION,
-            )
+            if already:
+                raise ConflictError(_ALREADY[already_there], reason=already_there, id=permit_id)
+            raise ConflictError(N_("permit {id} is {state}; it cannot be {change}"), reason=Reason.INVALID_TRANSITION,
+                                id=permit_id, state=Term(record.state), change=Term(kind))
         ledger.set_state(permit_id, target)
         ledger.set_lineage_status(permit_id, status, earlier_status)
         ledger.add_event(permit_id, record.permit.version, kind, officer, now, reason)

@@ -15,6 +15,8 @@ A home is the directory an operator, an agency or a verifier keeps its files in 
     .lock                  the lock a check-then-write on the shared documents takes
     .generation            bumped each time a registry or status list is accepted (permits/generation.py)
     .pull.lock             held by the one process of a verifier that pulls documents
+    .permit-demo           marks a home `permit demo` built: only there may permits point at
+                           this machine (a loopback base URL), and only there may a demo replace it
 
 Paths here are relative to the home, POSIX-style (as a backup's members are); permits/home.py
 reads and writes them. Nothing else spells a file name of a home.
@@ -31,6 +33,7 @@ CONFIG = "config.json"
 LOCK = ".lock"
 GENERATION = ".generation"
 PULL_LOCK = ".pull.lock"
+DEMO = ".permit-demo"
 
 OPERATOR = "operator"
 PRIVATE = "private"

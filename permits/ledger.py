@@ -37,8 +37,8 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from keys import fields
-from keys.errors import ConflictError, LedgerError, LedgerSchemaUnknown, NotFoundError
-from keys.reasons import Reason
+from keys.errors import ConflictError, InputError, LedgerError, LedgerSchemaUnknown, NotFoundError
+from keys.reasons import N_, Reason
 from permits.model import BasisRef, Permit
 from permits.status_list import MIN_SIZE, Status
 from permits.token import claims_of
@@ -153,6 +153,13 @@ def known_migrations() -> tuple[str, ...]:
 # --- records ----------------------------------------------------------------------------------------
 
 
+# The states a permit is listed and shown in: the three the ledger records, and `expired`, an
+# active permit past its last day. A suspended or revoked permit keeps its state past its end
+# date, as a verifier says `revoked` or `suspended` before `expired`.
+EXPIRED = "expired"
+LISTED_STATES = ("active", "suspended", "revoked", EXPIRED)
+
+
 @dataclass(frozen=True)
 class PermitRecord:
     """A permit as the ledger knows it: its current version and its state."""
@@ -162,6 +169,11 @@ class PermitRecord:
     token: str
     kid: str
     status: int
+
+    def state_at(self, now: int) -> str:
+        """The state to show at `now`: the recorded one, or `expired` for an active permit whose
+        last day is past."""
+        return EXPIRED if self.state == "active" and now >= self.permit.valid_until else self.state
 
 
 @dataclass(frozen=True)
@@ -379,7 +391,7 @@ class Ledger:
     @classmethod
     def open(cls, path: Path, agency: str) -> Ledger:
         if not path.exists():
-            raise NotFoundError(f"no ledger for agency {agency} at {path}", reason=Reason.LEDGER_MISSING)
+            raise NotFoundError(N_("no ledger for agency {agency} at {path}"), reason=Reason.LEDGER_MISSING, agency=agency, path=path)
         ledger = cls._connect(path)
         try:
             if not TABLES <= set(ledger.db.table_names()):
@@ -528,7 +540,7 @@ class Ledger:
 
     def insert_permit(self, permit: Permit, created_at: int) -> None:
         if self.number_taken(permit.number):
-            raise ConflictError(f"permit number {permit.number!r} is already used", reason=Reason.DUPLICATE_PERMIT_NUMBER)
+            raise ConflictError(N_("permit number {number!r} is already used"), reason=Reason.DUPLICATE_PERMIT_NUMBER, number=permit.number)
         self._query(
             "INSERT INTO permits (id, number, type, holder_id, holder_name, state, current_version, created_at)"
             " VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
@@ -582,7 +594,7 @@ class Ledger:
             (permit_id,),
         )
         if not rows:
-            raise NotFoundError(f"no permit {permit_id!r} in this ledger", reason=Reason.PERMIT_NOT_FOUND)
+            raise NotFoundError(N_("no permit {id!r} in this ledger"), reason=Reason.PERMIT_NOT_FOUND, id=permit_id)
         state, token, kid, status = rows[0]
         # The token is what was signed; the permit is read back from it.
         return PermitRecord(Permit.from_claims(claims_of(token)), state, token, kid, status)
@@ -591,18 +603,38 @@ class Ledger:
         rows = self._query("SELECT id FROM permits WHERE number = ?", (number,))
         return rows[0][0] if rows else None
 
-    def find(self, state: str | None = None, type_code: str | None = None, limit: int = 100) -> list[PermitRecord]:
-        sql = "SELECT id FROM permits WHERE 1=1"
-        params: list[Any] = []
+    def find(self, state: str | None = None, type_code: str | None = None, limit: int = 100,
+             now: int | None = None) -> list[PermitRecord]:
+        """Permits newest first, at most `limit`, of `type_code` and in `state` (one of
+        LISTED_STATES): with `now`, as PermitRecord.state_at(now) says, so `expired` and
+        `active` part the active permits at their last day; without it, as recorded."""
+        where, params = self._where(state, type_code, now)
+        sql = f"SELECT p.id FROM permits p{where} ORDER BY p.created_at DESC, p.id LIMIT ?"
+        return [self.get(row[0]) for row in self._query(sql, (*params, limit))]
+
+    def count(self, state: str | None = None, type_code: str | None = None, now: int | None = None) -> int:
+        """How many permits `find` would give without a limit."""
+        where, params = self._where(state, type_code, now)
+        return int(self._query(f"SELECT count(*) FROM permits p{where}", params)[0][0])
+
+    @staticmethod
+    def _where(state: str | None, type_code: str | None, now: int | None) -> tuple[str, tuple[Any, ...]]:
+        if state is not None and state not in LISTED_STATES:
+            raise InputError(f"no state {state!r}: one of {', '.join(LISTED_STATES)}", reason=Reason.BAD_INPUT)
+        if state == EXPIRED and now is None:
+            raise ValueError("listing expired permits needs the time")
+        joins, conditions, params = "", ["1=1"], list[Any]()
         if state:
-            sql += " AND state = ?"
-            params.append(state)
+            conditions.append("p.state = ?")
+            params.append("active" if state == EXPIRED else state)
+        if state in ("active", EXPIRED) and now is not None:
+            joins = " JOIN versions v ON v.permit_id = p.id AND v.version = p.current_version"
+            conditions.append("v.valid_until <= ?" if state == EXPIRED else "v.valid_until > ?")
+            params.append(now)
         if type_code:
-            sql += " AND type = ?"
+            conditions.append("p.type = ?")
             params.append(type_code)
-        sql += " ORDER BY created_at DESC, id LIMIT ?"
-        params.append(limit)
-        return [self.get(row[0]) for row in self._query(sql, tuple(params))]
+        return f"{joins} WHERE {' AND '.join(conditions)}", tuple(params)
 
     def resting_on(self, basis_id: str, basis_agency: str | None = None, limit: int = 100) -> list[PermitRecord]:
         """Permits whose current version rests on permit `basis_id` (of `basis_agency`, when

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from urllib.parse import urlsplit
 
 import jinja2
 from markupsafe import Markup
 
-from keys.errors import ConflictError
+from keys.errors import ConflictError, Term
 from keys.reasons import Reason
 from keys.registry import Registry
 from permits import qr
+from permits.days import show_day
 from permits.i18n import N_, both
 from permits.issuing import city_date
 from permits.ledger import PermitRecord
@@ -83,17 +83,14 @@ def verification_address(base_url: str) -> str:
     return f"{parts.netloc}{parts.path.rstrip('/')}/v"
 
 
-def _day(value: date) -> str:
-    return value.strftime("%d/%m/%Y")  # how Vietnamese documents write dates
-
-
-def _number(value: float, lang: str) -> str:
-    return f"{value:g}".replace(".", ",") if lang == "vi" else f"{value:g}"  # 0,65 in Vietnamese
+def local_number(value: float, lang: str) -> str:
+    """`value` as `lang` writes it: 0.65 in English, 0,65 in Vietnamese."""
+    return f"{value:g}".replace(".", ",") if lang == "vi" else f"{value:g}"
 
 
 def _filled(message: str, **values: object) -> dict[str, str]:
     """Both languages of `message` with its fields filled in; a float is written as each language writes numbers."""
-    return {lang: text.format(**{k: _number(v, lang) if isinstance(v, float) else v for k, v in values.items()})
+    return {lang: text.format(**{k: local_number(v, lang) if isinstance(v, float) else v for k, v in values.items()})
             for lang, text in both(message).items()}
 
 
@@ -115,11 +112,11 @@ def check_in_force(record: PermitRecord, now: int) -> None:
     a printout of a revoked, suspended or expired permit would mislead whoever is handed it."""
     permit = record.permit
     if record.state != "active" or record.status != Status.VALID:
-        raise ConflictError(f"permit {permit.id} is {record.state}; only a permit in force is printed",
-                            reason=Reason.PERMIT_NOT_IN_FORCE)
+        raise ConflictError(N_("permit {id} is {state}; only a permit in force is printed"), reason=Reason.PERMIT_NOT_IN_FORCE,
+                            id=permit.id, state=Term(record.state))
     if now >= permit.valid_until:
-        raise ConflictError(f"permit {permit.id} expired on {city_date(permit.valid_until - 1).isoformat()}; "
-                            "only a permit in force is printed", reason=Reason.PERMIT_NOT_IN_FORCE)
+        raise ConflictError(N_("permit {id} expired on {day}; only a permit in force is printed"), reason=Reason.PERMIT_NOT_IN_FORCE,
+                            id=permit.id, day=show_day(city_date(permit.valid_until - 1)))
 
 
 def render(record: PermitRecord, registry: Registry, base_url: str, now: int) -> PrintedPermit:
@@ -140,8 +137,8 @@ def render(record: PermitRecord, registry: Registry, base_url: str, now: int) ->
         type_name=permit_type.name.to_dict(),
         permit=permit,
         bases=_bases(permit, registry),
-        validity=_filled(VALIDITY, start=_day(city_date(permit.valid_from)), end=_day(city_date(permit.valid_until - 1))),
-        issued_on=_day(city_date(permit.issued_at)),
+        validity=_filled(VALIDITY, start=show_day(city_date(permit.valid_from)), end=show_day(city_date(permit.valid_until - 1))),
+        issued_on=show_day(city_date(permit.issued_at)),
         qr_svg=Markup(svg),  # made by qrcode from digits: no text of the permit is in it
         qr_note=_filled(QR_NOTE, version=version, size=QR_SYMBOL_MM, module=module_mm),
         address=verification_address(base_url),

@@ -38,8 +38,8 @@ def restore(cell: str) -> str:
 class Writer:
     """csv.writer whose every cell is neutralised: the one way this project writes CSV."""
 
-    def __init__(self, handle: TextIO) -> None:
-        self._writer = csv.writer(handle)
+    def __init__(self, handle: TextIO, delimiter: str = ",") -> None:
+        self._writer = csv.writer(handle, delimiter=delimiter)
 
     def writerow(self, cells: Iterable[str | int]) -> None:
         self._writer.writerow([neutralise(str(cell)) for cell in cells])

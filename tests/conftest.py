@@ -47,6 +47,9 @@ AGENCIES = [
 ]
 
 
+CITY_VERIFIER = "https://xacminh.example"
+
+
 def passphrase(_: str) -> bytes:
     return PASSPHRASE
 
@@ -132,6 +135,10 @@ def build_city(path: Path) -> None:
         signer = home.generate_key(agency, PASSPHRASE, alg)  # type: ignore[arg-type]
         operator.add_key(home, agency, signer.public_key(), KEYS_FROM)
     operator.publish(home, passphrase, NOW - DAY, 60 * DAY)
+    # The address its permits are printed with: the city's verifier, as a real home sets it (a
+    # permit printed with this machine's own address is refused). Set after the registry was
+    # built, so that the agencies' status lists stay where tests serve them (127.0.0.1:8000).
+    home.set_config(base_url=CITY_VERIFIER)
 
 
 @pytest.fixture(scope="session")

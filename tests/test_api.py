@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import DAY, NOW, City, Clock, passphrase
+from conftest import CITY_VERIFIER, DAY, NOW, City, Clock, passphrase
 from flask.testing import FlaskClient
 
 from keys.reasons import Reason
@@ -260,7 +260,7 @@ def test_openapi_describes_every_route_and_its_responses(client: FlaskClient) ->
               for rule in client.application.url_map.iter_rules() if rule.rule.startswith("/api/v1")}
     assert routes == set(document["paths"])
     jsonschema.Draft202012Validator.check_schema({"components": document["components"]})
-    assert document == openapi_document("http://127.0.0.1:8000", 100)
+    assert document == openapi_document(CITY_VERIFIER, 100)  # the city home's base_url
 
 
 def test_real_responses_match_the_openapi_schemas(city: City, client: FlaskClient) -> None:

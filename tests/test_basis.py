@@ -292,15 +292,15 @@ def test_a_permit_does_not_outlive_its_basis_and_the_officer_is_told(once: Permi
     human = ok(once("issue", "--agency", "hcm-syt", "--type", "food-safety", "--basis", br["url"], "--valid-until", "2028-12-31"))
     assert human.stdout.splitlines()[0] == "Issued."
     assert human.stdout.splitlines()[-1] == (
-        "The end date is 2028-06-30, not 2028-12-31: a permit does not outlive the permits it rests on.")
-    assert "  Valid    2026-11-22 to 2028-06-30" in human.stdout.splitlines()
+        "The end date is 30/06/2028, not 31/12/2028: a permit does not outlive the permits it rests on.")
+    assert "  Valid    22/11/2026 to 30/06/2028" in human.stdout.splitlines()
     # Ending before the basis: nothing to say.
     shorter = ok(once("issue", "--agency", "hcm-syt", "--type", "food-safety", "--basis", br["url"], "--valid-until", "2027-12-31"))
     assert "does not outlive" not in shorter.stdout
     vi = ok(once("--lang", "vi", "issue", "--agency", "hcm-syt", "--type", "food-safety", "--basis", br["url"],
                  "--valid-until", "2029-01-31"))
     assert vi.stdout.splitlines()[-1] == (
-        "Ngày hết hạn là 2028-06-30, không phải 2029-01-31: giấy phép không thể có hiệu lực lâu hơn các giấy phép mà nó dựa trên.")
+        "Ngày hết hạn là 30/06/2028, không phải 31/01/2029: giấy phép không thể có hiệu lực lâu hơn các giấy phép mà nó dựa trên.")
 
 
 def test_a_permit_may_start_before_its_basis_did(once: Permit) -> None:
@@ -500,8 +500,8 @@ def test_amend_onto_a_basis_that_ends_sooner_caps_the_end_and_says_so(once: Perm
     fs = food_safety(once, br["url"], until="2028-12-31")
     sooner = registration(once, number="41N8099999", until="2027-06-30")
     lines = ok(once("amend", fs["id"], "--basis", sooner["url"], "--reason", "Đăng ký lại doanh nghiệp")).stdout.splitlines()
-    assert "  Valid    2026-11-22 to 2027-06-30" in lines
-    assert lines[-2] == "The end date is 2027-06-30, not 2028-12-31: a permit does not outlive the permits it rests on."
+    assert "  Valid    22/11/2026 to 30/06/2027" in lines
+    assert lines[-2] == "The end date is 30/06/2027, not 31/12/2028: a permit does not outlive the permits it rests on."
     assert as_json(once("show", fs["id"], "--json"))["valid_until"] == "2027-06-30"
 
 
@@ -560,12 +560,12 @@ def test_import_takes_each_rows_basis_from_its_qr_links(once: Permit, tmp_path: 
     assert [(r["line"], r["number"], r["error"].split(":")[0]) for r in rejected] == [("3", "BLR-2026/002", "basis_revoked")]
     assert rejected[0]["basis"] == f"{closed['url']} | {closed_fs['url']}"  # given back as written, to fix
 
-    [imported] = as_json(once("list", "--agency", "hcm-sct", "--json"))
+    [imported] = as_json(once("list", "--agency", "hcm-sct", "--json"))["permits"]
     assert (imported["number"], imported["holder"]) == ("BLR-2026/001", {"id": HOLDER_ID, "name": HOLDER, "address": ADDRESS})
     assert [(b["id"], b["status_index"]) for b in imported["basis"]] == [(br["id"], br["status_index"]), (fs["id"], fs["status_index"])]
     body = assert_status(once, imported["url"], 0, "valid", [])
     assert body["basis"] == [basis_entry(br, "valid"), basis_entry(fs, "valid")]
-    assert [p["id"] for p in as_json(once("list", "--basis", fs["id"], "--json"))] == [imported["id"]]
+    assert [p["id"] for p in as_json(once("list", "--basis", fs["id"], "--json"))["permits"]] == [imported["id"]]
 
 
 def test_import_with_a_basis_column_needs_no_holder_columns(once: Permit, tmp_path: Path) -> None:
@@ -573,7 +573,7 @@ def test_import_with_a_basis_column_needs_no_holder_columns(once: Permit, tmp_pa
     source = write_rows(tmp_path / "attp.csv", ["number", "valid_until", "basis"], [["ATTP-2019/17", "2027-12-31", br["url"]]])
     report = as_json(once("import", source, "--agency", "hcm-syt", "--type", "food-safety", "--json"))
     assert (report["imported"], report["rejected"]) == (1, 0)
-    [imported] = as_json(once("list", "--agency", "hcm-syt", "--json"))
+    [imported] = as_json(once("list", "--agency", "hcm-syt", "--json"))["permits"]
     assert imported["holder"] == {"id": HOLDER_ID, "name": HOLDER, "address": ADDRESS}
     assert imported["basis"][0]["id"] == br["id"]
 
@@ -595,9 +595,9 @@ def test_list_basis_and_show_name_the_permits_resting_on_a_permit(once: Permit) 
     other = registration(once, holder_id=OTHER_ID, name=OTHER)
     food_safety(once, other["url"])  # rests on another registration: never listed here
 
-    assert [p["id"] for p in as_json(once("list", "--basis", br["id"], "--json"))] == [lr["id"], fs["id"]]
-    assert [p["id"] for p in as_json(once("list", "--basis", fs["id"], "--json"))] == [lr["id"]]
-    assert as_json(once("list", "--basis", lr["id"], "--json")) == []
+    assert [p["id"] for p in as_json(once("list", "--basis", br["id"], "--json"))["permits"]] == [lr["id"], fs["id"]]
+    assert [p["id"] for p in as_json(once("list", "--basis", fs["id"], "--json"))["permits"]] == [lr["id"]]
+    assert as_json(once("list", "--basis", lr["id"], "--json"))["permits"] == []
     human = ok(once("list", "--basis", br["id"])).stdout.splitlines()
     assert [line.split()[0] for line in human if line.split()[0] in (fs["id"], lr["id"], br["id"])] == [lr["id"], fs["id"]]
     assert human[-1] == "2 permits"
@@ -613,9 +613,9 @@ def test_list_basis_and_show_name_the_permits_resting_on_a_permit(once: Permit) 
     # licence (still on the certificate's first version) stays on the certificate's.
     renewed = registration(once, number="41N8099999")
     ok(once("amend", fs["id"], "--basis", renewed["url"], "--reason", "Đăng ký lại doanh nghiệp"))
-    assert [p["id"] for p in as_json(once("list", "--basis", br["id"], "--json"))] == [lr["id"]]
-    assert [p["id"] for p in as_json(once("list", "--basis", renewed["id"], "--json"))] == [fs["id"]]
-    assert [p["id"] for p in as_json(once("list", "--basis", fs["id"], "--json"))] == [lr["id"]]
+    assert [p["id"] for p in as_json(once("list", "--basis", br["id"], "--json"))["permits"]] == [lr["id"]]
+    assert [p["id"] for p in as_json(once("list", "--basis", renewed["id"], "--json"))["permits"]] == [fs["id"]]
+    assert [p["id"] for p in as_json(once("list", "--basis", fs["id"], "--json"))["permits"]] == [lr["id"]]
     ok(once("suspend", lr["id"], "--reason", "Kiểm tra"))
     assert as_json(once("show", fs["id"], "--json"))["resting_on"] == [
         {"agency": "hcm-sct", "id": lr["id"], "type": "alcohol-retail", "state": "suspended"}]

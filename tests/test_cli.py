@@ -12,9 +12,11 @@ from __future__ import annotations
 import gc
 import json
 import os
+import time
 import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ from PIL import Image
 import cli as cli_module
 from cli import cli
 from keys.encoding import b64url_decode, b64url_encode, dumps_canonical, loads_strict
+from permits.home import is_loopback_url
+from permits.issuing import CITY_TZ
 
 HOLDER = "Công ty TNHH Thực phẩm Sạch Sài Gòn"
 FOOD_SAFETY_VI = "Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm"
@@ -147,7 +151,9 @@ def assert_usage_error(result: Result, text: str) -> None:
 
 def test_the_design_session_works_as_written_in_a_fresh_home(tmp_path: Path, cli_clock: CliClock) -> None:
     permit = Permit({"PERMIT_HOME": str(tmp_path / "hcm"), "PERMIT_PASSPHRASE": PASSPHRASE.decode()}, cli_clock)
-    ok(permit("registry", "init", "--id", "hcm", "--name", "TP. Hồ Chí Minh"))
+    # One flag added to the session as DESIGN.md writes it: the address QR codes point to (the
+    # default, this machine's own, is refused for printing: test_a_loopback_base_url_…).
+    ok(permit("registry", "init", "--id", "hcm", "--name", "TP. Hồ Chí Minh", "--base-url", "https://xacminh.example"))
     assert (permit.home / "anchor.json").is_file()
     ok(permit("registry", "add-type", "food-safety", "--name-vi", FOOD_SAFETY_VI, "--name-en", "Food safety certificate"))
     ok(permit("registry", "add-agency", "hcm-syt", "--name-vi", "Sở Y tế", "--name-en", "Department of Health", "--type", "food-safety"))
@@ -166,7 +172,7 @@ def test_the_design_session_works_as_written_in_a_fresh_home(tmp_path: Path, cli
     ))
     assert {"id", "token", "url"} <= permit_data.keys()
     assert permit_data["holder"]["name"] == HOLDER
-    assert permit_data["url"].startswith("http://127.0.0.1:8000/v#")
+    assert permit_data["url"].startswith("https://xacminh.example/v#")
     assert permit_data["qr_version"] <= 18
     permit_id, url = permit_data["id"], permit_data["url"]
 
@@ -435,7 +441,7 @@ def test_list_filters_by_agency_state_and_type(permit: Permit) -> None:
     ok(permit("revoke", second["id"], "--reason", "Đóng cửa"))
 
     def ids(*args: str) -> set[str]:
-        return {row["id"] for row in as_json(permit("list", "--json", *args))}
+        return {row["id"] for row in as_json(permit("list", "--json", *args))["permits"]}
 
     assert ids() == {first["id"], second["id"], other["id"]}
     assert ids("--agency", "hcm-syt") == {first["id"], second["id"]}
@@ -445,6 +451,46 @@ def test_list_filters_by_agency_state_and_type(permit: Permit) -> None:
     human = ok(permit("list")).stdout
     assert human.splitlines()[-1] == "3 permits"
     assert "Cơ sở A" in human
+
+
+def test_a_permit_past_its_last_day_is_listed_and_shown_as_expired(permit: Permit, cli_clock: CliClock) -> None:
+    ending = issued(permit, holder_name="Cơ sở hết hạn", valid_until="31/12/2026")
+    lasting = issued(permit, holder_name="Cơ sở còn hạn", valid_until="31/12/2028")
+    suspended = issued(permit, holder_name="Cơ sở bị đình chỉ", valid_until="31/12/2026")
+    ok(permit("suspend", suspended["id"], "--reason", "chờ kiểm tra"))
+
+    def states(*args: str) -> dict[str, str]:
+        return {row["id"]: row["state"] for row in as_json(permit("list", "--json", *args))["permits"]}
+
+    assert states("--state", "expired") == {}
+    new_year = int(datetime(2027, 1, 1, 0, 0, tzinfo=CITY_TZ).timestamp())  # the first moment after 31/12/2026
+    cli_clock.t = new_year - 1  # each command moves the clock one second on
+    assert states() == {ending["id"]: "expired", lasting["id"]: "active", suspended["id"]: "suspended"}
+    assert states("--state", "expired") == {ending["id"]: "expired"}
+    assert states("--state", "active") == {lasting["id"]: "active"}
+    assert states("--state", "suspended") == {suspended["id"]: "suspended"}  # a verifier says suspended first too
+    assert as_json(permit("show", ending["id"], "--json"))["state"] == "expired"
+    assert ok(permit("show", ending["id"])).stdout.startswith(f"Permit {ending['id']}  (number {ending['id']}, version 1, expired)")
+    listed = ok(permit("list", "--state", "expired")).stdout.splitlines()
+    assert listed[1].split()[:6] == [ending["id"], "hcm-syt", "food-safety", "expired", "1", "31/12/2026"]
+    assert listed[-1] == "1 permit"
+    cli_clock.t = new_year - 2  # the command runs in the last second of 31/12/2026: still active
+    assert states("--state", "expired") == {}
+
+
+def test_list_says_when_the_limit_left_permits_out(permit: Permit) -> None:
+    made = [issued(permit, holder_name=f"Cơ sở số {n}")["id"] for n in range(3)]
+    issued(permit, agency="hcm-sct", type="alcohol-retail", holder_name="Cơ sở khác")
+    listing = as_json(permit("list", "--agency", "hcm-syt", "--limit", "2", "--json"))
+    assert [row["id"] for row in listing["permits"]] == made[:0:-1]  # newest first
+    assert (listing["total"], listing["truncated"]) == (3, True)
+    assert as_json(permit("list", "--agency", "hcm-syt", "--limit", "3", "--json"))["truncated"] is False
+    human = ok(permit("list", "--limit", "2")).stdout.splitlines()
+    assert human[-1] == "Showing 3 of 4 permits; use --limit to see more."  # two of hcm-syt, one of hcm-sct
+    assert len(human) == 1 + 3 + 1
+    vi = ok(permit("--lang", "vi", "list", "--limit", "2")).stdout.splitlines()
+    assert vi[-1] == "Đang hiện 3 trên 4 giấy phép; dùng --limit để xem thêm."
+    assert ok(permit("list", "--limit", "5")).stdout.splitlines()[-1] == "4 permits"
 
 
 def test_issue_with_every_field_and_a_printed_number(permit: Permit) -> None:
@@ -542,7 +588,7 @@ def test_a_private_key_readable_by_others_is_refused(permit: Permit, mode: int, 
 def test_issue_refuses_bad_input_with_its_reason(permit: Permit, overrides: dict[str, str], reason: str) -> None:
     assert_error(permit(*issue_args(**overrides)), reason)
     ledger = permit.home / "ledgers" / "hcm-syt.db"
-    assert not ledger.exists() or as_json(permit("list", "--json")) == []  # nothing half-done
+    assert not ledger.exists() or as_json(permit("list", "--json"))["permits"] == []  # nothing half-done
 
 
 def test_a_name_of_exactly_200_characters_is_accepted(permit: Permit) -> None:
@@ -582,15 +628,33 @@ def test_a_weak_passphrase_is_refused_before_any_key_is_made(tmp_path: Path, cli
 
 
 def test_listing_a_registered_agency_that_has_issued_nothing_is_empty(permit: Permit) -> None:
-    assert as_json(permit("list", "--agency", "hcm-sxd", "--json")) == []
+    assert as_json(permit("list", "--agency", "hcm-sxd", "--json")) == {"permits": [], "total": 0, "truncated": False}
     assert ok(permit("list", "--agency", "hcm-sxd")).stdout == "0 permits\n"
 
 
-@pytest.mark.parametrize("value", ["2029-13-01", "tomorrow", "31/12/2029", "2029-02-30", ""])
+@pytest.mark.parametrize("value", ["2029-13-01", "tomorrow", "2029-02-30", "", "31/02/2029", "12/31/2029", "31/12/29",
+                                   "31/12-2029", "2029/12/31", "31.12.2029", "+31/12/2029"])
 @pytest.mark.parametrize("option", ["valid_until", "valid_from"])
-def test_malformed_dates_are_usage_errors(permit: Permit, option: str, value: str) -> None:
+def test_malformed_dates_are_one_line_bad_dates(permit: Permit, option: str, value: str) -> None:
     result = permit(*issue_args(**{option: value}))
-    assert_usage_error(result, f"Invalid value for '--{option.replace('_', '-')}'")
+    assert_error(result, "bad_dates")
+    assert f"--{option.replace('_', '-')} {value!r} is not a date (DD/MM/YYYY, DD-MM-YYYY or YYYY-MM-DD)" in result.stderr
+    assert as_json(permit("list", "--json"))["permits"] == []
+
+
+@pytest.mark.parametrize("until", ["31/12/2028", "31-12-2028", "2028-12-31", " 31/12/2028 "])
+def test_a_day_is_typed_day_first_as_in_vietnamese_or_as_iso(permit: Permit, until: str) -> None:
+    data = issued(permit, valid_until=until, valid_from="1/12/2026")
+    assert (data["valid_from"], data["valid_until"]) == ("2026-12-01", "2028-12-31")
+    assert "  Valid  01/12/2026 to 31/12/2028\n" in ok(permit("show", data["id"])).stdout
+    amended = as_json(permit("amend", data["id"], "--valid-until", "30-6-2028", "--reason", "rút ngắn", "--json"))
+    assert amended["valid_until"] == "2028-06-30"
+
+
+def test_a_key_s_first_day_is_typed_day_first_too(permit: Permit) -> None:
+    added = as_json(permit("registry", "add-key", "hcm-syt", "--valid-from", "01/12/2026", "--json"))
+    assert added["valid_from"] == "2026-11-30T17:00:00Z"  # midnight in Ho Chi Minh City
+    assert_error(permit("registry", "add-key", "hcm-syt", "--valid-from", "32/12/2026"), "bad_dates")
 
 
 @pytest.mark.parametrize(
@@ -605,7 +669,7 @@ def test_malformed_dates_are_usage_errors(permit: Permit, option: str, value: st
 def test_a_permit_number_used_twice_is_duplicate_permit_number(permit: Permit, first: str, second: str) -> None:
     issued(permit, number=first)
     assert_error(permit(*issue_args(number=second)), "duplicate_permit_number")
-    assert len(as_json(permit("list", "--json"))) == 1
+    assert len(as_json(permit("list", "--json"))["permits"]) == 1
 
 
 @pytest.mark.parametrize(
@@ -800,6 +864,65 @@ def test_verify_a_token_with_one_character_changed_is_bad_signature(permit: Perm
     forged_signature = signature[:10] + ("A" if signature[10] != "A" else "B") + signature[11:]
     body = assert_status(permit, f"{header}.{payload}.{forged_signature}", 1, "invalid", ["bad_signature"])
     assert "permit" not in body
+
+
+LOOPBACK_URLS = ["http://127.0.0.1:8000", "http://localhost:8000/", "https://LOCALHOST", "http://[::1]:8000", "http://127.1.2.3",
+                 "http://0.0.0.0:8000", "http://[::ffff:127.0.0.1]:8000", "http://xacminh.localhost", "http://localhost."]
+
+
+@pytest.mark.parametrize("url", LOOPBACK_URLS)
+def test_a_loopback_base_url_is_refused_when_issuing(permit: Permit, url: str) -> None:
+    """The default base URL is this machine's: a new agency once printed permits whose official
+    address was the officer's own computer. Refused, with how to set the right one, and nothing
+    is written."""
+    city_config = json.loads((permit.home / "config.json").read_text())
+    (permit.home / "config.json").write_text(json.dumps({**city_config, "base_url": url}))
+    result = permit(*issue_args())
+    assert_error(result, "loopback_base_url")
+    assert result.stderr == (f"Error: [loopback_base_url] the base URL {url} is this computer's own address, and a permit printed "
+                             "with it can be checked nowhere else: set the official verifier's address with PERMIT_BASE_URL=https://… "
+                             f"(this session) or \"base_url\" in {permit.home / 'config.json'} (this home)\n")
+    assert not (permit.home / "ledgers" / "hcm-syt.db").exists()
+
+
+@pytest.mark.parametrize("url", ["https://xacminh.example", "http://127example.com", "http://localhost.example", "http://10.0.0.1:8000",
+                                 "http://[::2]", "https://192.168.1.20/", "not a URL", "http://[::1"])
+def test_other_base_urls_are_not_loopback(url: str) -> None:
+    assert not is_loopback_url(url)
+    assert all(is_loopback_url(loopback) for loopback in LOOPBACK_URLS)
+
+
+def test_every_command_that_prints_refuses_a_loopback_base_url_and_writes_nothing(permit: Permit, tmp_path: Path) -> None:
+    data = issued(permit)
+    old_kid = data["kid"]
+    csv_file = tmp_path / "giay-phep-cu.csv"
+    csv_file.write_text("number,holder_id,holder_name,valid_until\n01/2024/ATTP,0301112223,Hộ kinh doanh Phở Hòa,14/03/2027\n")
+    loopback = {"PERMIT_BASE_URL": "http://127.0.0.1:8000"}
+    ledger_before = (permit.home / "ledgers" / "hcm-syt.db").read_bytes()
+    for args in ([*issue_args()], ["import", csv_file, "--agency", "hcm-syt", "--type", "food-safety"],
+                 ["amend", data["id"], "--holder-name", "Tên mới", "--reason", "đổi tên"],
+                 ["reissue", "--agency", "hcm-syt", "--key", old_kid],
+                 ["qr", data["id"], "--out", tmp_path / "permit.png"], ["print", data["id"], "--out", tmp_path / "permit.html"]):
+        assert_error(permit(*args, env=loopback), "loopback_base_url")
+    assert (permit.home / "ledgers" / "hcm-syt.db").read_bytes() == ledger_before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["giay-phep-cu.csv", "hcm"]
+    # Reading is not printing: show and list still work, and give the address the home has.
+    assert as_json(permit("show", data["id"], "--json", env=loopback))["url"].startswith("http://127.0.0.1:8000/v#")
+    # The environment variable the message names sets it for the session.
+    again = as_json(permit("qr", data["id"], "--out", tmp_path / "permit.png", "--json",
+                           env={"PERMIT_BASE_URL": "https://xacminh.hochiminhcity.gov.vn"}))
+    assert again["url"].startswith("https://xacminh.hochiminhcity.gov.vn/v#")
+
+
+def test_the_demo_home_may_point_at_this_machine(tmp_path: Path, cli_clock: CliClock) -> None:
+    """`permit demo` serves its verifier on 127.0.0.1; the home it builds records that it is a
+    demo (and only `permit demo` writes that), so its permits may point there."""
+    ok(Permit({}, cli_clock)("demo", "--dir", tmp_path / "demo"))
+    demo = Permit({"PERMIT_HOME": str(tmp_path / "demo"), "PERMIT_PASSPHRASE": "demo-passphrase-not-for-production"}, cli_clock)
+    cli_clock.t = int(time.time())  # the demo's registry was published on the real clock
+    data = as_json(demo(*issue_args(agency="hcm-skhdt", type="business-registration", valid_until="31/12/2028")))
+    assert data["url"].startswith("http://127.0.0.1:8000/v#")
+    assert ok(demo("qr", data["id"], "--out", tmp_path / "demo.png")).stdout.splitlines()[1] == data["url"]
 
 
 @pytest.mark.parametrize("out", ["permit.gif", "permit", "permit.png.txt"])

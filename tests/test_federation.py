@@ -48,8 +48,9 @@ class Federation:
         return self.root / name
 
     def permit(self, home: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        # PERMIT_BASE_URL as the officer guide's profile sets it: the address permits are printed with.
         environment = {**os.environ, "PERMIT_HOME": str(self.home(home)), "PERMIT_PASSPHRASE": PASSPHRASE.decode(),
-                       "PERMIT_OFFICER": f"officer@{home}", **(env or {})}
+                       "PERMIT_OFFICER": f"officer@{home}", "PERMIT_BASE_URL": "https://xacminh.example", **(env or {})}
         return subprocess.run([PERMIT, *args], env=environment, capture_output=True, text=True, timeout=60)
 
     def ok(self, home: str, *args: str) -> str:

@@ -1,6 +1,10 @@
-"""The integrator guide is tested: its curl and Python examples run against a real verifier
-(`permit serve`, gunicorn on 127.0.0.1) and must print what the guide says they print, and its
-tables name every status, every verdict reason and every error reason the code has.
+"""The guides are tested. The integrator guide's curl and Python examples run against a real
+verifier (`permit serve`, gunicorn on 127.0.0.1) and must print what the guide says they print,
+and its tables name every status, every verdict reason and every error reason the code has. The
+officer's guides (both languages) and the operator's guide are each run as one session, every
+command in order, and every output block they show is compared with what its command printed
+(tests/sessions.py says how; the second half of this file); no other page shows an output no test
+compares.
 
 How docs/integrator.md marks an example: an HTML comment (invisible once rendered),
 
@@ -26,12 +30,15 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sessions
 from conftest import DAY, KEYS_FROM, NOW, PASSPHRASE, City, Served, passphrase, start_server
 from forge import claims_of, compress
 
@@ -534,3 +541,106 @@ def test_the_officer_chapter_on_bases_explains_every_refusal_of_a_basis(language
     refusals = {r.value for r in Reason if r.value.startswith("basis_")} - {Reason.BASIS_STATUS_UNAVAILABLE, Reason.BASIS_STATUS_STALE}
     listed = [cells[0].strip("`") for cells in rows(chapter)]
     assert sorted(listed) == sorted(refusals) and len(refusals) == 12
+
+
+# --- the officer's and the operator's guides, run as sessions ---------------------------------------
+#
+# tests/sessions.py says how: each guide is run step by step as its reader would, and every
+# output block it shows is compared with what the step printed.
+
+SESSION_GUIDES = {"officer.md": "agency", "officer.vi.md": "agency", "operator.md": "operator"}
+OTHER_PAGES = [ROOT / "README.md", *(path for path in sorted((ROOT / "docs").glob("*.md"))
+                                     if path.name not in SESSION_GUIDES and path.name != "integrator.md")]
+
+
+@pytest.mark.parametrize("name", sorted(SESSION_GUIDES))
+def test_a_guide_says_which_session_it_runs_in_and_each_output_follows_its_step(name: str) -> None:
+    text = (ROOT / "docs" / name).read_text(encoding="utf-8")
+    assert sessions.session_name(text) == SESSION_GUIDES[name]
+    found = sessions.steps(text)
+    assert sum(step.output is not None for step in found) >= 8
+
+
+@pytest.mark.parametrize("page", OTHER_PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_no_other_page_shows_an_output_no_test_compares(page: Path) -> None:
+    """A bare block elsewhere says what it is, or where it is checked (README's demo verdicts:
+    tests/test_docs.py); the business guides show none."""
+    for block in sessions.blocks(page.read_text(encoding="utf-8")):
+        if block.language in sessions.OUTPUT_LANGUAGES:
+            # `example`: docs/token-profile.md's own marking, compared by tests/test_token_profile.py.
+            assert {"not output", "checked", "example"} & block.markers.keys(), f"{page.name} line {block.line}: what is this block?"
+
+
+@pytest.fixture
+def agency_session(city_template: Path, tmp_path: Path) -> Iterator[sessions.Session]:
+    """The officer's world: the agency's home (/srv/permit/hcm-syt) holding a registry published
+    on the real clock and the agency's key, and the city's verifier (https://xacminh.example),
+    a real `permit serve` that knows only the registry, to push status lists to."""
+    root = tmp_path / "guide"
+    home = root / "srv" / "permit" / "hcm-syt"
+    shutil.copytree(city_template, home)
+    operator.publish(Home(home), passphrase, int(time.time()), 30 * DAY)
+    verifier = root / "srv" / "permit" / "verifier"
+    verifier.mkdir()
+    for name in ("anchor.json", "registry.json", "trust-state.json"):
+        shutil.copy(home / name, verifier / name)
+    session = sessions.Session(root, sessions.base_environment(root, PASSPHRASE.decode()))
+    session.start_verifier("/srv/permit/verifier")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def operator_session(tmp_path: Path) -> Iterator[sessions.Session]:
+    """The operator's world: nothing yet; the guide makes every home itself."""
+    root = tmp_path / "guide"
+    root.mkdir()
+    session = sessions.Session(root, sessions.base_environment(root, PASSPHRASE.decode()))
+    yield session
+    session.stop()
+
+
+@pytest.mark.parametrize("name", ["officer.md", "officer.vi.md"])
+def test_the_officer_guide_shows_what_each_command_prints(name: str, agency_session: sessions.Session) -> None:
+    text = (ROOT / "docs" / name).read_text(encoding="utf-8")
+    expected = sum(step.output is not None for step in sessions.steps(text))
+    assert sessions.walk(agency_session, f"docs/{name}", text) == expected
+
+
+def test_the_operator_guide_shows_what_each_command_prints(operator_session: sessions.Session) -> None:
+    text = (ROOT / "docs" / "operator.md").read_text(encoding="utf-8")
+    expected = sum(step.output is not None for step in sessions.steps(text))
+    assert sessions.walk(operator_session, "docs/operator.md", text) == expected
+
+
+def test_the_operator_guide_s_json_access_line_is_one_the_verifier_writes(city: City, tmp_path: Path) -> None:
+    """The sample line of "Logs as JSON lines" has the members of a real one, in its order and of
+    its kinds, and the values a request like it gets (only the time, the size of the answer and
+    how long it took vary)."""
+    text = (ROOT / "docs" / "operator.md").read_text(encoding="utf-8")
+    [sample] = [b for b in sessions.blocks(text) if "checked" in b.markers and '"log": "access"' in b.text]
+    shown = json.loads(sample.text)
+    now = int(time.time())
+    city.trusted = operator.publish(city.home, passphrase, now, 30 * DAY)
+    record = city.issue(at=now)
+    city.publish_all(at=now)
+    log = tmp_path / "access.log"
+    url, process = start_server(city.home.path, log, env={"PERMIT_LOG_FORMAT": "json"})
+    try:
+        request = urllib.request.Request(f"{url}/api/v1/verify", json.dumps({"token": record.token}).encode(), method="POST",
+                                         headers={"Content-Type": "application/json", "X-Request-Id": shown["request_id"],
+                                                  "User-Agent": shown["user_agent"]})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["status"] == "valid"
+        deadline = time.monotonic() + 10
+        while not (lines := [json.loads(line) for line in log.read_text().splitlines() if '"/api/v1/verify"' in line]):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+    finally:
+        Served(city, url, log, process).stop()
+    [real] = lines
+    assert list(real) == list(shown)
+    assert {k: type(v) for k, v in real.items()} == {k: type(v) for k, v in shown.items()}
+    varying = {"time", "bytes", "duration_ms"}
+    assert {k: v for k, v in real.items() if k not in varying} == {k: v for k, v in shown.items() if k not in varying}
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["time"]) for line in (real, shown))

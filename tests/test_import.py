@@ -202,6 +202,50 @@ def test_columns_must_be_the_documented_ones(city: City, tmp_path: Path, header:
     assert set(COLUMNS) >= {"number", "valid_until"}
 
 
+def test_a_file_separated_by_semicolons_is_read_as_a_spreadsheet_in_a_vietnamese_locale_saves_it(city: City, tmp_path: Path) -> None:
+    """Where "," is the decimal sign (a Vietnamese locale among others) a spreadsheet saves "CSV"
+    with ";": such a file imports, commas inside its cells and all, and its rejected rows are
+    written back with ";", to fix and import again."""
+    path = tmp_path / "old.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(HEADER)
+        writer.writerows([row("S-1"), row("S-2", holder_address="260C Pasteur, Phường Xuân Hòa; TP. Hồ Chí Minh"), row("S-3", holder_id="")])
+    report = run_import(city, path)
+    assert (report.imported, report.rejected) == (2, 1)  # type: ignore[attr-defined]
+    with city.home.ledger("hcm-syt") as ledger:
+        imported = {r.permit.number: r.permit for r in ledger.find(limit=10)}
+    assert imported["S-2"].holder_address == "260C Pasteur, Phường Xuân Hòa; TP. Hồ Chí Minh"
+    assert imported["S-1"].activities == ("Sản xuất, chế biến thực phẩm", "Bán lẻ thực phẩm")
+    rejected = report.rejected_file  # type: ignore[attr-defined]
+    assert rejected.read_text(encoding="utf-8-sig").splitlines()[0] == ";".join([*COLUMNS, "line", "error"])
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_text(rejected.read_text(encoding="utf-8-sig").replace(";;Công ty", ";0312345678;Công ty"), encoding="utf-8-sig")
+    assert run_import(city, fixed).imported == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("header", "separator", "message"),
+    [
+        (["so_giay_phep", *HEADER[1:]], ";", f", read as separated by semicolons: columns must be among {', '.join(COLUMNS)}; "
+         "unknown: so_giay_phep; missing: number"),
+        (HEADER, "\t", ": the columns seem separated by tabs; save the file as CSV, with commas or semicolons"),
+        (HEADER, "|", f": columns must be among {', '.join(COLUMNS)}; unknown: {'|'.join(HEADER)}; "
+         "missing: number, valid_until, holder_id, holder_name"),
+    ],
+    ids=["semicolons-with-a-wrong-column", "tabs", "another-separator"],
+)
+def test_a_header_of_another_separator_is_bad_columns_saying_how_it_was_read(
+    env_home: City, tmp_path: Path, header: list[str], separator: str, message: str
+) -> None:
+    path = tmp_path / "old.csv"
+    path.write_text(separator.join(header) + "\n" + separator.join(row("T-1")) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["import", str(path), "--agency", "hcm-syt", "--type", "food-safety"])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"Error: [bad_columns] {path}{message}\n"
+    assert not city_has_permits(env_home)
+
+
 @pytest.mark.parametrize(
     ("first_line", "reason"),
     [('number,holder_id,"holder_name,valid_until', "unbalanced_quote"), ("number,holder_id," + "x" * 131_073, "line_too_long")],

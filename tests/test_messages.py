@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import gettext
 import io
+import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo
 from click.testing import CliRunner, Result
+from conftest import NOW, PASSPHRASE, City
 from messages import MO, check, collect, compiled, help_texts, read_catalogue
 
+import cli as cli_module
 from cli import cli
-from keys.reasons import VERDICT_REASONS, Reason
+from keys.reasons import N_, VERDICT_REASONS, Reason
 from permits.i18n import both, language_from_environment, translate
 from verifier.reasons import REASON_TEXT, STATUS_SENTENCE, STATUS_TEXT
 from verifier.verdict import STATUSES
@@ -136,14 +141,31 @@ def test_every_command_has_vietnamese_help() -> None:
         assert "Tùy chọn" in vi.stdout, path
 
 
-def test_an_error_in_vietnamese_gives_the_reason_sentence_and_keeps_the_detail(tmp_path: Path) -> None:
-    result = run("--lang", "vi", "show", "ABCD1234", env={"PERMIT_HOME": str(tmp_path / "none")})
+def test_an_error_in_vietnamese_gives_the_reason_sentence_and_its_detail_in_vietnamese(tmp_path: Path) -> None:
+    home = tmp_path / "none"
+    result = run("--lang", "vi", "show", "ABCD1234", env={"PERMIT_HOME": str(home)})
     assert result.exit_code == 2
     sentence = translate(Reason.HOME_MISSING.sentence, "vi")
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Lỗi: [home_missing] " + sentence + " (permit home ")
-    english = run("show", "ABCD1234", env={"PERMIT_HOME": str(tmp_path / "none")})
-    assert english.stderr.startswith("Error: [home_missing] permit home ") and "Lỗi" not in english.stderr
+    assert result.stderr == (f"Lỗi: [home_missing] {sentence} (thư mục dữ liệu {home} không tồn tại; hãy đặt PERMIT_HOME hoặc --home, "
+                             "hoặc chạy: permit registry init)\n")
+    english = run("show", "ABCD1234", env={"PERMIT_HOME": str(home)})
+    assert english.stderr == (f"Error: [home_missing] permit home {home} does not exist; set PERMIT_HOME or --home, or run: "
+                              "permit registry init\n")
+
+
+def test_a_detail_the_catalogue_lacks_stays_as_it_was_written(tmp_path: Path) -> None:
+    """An error raised with a plain line (not a template marked N_()) keeps its English detail
+    after the Vietnamese sentence: the detail is never lost."""
+    from keys.errors import InputError, Term
+    from permits.i18n import error_detail
+
+    plain = InputError("cannot read registry.json: Permission denied", reason=Reason.BAD_REGISTRY_FILE)
+    assert error_detail(plain, "vi") == "cannot read registry.json: Permission denied"
+    templated = InputError(N_("permit {id} is {state}; only an active permit can be amended"), reason=Reason.INVALID_TRANSITION,
+                           id="K60N9173", state=Term("revoked"))
+    assert templated.message == "permit K60N9173 is revoked; only an active permit can be amended"
+    assert error_detail(templated, "vi") == "giấy phép K60N9173 đang bị thu hồi; chỉ giấy phép còn hiệu lực mới được sửa đổi"
+    assert error_detail(templated, "en") == templated.message
 
 
 def test_clicks_own_usage_errors_are_in_vietnamese_too() -> None:
@@ -165,3 +187,68 @@ def test_the_language_of_one_run_does_not_leak_into_the_next() -> None:
     assert run("--lang", "vi", "--help").stdout.startswith("Cách dùng")
     assert run("--help").stdout.startswith("Usage:")
     assert gettext.textdomain() == "messages"
+
+
+# --- the officer's day, in Vietnamese -------------------------------------------------------------
+
+_CODE = re.compile(r"\[[a-z_]+\]|\((?:valid|invalid|revoked|suspended|superseded|expired|not_yet_valid|status_unknown)\)")
+_NOT_WORDS = re.compile(r"https?://\S+|(?<!\w)/\S+|--[a-z-]+|PERMIT_[A-Z_]+|permit(?: [a-z][a-z-]*)+|\S*[\d_.-]\S*|\b[A-Z]{2,}\w*"
+                        r"|'[^']*'|H[ồo] Ch[íi] Minh")
+
+
+def english_words(text: str) -> set[str]:
+    """The words of `text` that could be English: runs of at least four ASCII letters, once
+    codes, commands, options, paths, URLs, identifiers, acronyms, quoted values and the city's
+    name (what both languages share) are taken out."""
+    text = _NOT_WORDS.sub(" ", _CODE.sub(" ", text))
+    return {word.lower() for word in re.findall(r"(?<![^\W\d_])[A-Za-z]{4,}(?![^\W\d_])", text)}
+
+
+def test_the_officers_life_cycle_in_vietnamese_says_nothing_in_english(city: City, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command of an officer's day, its refusals included, run once in English and once in
+    Vietnamese in two copies of one home: no English word of the first run is in the second."""
+    homes = {lang: tmp_path / lang for lang in ("en", "vi")}
+    for home in homes.values():
+        shutil.copytree(city.home.path, home)
+    csv_file = tmp_path / "giay-phep-cu.csv"
+    csv_file.write_text("number;holder_id;holder_name;valid_until\n01/2024/ATTP;0301112223;Hộ kinh doanh Phở Hòa;14/03/2027\n"
+                        "02/2024/ATTP;;Công ty B;31/02/2027\n", encoding="utf-8")
+    holder = ["--agency", "hcm-syt", "--type", "food-safety", "--holder-id", "0312345678", "--holder-name", "Công ty TNHH Sạch"]
+    outputs: dict[str, str] = {}
+    for lang, home in homes.items():
+        clock = iter(range(NOW, NOW + 1000))
+        monkeypatch.setattr(cli_module, "now", lambda clock=clock: next(clock))
+        env: dict[str, str | None] = {"PERMIT_HOME": str(home), "PERMIT_PASSPHRASE": PASSPHRASE.decode(), "PERMIT_OFFICER": "nguyen.van.a"}
+
+        def permit(*args: str | Path, more: dict[str, str] | None = None, lang: str = lang, env: dict[str, str | None] = env) -> Result:
+            return run("--lang", lang, *map(str, args), env={**env, **(more or {})})
+
+        first = permit("issue", *holder, "--holder-address", "12 Lê Lợi", "--activity", "Sản xuất bánh mì", "--condition", "Kiểm tra định kỳ",
+                       "--number", "123/2026/GCN-ATTP", "--valid-until", "30/06/2029")
+        permit_id = json.loads(permit("issue", *holder, "--valid-until", "30/06/2029", "--json").stdout)["id"]
+        url = json.loads(permit("show", permit_id, "--json").stdout)["url"]
+        steps = [
+            first, permit("show", permit_id), permit("list"), permit("list", "--limit", "1"), permit("list", "--state", "expired"),
+            permit("qr", permit_id, "--out", tmp_path / f"{lang}.png"), permit("print", permit_id, "--out", tmp_path / f"{lang}.html"),
+            permit("status", "publish", "--agency", "hcm-syt"), permit("verify", url),
+            permit("amend", permit_id, "--holder-address", "45 Lê Lợi", "--reason", "chuyển địa điểm"),
+            permit("suspend", permit_id, "--reason", "chờ kiểm tra"), permit("suspend", permit_id, "--reason", "chờ kiểm tra"),
+            permit("reinstate", permit_id), permit("reinstate", permit_id), permit("revoke", permit_id, "--reason", "ngừng hoạt động"),
+            permit("revoke", permit_id, "--reason", "ngừng hoạt động"), permit("suspend", permit_id, "--reason", "x"),
+            permit("amend", permit_id, "--holder-name", "Tên mới", "--reason", "đổi tên"), permit("print", permit_id, "--out", tmp_path / "x.html"),
+            permit("show", permit_id), permit("import", csv_file, "--agency", "hcm-syt", "--type", "food-safety"),
+            permit("show", "NOPE1234"), permit("issue", *holder, "--number", "123/2026/GCN-ATTP", "--valid-until", "30/06/2029"),
+            permit("issue", *holder, "--valid-until", "30/06/2035"), permit("issue", *holder, "--valid-until", "30/06/2020"),
+            permit("issue", *holder, "--valid-until", "31/02/2029"), permit("issue", *holder[:3], "construction", *holder[4:], "--valid-until", "30/06/2029"),
+            permit("issue", *holder[:5], "0312 345", *holder[6:], "--valid-until", "30/06/2029"),
+            permit("qr", permit_id, "--out", tmp_path / "permit.gif"),
+            permit("issue", *holder, "--valid-until", "30/06/2029", more={"PERMIT_BASE_URL": "http://127.0.0.1:8000"}),
+            permit("issue", *holder, "--valid-until", "30/06/2029", more={"PERMIT_PASSPHRASE": "not the passphrase"}),
+        ]
+        outputs[lang] = "\n".join(step.stdout + step.stderr for step in steps)
+    assert outputs["vi"].count("Lỗi: [") == outputs["en"].count("Error: [") == 16
+    english = english_words(outputs["en"])
+    assert {"issued", "amended", "revoked", "already", "permit", "showing"} <= english
+    codes = set(city.registry.types)  # a permit type's code is the same in both languages
+    assert english_words(outputs["vi"]) & english - codes == set()

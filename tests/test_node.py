@@ -63,6 +63,31 @@ def test_every_worker_answers_suspended_once_a_suspension_push_is_accepted(city:
         server.stop()
 
 
+def test_every_worker_serves_a_pushed_registry_and_list_at_once(city: City, tmp_path: Path) -> None:
+    """GET /registry, GET /status/AGENCY and healthz answer from what a push to any worker
+    brought, as verifications do: a worker that had not reloaded yet once answered 404 (a home
+    holding only the anchor) for up to its poll interval."""
+    now = live(city)
+    home = tmp_path / "verifier"
+    home.mkdir()
+    shutil.copy(city.home.path / "anchor.json", home / "anchor.json")
+    url, process = start_server(home, tmp_path / "access.log", "--workers", "4", env={"PERMIT_POLL_INTERVAL": "3600"})
+    server = Served(city, url, tmp_path / "access.log", process)
+    try:
+        assert {call(f"{url}/api/v1/registry")[0] for _ in range(40)} == {404}  # every worker has answered once
+        assert push(url, "registry", city.home.file("registry.json").read_bytes(), "application/json")
+        assert push(url, "status/hcm-syt", city.home.status_path("hcm-syt").read_bytes(), "application/statuslist+jwt")
+        bundle = json.loads(city.home.file("registry.json").read_bytes())
+        for _ in range(60):
+            assert call(f"{url}/api/v1/registry")[:3:2] == (200, bundle)
+            assert call(f"{url}/api/v1/healthz")[2]["registry"]["version"] == city.registry.version
+            with urllib.request.urlopen(f"{url}/api/v1/status/hcm-syt", timeout=10) as response:
+                assert response.read() == city.home.status_path("hcm-syt").read_bytes().rstrip(b"\n")
+        assert city.registry.issued_at == now
+    finally:
+        server.stop()
+
+
 class Origin:
     """A static host on 127.0.0.1 serving a directory with ETags, recording each request."""
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import DAY, KEYS_FROM, NOW, City, Clock, passphrase
+from conftest import CITY_VERIFIER, DAY, KEYS_FROM, NOW, City, Clock, passphrase
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -38,7 +38,7 @@ from verifier.web import schemas
 from verifier.web.app import create_app
 from verifier.web.openapi import openapi_document
 
-BASE = "http://127.0.0.1:8000"  # the test city's base_url (permits/home.py's default)
+BASE = CITY_VERIFIER  # the test city's base_url
 HEADER = ("$schema", "$id", "title")
 
 

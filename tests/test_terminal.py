@@ -165,7 +165,7 @@ def test_every_command_a_script_would_read_has_json() -> None:
 
 def test_json_output_has_no_colour_and_parses_even_on_a_terminal(permit: Permit) -> None:
     issued(permit)
-    rows = as_json(CliRunner().invoke(cli, ["list", "--json"], env={**permit.env, "NO_COLOR": None}, color=True))
+    rows = as_json(CliRunner().invoke(cli, ["list", "--json"], env={**permit.env, "NO_COLOR": None}, color=True))["permits"]
     assert len(rows) == 1 and rows[0]["state"] == "active"
     assert PASSPHRASE  # the city home's passphrase opened the key
 

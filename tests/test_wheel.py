@@ -126,7 +126,7 @@ def test_the_wheel_installed_elsewhere_serves_the_page_and_prints_a_permit(tmp_p
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
-    permits = json.loads(run(bin_dir / "permit", "--home", home, "list", "--json", cwd=elsewhere, env=env))
+    permits = json.loads(run(bin_dir / "permit", "--home", home, "list", "--json", cwd=elsewhere, env=env))["permits"]
     active = next(p for p in permits if p["state"] == "active")
     for suffix in ("html", "pdf"):
         out = elsewhere / f"permit.{suffix}"

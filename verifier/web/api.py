@@ -114,6 +114,14 @@ def _store() -> TrustStore:
     return store
 
 
+def _current_store() -> TrustStore:
+    """The store, caught up with what another worker of this node accepted: a document or a
+    health answer never comes from the older one once a push was answered."""
+    store = _store()
+    store.catch_up()
+    return store
+
+
 def _verifying_store() -> TrustStore:
     """The store, for an answer that is a verdict. A node of a fleet (REFUSE_WHEN_UNREADY) that
     is not ready refuses with 503 instead, so the load balancer asks another node and, after a
@@ -244,7 +252,7 @@ def _document(body: bytes, media_type: str, expires_at: int, now: int) -> Respon
 
 @blueprint.get("/registry")
 def registry() -> Response:
-    trusted = _store().snapshot.registry
+    trusted = _current_store().snapshot.registry
     if trusted is None:
         raise ApiError(404, Reason.REGISTRY_UNAVAILABLE, "this verifier holds no trusted registry yet")
     return _document(trusted.bundle, "application/json", trusted.registry.expires_at, _store().now())
@@ -273,7 +281,7 @@ def _agency(agency: str) -> str:
 
 @blueprint.get("/status/<agency>")
 def status_list(agency: str) -> Response:
-    snapshot = _store().snapshot
+    snapshot = _current_store().snapshot
     held = snapshot.lists.get(_agency(agency))
     if held is None:
         raise ApiError(404, Reason.STATUS_UNAVAILABLE, f"this verifier holds no status list of {agency}")
@@ -302,7 +310,7 @@ def put_status_list(agency: str) -> Response:
 
 @blueprint.get("/healthz")
 def healthz() -> Response:
-    store = _store()
+    store = _current_store()
     snapshot, now = store.snapshot, store.now()
     body: dict[str, Any] = {"status": "ok", "checked_at": iso(now), "registry": None, "registry_problem": snapshot.registry_problem, "status_lists": {}}
     if snapshot.registry is None:
