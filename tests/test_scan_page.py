@@ -25,6 +25,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from test_browser import ARTIFACTS, CHROMEDRIVER, CHROMIUM
 
 from permits import qr
+from verifier.web.app import CONTENT_SECURITY_POLICY
 
 STATIC = Path(__file__).resolve().parent.parent / "verifier" / "web" / "static"
 DECODER = STATIC / "vendor" / "jsqr" / "jsQR.js"
@@ -149,7 +150,9 @@ def test_an_inspector_scans_a_valid_then_a_revoked_permit_and_the_phone_keeps_th
         new MutationObserver(function () {
           var status = document.getElementById('result').dataset.status;
           if (status && status !== 'checking') { window.__shown.push(status); }
-        }).observe(document.getElementById('result'), { attributes: true, attributeFilter: ['data-status'] });""")
+        }).observe(document.getElementById('result'), { attributes: true, attributeFilter: ['data-status'] });
+        window.__refused = [];
+        document.addEventListener('securitypolicyviolation', function (e) { window.__refused.push(e.violatedDirective + ' ' + e.blockedURI); });""")
 
     button.click()
     WebDriverWait(browser, 40).until(lambda _: text(browser, "tally-checked") == "2")
@@ -158,6 +161,11 @@ def test_an_inspector_scans_a_valid_then_a_revoked_permit_and_the_phone_keeps_th
     assert browser.execute_script("return document.getElementById('scan-video').srcObject") is None
 
     assert browser.execute_script("return window.__shown") == ["valid", "revoked"]
+    # Camera, decoder and tally under the page's policy as it was: no inline script, no blob:, no media-src.
+    assert browser.execute_script("return window.__refused") == []
+    with urllib.request.urlopen(f"{served.url}/v", timeout=10) as response:
+        assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert "unsafe-inline" not in CONTENT_SECURITY_POLICY and "blob:" not in CONTENT_SECURITY_POLICY
     assert browser.find_element(By.ID, "result").get_attribute("data-status") == "revoked"
     assert text(browser, "state-text") == "ĐÃ BỊ THU HỒI"
     assert (text(browser, "tally-checked"), text(browser, "tally-valid"), text(browser, "tally-invalid")) == ("2", "1", "1")
