@@ -169,11 +169,10 @@
     });
   }
 
+  // A check already handed over is still counted when its answer comes (see "permit-checked").
   function stop() {
     window.clearTimeout(timer);
-    window.clearTimeout(waitTimer);
     timer = null;
-    waiting = false;
     if (stream) { stream.getTracks().forEach(function (track) { track.stop(); }); }
     stream = null;
     video.srcObject = null;
