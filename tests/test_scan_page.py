@@ -156,6 +156,10 @@ def test_an_inspector_scans_a_valid_then_a_revoked_permit_and_the_phone_keeps_th
 
     button.click()
     WebDriverWait(browser, 40).until(lambda _: text(browser, "tally-checked") == "2")
+    assert button.text == "Dừng quét"
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 360
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "page-scan-running-vi.png"))
     button.click()  # stop: the camera is released
     assert button.text == "Quét bằng camera"
     assert browser.execute_script("return document.getElementById('scan-video').srcObject") is None
@@ -182,8 +186,6 @@ def test_an_inspector_scans_a_valid_then_a_revoked_permit_and_the_phone_keeps_th
     stored = json.loads(browser.execute_script("return localStorage.getItem('permit-scan-tally')"))
     assert (stored["checked"], stored["valid"], stored["invalid"]) == (2, 1, 1)
     assert [(entry["number"], entry["status"]) for entry in stored["recent"]] == [("BR-2", "revoked"), ("BR-1", "valid")]
-    assert browser.execute_script("return document.documentElement.scrollWidth") <= 360
-    ARTIFACTS.mkdir(exist_ok=True)
     browser.execute_script("document.getElementById('tally').scrollIntoView({block: 'center'})")
     browser.save_screenshot(str(ARTIFACTS / "page-scan-tally-vi.png"))
 

@@ -154,6 +154,7 @@
         return Promise.reject(null);
       }).then(function () {
         video.classList.remove("hidden");
+        document.body.classList.add("scanning");
         button.dataset.text = "scan_stop";
         button.textContent = t("scan_stop");
         button.disabled = false;
@@ -177,6 +178,7 @@
     stream = null;
     video.srcObject = null;
     video.classList.add("hidden");
+    document.body.classList.remove("scanning");
     button.dataset.text = "scan";
     button.textContent = t("scan");
     button.disabled = false;
@@ -218,6 +220,8 @@
   document.addEventListener("permit-checked", function (event) {
     if (!waiting) { return; }  // a link pasted or opened: not part of the scanning round
     if (event.detail.verdict) { count(event.detail.verdict); }
+    // The answer is at the top of the page; the viewfinder stays in its bar at the bottom.
+    if (stream) { $("result").scrollIntoView({ block: "start" }); }
     resume();
   });
 
