@@ -16,6 +16,7 @@ from permits.i18n import N_, both
 from permits.printing import VALIDITY
 from verifier.reasons import BASIS_STATE_TEXT, REASON_TEXT, STATUS_TEXT
 from verifier.web import icon
+from verifier.web.scan import SCAN_SENTENCE
 
 blueprint = Blueprint("page", __name__, static_folder="static", static_url_path="/static", template_folder="templates")
 
@@ -83,6 +84,7 @@ UI_SENTENCE: dict[str, str] = {
     "web": N_("Website"),
 }
 UI_TEXT: dict[str, dict[str, str]] = {key: both(text) for key, text in UI_SENTENCE.items()}
+UI_TEXT.update({key: both(text) for key, text in SCAN_SENTENCE.items()})
 # The language switch names the other language in that language: not a translation.
 UI_TEXT["switch"] = {"vi": "English", "en": "Tiếng Việt"}
 

@@ -273,6 +273,10 @@
   // result: {waiting}, {problem: key} (nothing could be checked), {notCode: true} (nothing was
   // asked: not a QR code's link or code), or {verdict}.
   function render(result) {
+    if (result !== current && !result.waiting) {
+      // Each answer once (not each redraw in another language), after it is shown: scan.js counts it.
+      window.setTimeout(function () { document.dispatchEvent(new CustomEvent("permit-checked", { detail: result })); }, 0);
+    }
     current = result;
     var section = $("result");
     clear($("reasons"));
@@ -331,13 +335,19 @@
     try { window.localStorage.setItem("permit-lang", lang); } catch (e) { /* not remembered */ }
     applyLanguage();
   });
-  $("paste").addEventListener("submit", function (event) {
-    event.preventDefault();
-    var text = $("paste-input").value;
+  // What a pasted or scanned text leads to: its check, or the plain "not the QR code" message.
+  function checkText(text) {
     if (!text.replace(BREAKS, "")) { return; }
     var token = tokenFrom(text);
     if (token) { check(token); } else { render({ notCode: true }); }
+  }
+
+  $("paste").addEventListener("submit", function (event) {
+    event.preventDefault();
+    checkText($("paste-input").value);
   });
+  // A code the camera read (scan.js) takes the path a pasted one takes.
+  document.addEventListener("permit-scan", function (event) { checkText(event.detail); });
   window.addEventListener("hashchange", fromFragment);
   $("lang").hidden = false;
   $("checker").hidden = false;
