@@ -295,7 +295,7 @@ def test_the_page_has_no_inline_script_and_does_not_reflect_the_host(client: Fla
     html = client.get("/v", headers={"Host": "evil.example"}).get_data(as_text=True)
     assert "evil.example" not in html
     scripts = [chunk.split(">", 1)[0] for chunk in html.split("<script")[1:]]
-    assert scripts == [' type="application/json" id="texts"', ' src="/static/verify.js"']
+    assert scripts == [' type="application/json" id="texts"', ' src="/static/verify.js"', ' src="/static/scan.js"']
     texts = json.loads(html.split('id="texts">', 1)[1].split("</script>", 1)[0])
     assert texts["status"]["valid"] == {"vi": "HỢP LỆ", "en": "VALID"}
     assert '<html lang="vi">' in html and 'name="viewport"' in html

@@ -364,7 +364,8 @@ def test_the_icon_is_served_and_a_visit_asks_for_nothing_that_is_missing(shop: S
                 response_url = message["params"]["response"]["url"]
                 answers[response_url.removeprefix(shop.served.url).split("#")[0]] = message["params"]["response"]["status"]
         time.sleep(0.1)
-    assert answers == {"/v": 200, "/static/page.css": 200, "/static/verify.js": 200, "/api/v1/verify": 200, "/favicon.ico": 200}
+    assert answers == {"/v": 200, "/static/page.css": 200, "/static/verify.js": 200, "/static/scan.css": 200, "/static/scan.js": 200,
+                       "/api/v1/verify": 200, "/favicon.ico": 200}
 
 
 NOSCRIPT = [
