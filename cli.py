@@ -553,17 +553,47 @@ def registry_set_requires(ctx: click.Context, code: str, requires: tuple[str, ..
 @option("--name-en", required=True, help="English name.")
 @option("--type", "types", multiple=True, required=True, help="Permit type it may issue (repeat).")
 @option("--status-url", help="Where its status list is published (default: the verifier's /api/v1/status/ID).")
+@option("--phone", help="Phone number people call about its permits, shown by the verification page.")
+@option("--web", help="Its web address (https), shown by the verification page.")
 @option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def registry_add_agency(ctx: click.Context, agency_id: str, name_vi: str, name_en: str, types: tuple[str, ...], status_url: str | None,
-                        as_json: bool) -> None:
+                        phone: str | None, web: str | None, as_json: bool) -> None:
     """Add an agency and the permit types it may issue to the draft.
 
-    Example: permit registry add-agency hcm-syt --name-vi "Sở Y tế" --name-en "Department of Health" --type food-safety
+    Example: permit registry add-agency hcm-syt --name-vi "Sở Y tế" --name-en "Department of Health" --type food-safety --phone "028 3930 9912"
     """
-    operator.add_agency(home_of(ctx), agency_id, name_vi, name_en, list(types), status_url)
-    emit({"agency": agency_id, "name": {"vi": name_vi, "en": name_en}, "types": list(types), "status_url": status_url, "draft": True},
+    draft = operator.add_agency(home_of(ctx), agency_id, name_vi, name_en, list(types), status_url, phone, web)
+    data: dict[str, Any] = {"agency": agency_id, "name": {"vi": name_vi, "en": name_en}, "types": list(types), "status_url": status_url}
+    contact = draft.agencies[agency_id].contact
+    if contact is not None:
+        data["contact"] = contact.to_dict()
+    emit({**data, "draft": True},
          as_json, lambda: click.echo(_("Agency {agency} added to the draft; add its key, then publish.").format(agency=agency_id)))
+
+
+@registry.command("set-contact")
+@click.argument("agency_id")
+@option("--phone", help="Phone number people call about its permits.")
+@option("--web", help="Its web address (https).")
+@option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def registry_set_contact(ctx: click.Context, agency_id: str, phone: str | None, web: str | None, as_json: bool) -> None:
+    """Set how people reach an agency, in the draft: what is not given is removed (neither: no contact).
+
+    The verification page shows it beside a permit of the agency that is not in force.
+
+    Example: permit registry set-contact hcm-syt --phone "028 3930 9912" --web https://medinet.hochiminhcity.gov.vn
+    """
+    contact = operator.set_contact(home_of(ctx), agency_id, phone, web).agencies[agency_id].contact
+    shown = _contact_text(contact.to_dict()) if contact is not None else ""
+    emit({"agency": agency_id, "contact": contact.to_dict() if contact is not None else None, "draft": True}, as_json, lambda: click.echo(
+        (_("Contact of {agency} set to {contact} in the draft; publish to make it effective.") if contact is not None else
+         _("Contact of {agency} removed from the draft; publish to make it effective.")).format(agency=agency_id, contact=shown)))
+
+
+def _contact_text(contact: dict[str, str]) -> str:
+    return " · ".join(contact[member] for member in ("phone", "web") if member in contact)
 
 
 @registry.command("add-key")
@@ -677,6 +707,8 @@ def _registry_summary(reg: Registry) -> None:
     for agency in reg.agencies.values():
         click.echo("  " + _("agency {id}: {vi} / {en}; may issue {types}").format(
             id=agency.id, vi=agency.name.vi, en=agency.name.en, types=", ".join(agency.types)))
+        if agency.contact is not None:
+            click.echo("    " + _("contact: {contact}").format(contact=_contact_text(agency.contact.to_dict())))
         for key in agency.keys:
             state = (paint(_("retired {reason} at {at}").format(reason=key.retired_reason, at=iso(key.retired_at)), fg="red")
                      if key.retired_at else paint(_("active"), fg="green"))

@@ -6,6 +6,7 @@ verifier makes before trusting a registry are in keys/trust.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -19,6 +20,11 @@ from keys.reasons import N_, Reason
 
 NAME_MAX = 200
 URL_MAX = 512
+# An agency's contact for the people who check its permits: a phone number as printed
+# ("028 3829 7336", "+84 28 3829 7336", "(028) 3829-7336") and a web address to read on a phone.
+PHONE_MAX = 32
+PHONE = re.compile(r"[0-9+()-]+(?: [0-9+()-]+)*")
+WEB_MAX = 200
 MAX_VALIDITY_DAYS = 36_500
 RetiredReason = Literal["superseded", "compromised"]
 RETIRED_REASONS: tuple[RetiredReason, ...] = ("superseded", "compromised")
@@ -160,13 +166,71 @@ def check_url(value: object, what: str) -> str:
     return url
 
 
+def check_phone(value: object, what: str) -> str:
+    """A phone number as people write it: digits, single spaces and + ( ) -, with 3 digits or more."""
+    if (not isinstance(value, str) or not 0 < len(value) <= PHONE_MAX or PHONE.fullmatch(value) is None
+            or sum(c.isdigit() for c in value) < 3):
+        raise FieldError("bad", f"{what} must be a phone number of digits, spaces and + ( ) -, at most {PHONE_MAX} characters")
+    return value
+
+
+def check_web(value: object, what: str) -> str:
+    """A web address people may open: https, a host, no user name or password in it (an address
+    like https://hochiminhcity.gov.vn@example.com would show one site and open another)."""
+    if not isinstance(value, str) or not 0 < len(value) <= WEB_MAX or not value.isascii() or not value.isprintable():
+        raise FieldError("bad", f"{what} must be an https address of at most {WEB_MAX} characters")
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unclosed [ in the host, say
+        parts = urlsplit("")
+    if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc or " " in value:
+        raise FieldError("bad", f"{what} must be an https address of at most {WEB_MAX} characters")
+    return value
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How people reach an agency about its permits: a phone number, a web address, or both."""
+
+    phone: str | None = None
+    web: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.phone is None and self.web is None:
+            raise FieldError("bad", "a contact needs a phone number or a web address")
+        if self.phone is not None:
+            check_phone(self.phone, "contact phone")
+        if self.web is not None:
+            check_web(self.web, "contact web address")
+
+    def to_dict(self) -> dict[str, str]:
+        out = {}
+        if self.phone is not None:
+            out["phone"] = self.phone
+        if self.web is not None:
+            out["web"] = self.web
+        return out
+
+    @classmethod
+    def from_dict(cls, obj: object, what: str) -> Contact:
+        m = fields.members(obj, what, (), ("phone", "web"))
+        if not m:
+            raise FieldError("bad", f"{what} must have a phone or a web member, or be left out")
+        return cls(phone=check_phone(m["phone"], f"{what} phone") if "phone" in m else None,
+                   web=check_web(m["web"], f"{what} web") if "web" in m else None)
+
+
 @dataclass(frozen=True)
 class Agency:
+    """An agency: its names, the permit types it may issue, where its status list is published,
+    its keys, and how people reach it (`contact`, None when the registry gives none)."""
+
     id: str
     name: Names
     types: tuple[str, ...]
     status_url: str
     keys: tuple[AgencyKey, ...] = ()
+    contact: Contact | None = None
 
     def __post_init__(self) -> None:
         fields.identifier(self.id, "agency id")
@@ -186,17 +250,21 @@ class Agency:
         object.__setattr__(self, "keys", tuple(sorted(self.keys, key=lambda k: k.kid)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name.to_dict(),
             "types": list(self.types),
             "status_url": self.status_url,
             "keys": {key.kid: key.to_dict() for key in self.keys},
         }
+        # Left out when none: registries signed before agencies had a contact read the same.
+        if self.contact is not None:
+            out["contact"] = self.contact.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, agency_id: str, obj: object) -> Agency:
         what = f"agency {agency_id}"
-        m = fields.members(obj, what, ("name", "types", "status_url", "keys"))
+        m = fields.members(obj, what, ("name", "types", "status_url", "keys"), ("contact",))
         if not isinstance(m["types"], list) or not isinstance(m["keys"], dict):
             raise FieldError("bad", f"{what}: types must be a list and keys an object")
         return cls(
@@ -205,6 +273,7 @@ class Agency:
             types=tuple(fields.identifier(code, f"{what} type") for code in m["types"]),
             status_url=m["status_url"],
             keys=tuple(AgencyKey.from_dict(agency_id, kid, key) for kid, key in m["keys"].items()),
+            contact=Contact.from_dict(m["contact"], f"{what} contact") if "contact" in m else None,
         )
 
     def active_keys(self, at: int) -> list[AgencyKey]:
@@ -341,6 +410,11 @@ class Registry:
         for code in types:
             self.permit_type(code)
         agency = replace(self.agency(agency_id), types=tuple(sorted(set(types))))
+        return replace(self, agencies={**self.agencies, agency_id: agency})
+
+    def with_contact(self, agency_id: str, contact: Contact | None) -> Registry:
+        """The draft with `contact` for the agency (None: none)."""
+        agency = replace(self.agency(agency_id), contact=contact)
         return replace(self, agencies={**self.agencies, agency_id: agency})
 
     def with_key(self, agency_id: str, public_key: PublicKey, valid_from: int) -> Registry:

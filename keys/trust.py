@@ -58,7 +58,8 @@ MAX_ROOT_CHAIN = 32  # root versions in one bundle: a rotation a year for 32 yea
 
 # Bytes of one entry as canonical JSON, generously above measured real ones: an agency with a
 # 50-character Vietnamese name, its English name, four types and an https status URL, without
-# its keys, 338; a retired P-256 agency key 243; a permit type 179; a P-256 root key 180.
+# its keys, 338 (and 418 with a contact, a phone number and a web address); a retired P-256
+# agency key 243; a permit type 179; a P-256 root key 180.
 AGENCY_BYTES = 512
 KEY_BYTES = 256
 TYPE_BYTES = 256

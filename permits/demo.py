@@ -49,6 +49,14 @@ AGENCIES = [
     ("hcm-sct", "Sở Công Thương", "Department of Industry and Trade", ["alcohol-retail", "food-safety"]),
     ("hcm-sxd", "Sở Xây dựng", "Department of Construction", ["construction"]),
 ]
+# Whom people call about each department's permits, shown by the page beside a permit that is not
+# in force (the numbers are made up for the demo; the sites are the departments' own).
+CONTACTS = {
+    "hcm-skhdt": ("028 3829 7336", "https://dpi.hochiminhcity.gov.vn"),
+    "hcm-syt": ("028 3930 9912", "https://medinet.hochiminhcity.gov.vn"),
+    "hcm-sct": ("028 3829 6464", "https://congthuong.hochiminhcity.gov.vn"),
+    "hcm-sxd": ("028 3932 5960", "https://soxaydung.hochiminhcity.gov.vn"),
+}
 
 
 @dataclass(frozen=True)
@@ -174,7 +182,8 @@ def build_demo(directory: Path, say: Callable[[str], None], base_url: str | None
         operator.add_type(home, code, vi, en, days)
     signers = {}
     for agency_id, vi, en, types in AGENCIES:
-        operator.add_agency(home, agency_id, vi, en, types, f"{status_base}/{agency_id}.jwt" if status_base else None)
+        operator.add_agency(home, agency_id, vi, en, types, f"{status_base}/{agency_id}.jwt" if status_base else None,
+                            *CONTACTS[agency_id])
         signers[agency_id] = home.generate_key(agency_id, passphrase)
         # Keys registered from 2023 on, so the demo can show a permit issued then, since expired.
         operator.add_key(home, agency_id, signers[agency_id].public_key(), history_start)

@@ -16,7 +16,7 @@ from keys.encoding import load_json_file_strict
 from keys.errors import ConflictError, InputError
 from keys.fields import MAX_TIME, FieldError
 from keys.reasons import Reason
-from keys.registry import Agency, Names, PermitType, Registry, RetiredReason
+from keys.registry import Agency, Contact, Names, PermitType, Registry, RetiredReason, check_phone, check_web
 from keys.signer import KeySigner
 from keys.text import check_identifier, normalise_text
 from keys.trust import Root, TrustedRegistry, follow_roots, make_bundle, sign_registry, sign_root
@@ -147,13 +147,41 @@ def set_requirements(home: Home, code: str, requires: Sequence[str]) -> Registry
     return _edit(home, lambda r: r.with_requirements(code, tuple(requires)))
 
 
-def add_agency(home: Home, agency_id: str, name_vi: str, name_en: str, types: list[str], status_url: str | None) -> Registry:
+def contact(phone: str | None, web: str | None) -> Contact | None:
+    """The contact an operator typed (None when neither is given); InputError names what is wrong
+    (bad_input for the phone number, bad_url for the web address)."""
+    phone = " ".join(phone.split()) if phone is not None else None  # spaces as typed, one between groups
+    web = web.strip() if web is not None else None
+    try:
+        if phone is not None:
+            check_phone(phone, "the phone number (--phone)")
+    except FieldError as exc:
+        raise InputError(str(exc), reason=Reason.BAD_INPUT) from None
+    try:
+        if web is not None:
+            check_web(web, "the web address (--web)")
+    except FieldError as exc:
+        raise InputError(str(exc), reason=Reason.BAD_URL) from None
+    return Contact(phone=phone, web=web) if phone is not None or web is not None else None
+
+
+def add_agency(home: Home, agency_id: str, name_vi: str, name_en: str, types: list[str], status_url: str | None,
+               phone: str | None = None, web: str | None = None) -> Registry:
     check_identifier(agency_id, "agency id")
     names = Names(normalise_text(name_vi, "Vietnamese name", 200), normalise_text(name_en, "English name", 200))
     if not types:
         raise InputError("an agency must be allowed at least one permit type (--type)", reason=Reason.BAD_INPUT)
     url = status_url or f"{home.base_url.rstrip('/')}/api/v1/status/{agency_id}"
-    return _edit(home, lambda r: r.with_agency(Agency(id=agency_id, name=names, types=tuple(sorted(set(types))), status_url=url)))
+    new = contact(phone, web)
+    return _edit(home, lambda r: r.with_agency(Agency(id=agency_id, name=names, types=tuple(sorted(set(types))), status_url=url,
+                                                      contact=new)))
+
+
+def set_contact(home: Home, agency_id: str, phone: str | None, web: str | None) -> Registry:
+    """Give the agency exactly this contact in the draft: what is not given is removed (neither:
+    the agency has no contact)."""
+    new = contact(phone, web)
+    return _edit(home, lambda r: r.with_contact(agency_id, new))
 
 
 def set_agency_types(home: Home, agency_id: str, types: list[str]) -> Registry:

@@ -246,6 +246,10 @@ class Bindings:
         return text
 
 
+# cli.ProgressBar's line: "<label> [<30 of # or space>] <share>% <done>/<total> <unit>…".
+PROGRESS_BAR = re.compile(r" \[[# ]{30}\] +\d+[.,]\d%")
+
+
 def lines_of(text: str) -> list[str]:
     lines = [line.rstrip() for line in text.splitlines()]
     while lines and not lines[0]:

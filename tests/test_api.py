@@ -280,7 +280,7 @@ def test_real_responses_match_the_openapi_schemas(city: City, client: FlaskClien
 # --- headers ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/v", "/", "/api/v1/healthz", "/static/verify.js", "/no-such-page"])
+@pytest.mark.parametrize("path", ["/v", "/", "/api/v1/healthz", "/static/verify.js", "/favicon.ico", "/no-such-page"])
 def test_security_headers_on_every_response(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     response.close()
@@ -296,9 +296,9 @@ def test_the_page_has_no_inline_script_and_does_not_reflect_the_host(client: Fla
     assert "evil.example" not in html
     scripts = [chunk.split(">", 1)[0] for chunk in html.split("<script")[1:]]
     # The texts and the documents' addresses and anchor (JSON, never run), the check (a module,
-    # run first) and the page's script.
+    # run first), the page's script and the scanner's.
     assert scripts == [' type="application/json" id="texts"', ' type="application/json" id="documents"',
-                       ' type="module" src="/local.js"', ' defer src="/static/verify.js"']
+                       ' type="module" src="/local.js"', ' defer src="/static/verify.js"', ' defer src="/static/scan.js"']
     texts = json.loads(html.split('id="texts">', 1)[1].split("</script>", 1)[0])
     assert texts["status"]["valid"] == {"vi": "HỢP LỆ", "en": "VALID"}
     assert '<html lang="vi">' in html and 'name="viewport"' in html

@@ -30,25 +30,33 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+def start_chromium(profile: Path, network_log: bool = False) -> webdriver.Chrome:
+    """Headless Chromium as a small Android phone (360 CSS pixels wide); with `network_log`, its
+    DevTools network events are kept for `driver.get_log("performance")`."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         pytest.fail("Debian's chromium and chromium-driver are required (apt-get install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}",
                  # a name for 127.0.0.1 that is no secure context: there the page asks the API
                  "--host-resolver-rules=MAP verifier.test 127.0.0.1"):
         options.add_argument(flag)
-    # A small Android phone: 360 CSS pixels wide.
     options.add_experimental_option("mobileEmulation", {
         "deviceMetrics": {"width": 360, "height": 760, "pixelRatio": 3.0},
         "userAgent": "Mozilla/5.0 (Linux; Android 13; SM-A145F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36",
     })
+    if network_log:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
+    return driver
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    driver = start_chromium(tmp_path / "profile")
     yield driver
     driver.quit()
 

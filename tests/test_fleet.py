@@ -408,7 +408,7 @@ def test_metrics_are_not_public(fleet: Fleet) -> None:
     status, headers, body = request(fleet.node_url(1), "GET", "/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
     assert b'permit_verdicts_total{agency="hcm-skhdt",reason="none",status="valid"}' in body
-    for path in ("/", "/v"):  # the page stays public
+    for path in ("/", "/v", "/favicon.ico"):  # the page and its icon stay public
         assert request(fleet.public_url, "GET", path)[0] == 200
     for path in ("/healthz", "/api/v2/verify", "/.errors/not_found", "/static/../metrics", "/api/v1/../../metrics"):
         status, _, body = request(fleet.public_url, "GET", path)

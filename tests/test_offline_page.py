@@ -370,6 +370,55 @@ def test_the_pages_one_script_gives_the_servers_verdict_for_every_vector_and_tho
     assert not different, mismatches(different)
 
 
+# Contacts as a registry may carry them (keys/registry.py Contact): accepted, and refused for each rule.
+CONTACTS: list[object] = [
+    {"phone": "028 3829 7336"}, {"web": "https://syt.hochiminhcity.gov.vn/lien-he"},
+    {"phone": "+84 (28) 3829-7336", "web": "https://EXAMPLE.vn:8443/a?b#c"}, {"web": "HTTPS://example.vn"},
+    {"web": "https://[2001:db8::1]/"}, {"web": "https://[v1.x]/"}, {"phone": "123"},
+    {}, {"phone": "12"}, {"phone": "028  3829"}, {"phone": "028 3829 733a"}, {"phone": " 028 3829"}, {"phone": "1" * 33},
+    {"phone": 2838297336}, {"phone": "٠٢٨ ٣٨٢٩"}, {"web": "http://example.vn"}, {"web": "https://user@example.vn"},
+    {"web": "https://"}, {"web": "https://:443/"}, {"web": "https://[1.2.3.4]/"}, {"web": "https://[::1/"},
+    {"web": "https://ví-dụ.vn"}, {"web": "https://a b.vn"}, {"web": "https://example.vn/" + "a" * 181}, {"web": "https://example.vn/" + "a" * 182},
+    {"web": "https://example.vn/\x7f"}, {"web": "javascript:alert(1)"}, {"phone": "028", "fax": "029"}, "028 3829 7336",
+]
+
+
+def test_the_page_reads_each_agencys_contact_as_the_registry_does_and_names_it_in_the_verdict(served: Served,
+                                                                                                 fresh: Phone) -> None:
+    """An agency's contact, in registries signed by the city's roots: kept and named in the verdict
+    (issuer and each basis's issuer) where the server's registry model keeps it, the registry
+    refused where it refuses it; by the modules and by the page's one script alike."""
+    from browser_check import PageVerifier, mismatches
+    from test_browser_verifier import Mutations, compare
+
+    from keys.fields import FieldError
+    from keys.registry import Contact
+    from permits.token import sign_permit
+
+    mutations = Mutations(served, served.city.trusted.registry.issued_at + 10)
+    tokens = [sign_permit(permit, mutations.signer(permit)) for permit in mutations.permits]
+    cases = []
+    for contact in CONTACTS:
+        def edit(registry: dict[str, Any], contact: object = contact) -> None:
+            for agency in ("hcm-syt", "hcm-skhdt"):
+                registry["agencies"][agency]["contact"] = contact
+        world = mutations.world({}, registry=mutations.registry_bundle(edit))
+        cases += [("contact", world, token, mutations.now, 0) for token in tokens]
+    page = PageVerifier(fresh.driver, served.url)
+    for module in ("/static/check/verify.js", "/local.js"):
+        page.module, page.opened = f"{served.url}{module}", {}
+        counts, reasons, different = compare(page, cases)
+        assert not different, mismatches(different)
+    kept = 0
+    for contact in CONTACTS:
+        try:
+            Contact.from_dict(contact, "contact")
+            kept += 1
+        except FieldError:
+            pass
+    assert (kept, reasons["registry_invalid"]) == (8, 3 * (len(CONTACTS) - 8))
+
+
 # --- the QR code's digits, read in the page as permits/qr.py reads them ------------------------------
 
 def digit_cases(city: City) -> list[str]:

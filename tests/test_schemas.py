@@ -155,6 +155,35 @@ def test_a_registry_outside_the_schema_is_refused_by_it(city: City) -> None:
     assert errors("registry-bundle.json", {**bundle, "registry": {**bundle["registry"], "signatures": []}}) != []
 
 
+def test_a_registry_with_contacts_and_the_verdicts_naming_them_match(city: City, client: FlaskClient) -> None:
+    operator.set_contact(city.home, "hcm-syt", "028 3930 9912", "https://medinet.hochiminhcity.gov.vn")
+    operator.set_contact(city.home, "hcm-skhdt", "(028) 3829-7336", None)
+    operator.set_contact(city.home, "hcm-sct", None, "https://congthuong.hochiminhcity.gov.vn/lien-he?lang=vi")
+    operator.set_requirements(city.home, "alcohol-retail", ["business-registration"])
+    city.trusted = operator.publish(city.home, passphrase, NOW, 30 * DAY)
+    assert check_bundle(city.home.file("registry.json").read_bytes()) == 1
+    registration = city.issue("hcm-skhdt", "business-registration", number="0316543210", holder_id="0316543210")
+    licence = city.issue("hcm-sct", "alcohol-retail", basis=(registration.permit,), holder_id=None, holder_name=None, holder_address=None)
+    revoked = city.issue(number="R")
+    city.change(revoked, "revoked")
+    city.publish_all()
+    client.application.extensions["permit_store"].reload()
+    for token in (licence.token, revoked.token):
+        verdict = client.post("/api/v1/verify", json={"token": token}).get_json()
+        assert errors("verdict.json", verdict) == [], verdict
+    verdict = client.post("/api/v1/verify", json={"token": licence.token}).get_json()
+    assert verdict["issuer"]["contact"] == {"web": "https://congthuong.hochiminhcity.gov.vn/lien-he?lang=vi"}
+    assert verdict["basis"][0]["issuer"]["contact"] == {"phone": "(028) 3829-7336"}
+    bundle = json.loads(city.home.file("registry.json").read_bytes())
+    registry = json.loads(b64url_decode(bundle["registry"]["payload"]))
+    agency = registry["agencies"]["hcm-syt"]
+    for contact in ({}, {"phone": "gọi sở"}, {"web": "http://medinet.hochiminhcity.gov.vn"}, {"web": "https://a@b.vn"},
+                    {"email": "syt@tphcm.gov.vn"}, {"phone": "028  3930 9912"}):
+        assert errors("registry.json", {**registry, "agencies": {"hcm-syt": {**agency, "contact": contact}}}) != [], contact
+    for contact in ({}, {"phone": 2839309912}):
+        assert errors("verdict.json", {**verdict, "issuer": {**verdict["issuer"], "contact": contact}}) != [], contact
+
+
 # --- permits ------------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from keys.encoding import b64url_decode, b64url_encode, dumps_canonical, loads_s
 from keys.errors import ConflictError, InputError, NotFoundError, RegistryError
 from keys.fields import ISSUED_AT_LEEWAY, FieldError
 from keys.jws import TYP_REGISTRY, TYP_ROOT, sign_general
-from keys.registry import Agency, AgencyKey, Names, PermitType, Registry
+from keys.registry import Agency, AgencyKey, Contact, Names, PermitType, Registry
 from keys.signer import KeySigner
 from keys.trust import (
     MAX_BUNDLE_BYTES,
@@ -337,6 +337,9 @@ def test_registry_model_refuses_a_kid_in_two_agencies(city: City) -> None:
         pytest.param(lambda c: c.update(registry="hn"), id="id-of-another-registry"),
         pytest.param(lambda c: c["agencies"].update({"HCM-SYT": c["agencies"]["hcm-syt"]}), id="agency-id-upper"),
         pytest.param(lambda c: c["types"]["food-safety"].update(max_days=0), id="type-max-days-0"),
+        pytest.param(lambda c: c["agencies"]["hcm-syt"].update(contact={}), id="contact-empty"),
+        pytest.param(lambda c: c["agencies"]["hcm-syt"].update(contact={"web": "http://medinet.hochiminhcity.gov.vn"}), id="contact-web-not-https"),
+        pytest.param(lambda c: c["agencies"]["hcm-syt"].update(contact={"phone": "gọi sở"}), id="contact-phone-not-a-number"),
         pytest.param(
             lambda c: c["agencies"]["hcm-syt"].update(keys={"AAAAAAAAAAAA": next(iter(c["agencies"]["hcm-syt"]["keys"].values()))}),
             id="kid-not-thumbprint",
@@ -359,6 +362,15 @@ def test_signed_registry_breaking_a_rule_is_refused(city: City, edit: Callable[[
     content = city.registry().to_dict()
     edit(content)
     refused(lambda: city.open(make_bundle([], signed_content(content, city.root_signers[:2]))))
+
+
+def test_signed_registry_with_a_contact_opens_and_one_without_reads_as_before(city: City) -> None:
+    content = city.registry().to_dict()
+    assert "contact" not in content["agencies"]["hcm-syt"]
+    content["agencies"]["hcm-syt"]["contact"] = {"phone": "028 3930 9912", "web": "https://medinet.hochiminhcity.gov.vn"}
+    opened = city.open(make_bundle([], signed_content(content, city.root_signers[:2]))).registry
+    assert opened.agencies["hcm-syt"].contact == Contact("028 3930 9912", "https://medinet.hochiminhcity.gov.vn")
+    assert opened.agencies["hcm-sct"].contact is None and opened.to_dict() == content
 
 
 def test_agency_with_no_types_cannot_be_built() -> None:

@@ -116,6 +116,10 @@ def test_the_wheel_installed_elsewhere_serves_the_page_and_prints_a_permit(tmp_p
             status, content_type, body = get(f"{url}{path}")
             assert (status, content_type) == (200, STATIC[name])
             assert body == (packaged / "static" / name).read_bytes() == (ROOT / "verifier" / "web" / "static" / name).read_bytes()
+        # Every file the page may load (the in-browser verifier's modules, the scanner's decoder) is installed.
+        static = ROOT / "verifier" / "web" / "static"
+        for source in (path for path in static.rglob("*") if path.is_file()):
+            assert (packaged / "static" / source.relative_to(static)).read_bytes() == source.read_bytes(), source
         # The published schemas, and errors as problem details, from the install alone.
         status, content_type, body = get(f"{url}/api/v1/schemas/verdict.json")
         assert (status, content_type) == (200, "application/schema+json")

@@ -80,9 +80,7 @@ class BasisState:
         permit_type: dict[str, Any] = {"code": self.ref.type}
         if self.permit_type is not None:
             permit_type["name"] = self.permit_type.name.to_dict()
-        issuer: dict[str, Any] = {"id": self.ref.agency}
-        if self.issuer is not None:
-            issuer["name"] = self.issuer.name.to_dict()
+        issuer = _issuer_dict(self.issuer) if self.issuer is not None else {"id": self.ref.agency}
         return {"id": self.ref.id, "type": permit_type, "issuer": issuer, "state": self.state}
 
 
@@ -127,8 +125,17 @@ class Verdict:
             if self.basis:
                 out["basis"] = [state.to_dict() for state in self.basis]
         if self.issuer is not None:
-            out["issuer"] = {"id": self.issuer.id, "name": self.issuer.name.to_dict()}
+            out["issuer"] = _issuer_dict(self.issuer)
         return out
+
+
+def _issuer_dict(agency: Agency) -> dict[str, Any]:
+    """An agency as a verdict names it: the registry's id and names, and its contact when the
+    registry gives one (whom to call about a permit that is not in force)."""
+    out: dict[str, Any] = {"id": agency.id, "name": agency.name.to_dict()}
+    if agency.contact is not None:
+        out["contact"] = agency.contact.to_dict()
+    return out
 
 
 def _permit_dict(permit: Permit, permit_type: PermitType | None) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from keys.encoding import MAX_SAFE_INT
 from keys.fields import MAX_TIME
 from keys.jws import GENERAL_PROTECTED_MAX, SIGNATURE_CHARS, TYP_REGISTRY, TYP_ROOT
 from keys.reasons import VERDICT_REASONS, Reason
-from keys.registry import MAX_VALIDITY_DAYS, RETIRED_REASONS, URL_MAX
+from keys.registry import MAX_VALIDITY_DAYS, PHONE, PHONE_MAX, RETIRED_REASONS, URL_MAX, WEB_MAX
 from keys.registry import NAME_MAX as REGISTRY_NAME_MAX
 from keys.text import IDENTIFIER
 from keys.trust import (
@@ -98,6 +98,15 @@ _AGENCY_KEY = {
     "dependentRequired": {"retired_at": ["retired_reason"], "retired_reason": ["retired_at"]},
     **_ALG_AND_JWK,
 }
+_PHONE = {"type": "string", "maxLength": PHONE_MAX, "pattern": _anchored(PHONE),
+          "description": "A phone number as printed: digits, single spaces and + ( ) -, with at least 3 digits."}
+_WEB = {"type": "string", "format": "uri", "maxLength": WEB_MAX, "pattern": "^https://[^ @/?#]+([/?#][^ ]*)?$",
+        "description": "An https address people may open (no user name or password in it)."}
+_CONTACT_MEANING = "How people reach the agency about its permits: a phone number, a web address, or both."
+_CONTACT: dict[str, Any] = {
+    "type": "object", "minProperties": 1, "additionalProperties": False, "description": _CONTACT_MEANING,
+    "properties": {"phone": _PHONE, "web": _WEB},
+}
 _AGENCY = {
     "type": "object", "required": ["name", "types", "status_url", "keys"], "additionalProperties": False,
     "properties": {
@@ -107,6 +116,7 @@ _AGENCY = {
         "status_url": {"type": "string", "format": "uri", "maxLength": URL_MAX, "pattern": "^https?://[^ ]+$",
                        "description": "Where the agency's status list is published; a verifier fetches it from here only."},
         "keys": {"type": "object", "maxProperties": MAX_KEYS_PER_AGENCY, "propertyNames": _KID, "additionalProperties": _AGENCY_KEY},
+        "contact": {**_CONTACT, "description": f"{_CONTACT_MEANING} Left out when the registry gives none."},
     },
 }
 REGISTRY: dict[str, Any] = {
@@ -273,6 +283,9 @@ PERMIT_VIEW: dict[str, Any] = {
         "issued_at": _TIME, "valid_from": _TIME, "valid_until": {**_TIME, "description": "Exclusive: the first moment it is no longer valid."},
     },
 }
+# Whom to call about a permit, as the registry gives it; left out when it gives none.
+_VERDICT_CONTACT = {**_CONTACT, "description": "The agency's contact from the registry, for people to call about a permit "
+                                               "(one that is revoked or suspended, say); left out when the registry gives none."}
 # What a verdict says of each permit the permit rests on (verifier/verdict.py BASIS_STATES).
 _BASIS_STATE_MEANING = {
     "valid": "in force",
@@ -292,7 +305,8 @@ BASIS_VIEW: dict[str, Any] = {
         "type": {"type": "object", "required": ["code"], "additionalProperties": False,
                  "properties": {"code": {"type": "string"}, "name": {**_VERDICT_NAMES, "description": "Left out when the registry does not know the type."}}},
         "issuer": {"type": "object", "required": ["id"], "additionalProperties": False,
-                   "properties": {"id": {"type": "string"}, "name": {**_VERDICT_NAMES, "description": "Left out when the registry does not know the agency."}}},
+                   "properties": {"id": {"type": "string"}, "name": {**_VERDICT_NAMES, "description": "Left out when the registry does not know the agency."},
+                                  "contact": _VERDICT_CONTACT}},
         "state": {"type": "string", "enum": list(BASIS_STATES),
                   "description": "; ".join(f"{state}: {_BASIS_STATE_MEANING[state]}" for state in BASIS_STATES) + "."},
     },
@@ -309,7 +323,7 @@ VERDICT: dict[str, Any] = {
         "registry_version": {"type": ["integer", "null"]},
         "permit": PERMIT_VIEW,
         "issuer": {"type": "object", "required": ["id", "name"], "additionalProperties": False,
-                   "properties": {"id": {"type": "string"}, "name": _VERDICT_NAMES}},
+                   "properties": {"id": {"type": "string"}, "name": _VERDICT_NAMES, "contact": _VERDICT_CONTACT}},
         "superseded_by": {"type": "object", "required": ["id", "min_version"], "additionalProperties": False,
                           "properties": {"id": {"type": "string"}, "min_version": {"type": "integer"}}},
         "basis": {"type": "array", "minItems": 1, "items": BASIS_VIEW,

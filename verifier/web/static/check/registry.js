@@ -94,8 +94,8 @@ function isIpv6(text) {
 
 // check_url: canonical text; urlsplit's scheme http or https (any case), a netloc, no space.
 // Where Python 3.11's urlsplit raises (brackets, NFKC), the URL is refused.
-function checkUrl(value) {
-  const url = text(value, 512);
+// urlsplit's scheme (lower case) and netloc; FieldError where urlsplit raises ValueError.
+function urlParts(url) {
   const colon = url.indexOf(":");
   const scheme = colon > 0 && /^[A-Za-z][A-Za-z0-9+.-]*$/.test(url.slice(0, colon)) ? url.slice(0, colon).toLowerCase() : "";
   const rest = scheme ? url.slice(colon + 1) : url;
@@ -107,8 +107,42 @@ function checkUrl(value) {
   }
   const plain = netloc.replace(/[@:#?]/g, "");
   if (plain.normalize("NFKC") !== plain && /[/?#@:]/.test(plain.normalize("NFKC"))) throw bad("NFKC");
+  return { scheme, netloc };
+}
+
+function checkUrl(value) {
+  const url = text(value, 512);
+  const { scheme, netloc } = urlParts(url);
   if (!["http", "https"].includes(scheme) || !netloc || url.includes(" ")) throw bad("URL");
   return url;
+}
+
+// An agency's contact (keys/registry.py check_phone, check_web, Contact.from_dict).
+const PHONE = /^[0-9+()-]+(?: [0-9+()-]+)*$/;
+
+function checkPhone(value) {
+  if (typeof value !== "string" || !(value.length > 0 && value.length <= 32) || !PHONE.test(value)
+      || value.replace(/[^0-9]/g, "").length < 3) throw bad("contact phone");
+  return value;
+}
+
+function checkWeb(value) {
+  if (typeof value !== "string" || !(value.length > 0 && value.length <= 200) || !/^[\x20-\x7e]*$/.test(value)) throw bad("contact web");
+  const { scheme, netloc } = urlParts(value);
+  // urlsplit's hostname: after any user part, inside brackets or before a port, lower-cased.
+  const hostinfo = netloc.slice(netloc.lastIndexOf("@") + 1);
+  const hostname = hostinfo.includes("[") ? hostinfo.split("[")[1].split("]")[0] : hostinfo.split(":")[0];
+  if (scheme !== "https" || !hostname || netloc.includes("@") || value.includes(" ")) throw bad("contact web");
+  return value;
+}
+
+function contactOf(obj) {
+  const m = members(obj, [], ["phone", "web"]);
+  if (!m.size) throw bad("contact");
+  const contact = {};
+  if (m.has("phone")) contact.phone = checkPhone(m.get("phone"));
+  if (m.has("web")) contact.web = checkWeb(m.get("web"));
+  return contact;
 }
 
 function permitType(code, obj) {
@@ -141,12 +175,8 @@ async function agencyOf(id, obj) {
   if (!Array.isArray(m.get("types")) || !isObject(m.get("keys"))) throw bad("agency");
   identifier(id);
   const agency = { id, name: names(m.get("name")), types: m.get("types").map(identifier), keys: [] };
-  // Whom to call (issue 17): announced for the registry, its exact checks still to follow main's.
-  if (m.has("contact")) {
-    const contact = members(m.get("contact"), [], ["phone", "web"]);
-    if (![...contact.values()].every((value) => typeof value === "string")) throw bad("contact");
-    agency.contact = Object.fromEntries(contact);
-  }
+  // Whom to call about its permits (issue 17), as keys/registry.py Contact.
+  if (m.has("contact")) agency.contact = contactOf(m.get("contact"));
   for (const [kid, key] of m.get("keys")) agency.keys.push(await agencyKey(id, kid, key));
   if (!agency.types.length || !ascending(agency.types)) throw bad("types");
   agency.statusUrl = checkUrl(m.get("status_url"));

@@ -247,10 +247,17 @@ function verdict(reasons, now, version, permit, agency, permitType, basis) {
     out.basis = basis.map(({ ref, state, agency: issuer, permitType: type }) => ({
       id: ref.id,
       type: type ? { code: ref.type, name: namesOf(type.name) } : { code: ref.type },
-      issuer: issuer ? { id: ref.agency, name: namesOf(issuer.name) } : { id: ref.agency },
+      issuer: issuer ? issuerOf(issuer) : { id: ref.agency },
       state,
     }));
   }
-  out.issuer = { id: agency.id, name: namesOf(agency.name) };
+  out.issuer = issuerOf(agency);
+  return out;
+}
+
+// An agency as a verdict names it, with its contact when the registry gives one (verdict.py _issuer_dict).
+function issuerOf(agency) {
+  const out = { id: agency.id, name: namesOf(agency.name) };
+  if (agency.contact) out.contact = { ...agency.contact };
   return out;
 }
