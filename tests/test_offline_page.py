@@ -61,8 +61,6 @@ class Request:
     encoded_length: int = 0
     encoding: str = ""
     from_worker: bool = False
-    started: float = 0.0
-    finished: float = 0.0
 
     def texts(self) -> list[str]:
         return [self.method, self.url, self.body, *(f"{name}: {value}" for name, value in self.headers.items())]
@@ -91,7 +89,6 @@ class Phone:
                 request.method, request.url = sent["method"], sent["url"]
                 request.headers.update(sent.get("headers", {}))
                 request.body += sent.get("postData", "")
-                request.started = params["timestamp"]
                 seen.append(key)
             elif method == "Network.requestWillBeSentExtraInfo":
                 self.requests.setdefault(key, Request("", "")).headers.update(params.get("headers", {}))
@@ -102,7 +99,6 @@ class Phone:
                 request.from_worker = bool(params["response"].get("fromServiceWorker"))
             elif method == "Network.loadingFinished":
                 self.requests.setdefault(key, Request("", "")).encoded_length = int(params["encodedDataLength"])
-                self.requests[key].finished = params["timestamp"]
         return [self.requests[key] for key in dict.fromkeys(seen)]
 
     def network(self, conditions: dict[str, Any]) -> None:
@@ -127,8 +123,14 @@ class Phone:
         WebDriverWait(self.driver, 30).until(lambda _: self.driver.execute_script("return Boolean(window.permitLocal)"))
 
     def scan(self, digits: str) -> Shown:
-        """A later scan in the open page: the fragment changes (as scan.js or a link in the page does)."""
+        """A later scan in the open page: the fragment changes to another permit's digits."""
         self.driver.execute_script("window.__verdictAt = null; window.__scanAt = performance.now(); location.hash = arguments[0];", digits)
+        return self.shown()
+
+    def camera(self, text: str) -> Shown:
+        """A later scan with the page's camera: the text read is handed to the page as scan.js does."""
+        self.driver.execute_script("window.__verdictAt = null; window.__scanAt = performance.now();"
+                                   "document.dispatchEvent(new CustomEvent('permit-scan', { detail: arguments[0] }));", text)
         return self.shown()
 
     def shown(self) -> Shown:
@@ -287,6 +289,30 @@ def test_the_page_checks_permits_itself_online_and_offline_and_no_request_carrie
     assert ("GET", "/api/v1/registry") in sent and {("GET", f"/api/v1/status/{agency}") for agency in city.registry.agencies} <= sent
     assert not any(method != "GET" for method, _ in sent)
     assert not [line for line in access_lines(served) if line.startswith("POST") or "[redacted]" in line]
+
+
+def test_when_the_connection_returns_the_open_page_fetches_the_documents_again(served: Served, fresh: Phone) -> None:
+    """An inspector's page stays open: offline it checks with what it holds; when the connection
+    returns (the browser's `online` event) it fetches the documents again, and the next scan
+    follows a revocation published meanwhile, with no reload."""
+    city, now = served.city, int(time.time())
+    permit = city.issue(at=now, number="BACK-1")
+    url = qr.permit_url(served.url, permit.token)
+    assert fresh.open(url).verdict == ("valid", [], "device")
+    fresh.network(OFFLINE)
+    city.change(permit, "revoked")
+    city.publish_status("hcm-syt", at=int(time.time()))
+    served_list(served, "hcm-syt")
+    assert fresh.camera(url).verdict == ("valid", [], "device")  # what it holds: the list before
+    before = len(access_lines(served))
+    fresh.network(ONLINE)
+    deadline = time.monotonic() + 15
+    while "GET /api/v1/status/hcm-syt HTTP/1.1" not in access_lines(served)[before:]:
+        assert time.monotonic() < deadline, "the page did not fetch the lists when the connection returned"
+        time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while (shown := fresh.camera(url)).verdict != ("revoked", ["revoked"], "device"):
+        assert time.monotonic() < deadline, shown
 
 
 # --- 5: light and quick --------------------------------------------------------------------------------

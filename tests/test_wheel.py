@@ -25,6 +25,7 @@ import urllib.request
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
+from verifier.web.local import bundle
 from verifier.web.schemas import published
 
 ROOT = Path(__file__).parent.parent
@@ -108,7 +109,7 @@ def test_the_wheel_installed_elsewhere_serves_the_page_and_prints_a_permit(tmp_p
 
         status, content_type, page = get(f"{url}/v")
         assert (status, content_type) == (200, "text/html; charset=utf-8")
-        script = re.search(rb'<script src="([^"]+)"', page)
+        script = re.search(rb'<script defer src="([^"]+)"', page)
         stylesheet = re.search(rb'<link rel="stylesheet" href="([^"]+)"', page)
         assert script and stylesheet, page[:2000]
         for path in (script.group(1).decode(), stylesheet.group(1).decode()):
@@ -116,6 +117,9 @@ def test_the_wheel_installed_elsewhere_serves_the_page_and_prints_a_permit(tmp_p
             status, content_type, body = get(f"{url}{path}")
             assert (status, content_type) == (200, STATIC[name])
             assert body == (packaged / "static" / name).read_bytes() == (ROOT / "verifier" / "web" / "static" / name).read_bytes()
+        # The page's check, joined from the installed modules: the script the source tree makes.
+        status, content_type, body = get(f"{url}/local.js")
+        assert (status, content_type, body.decode()) == (200, "text/javascript; charset=utf-8", bundle())
         # Every file the page may load (the in-browser verifier's modules, the scanner's decoder) is installed.
         static = ROOT / "verifier" / "web" / "static"
         for source in (path for path in static.rglob("*") if path.is_file()):

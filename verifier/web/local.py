@@ -36,7 +36,7 @@ STATIC = Path(__file__).with_name("static")
 # (the camera's decoder) are kept when first used.
 ENTRY = "local.js"
 BUNDLE = "/local.js"
-SHELL_FILES = ("page.css", "verify.js")
+SHELL_FILES = ("page.css", "verify.js", "scan.css", "scan.js")
 # The header's red (static/page.css), for the phone's status bar and the installed app.
 THEME_COLOUR = "#9b1c1c"
 BACKGROUND_COLOUR = "#f6f6f3"
@@ -148,7 +148,7 @@ def script() -> Response:
 
 @blueprint.get("/sw.js")
 def service_worker() -> Response:
-    shell = [PAGE, BUNDLE, *(url_for("page.static", filename=name) for name in SHELL_FILES),
+    shell = [PAGE, BUNDLE, *(url_for("page.static", filename=name) for name in SHELL_FILES), url_for("page.favicon"),
              url_for("local.manifest"), *(url_for("local.app_icon", size=size) for size in ICON_SIZES)]
     body = render_template("sw.js", version=_shell_version(), shell=shell)
     response = Response(body, mimetype="text/javascript")

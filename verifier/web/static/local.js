@@ -101,14 +101,19 @@ export function tokenToCheck(value) {
 
 const config = JSON.parse(document.getElementById("documents").textContent);
 
-// {bundle: bytes or null, lists: {agency: token}, ok: whether the server answered}. Plain
-// requests, as the page's preload links make them (so that those answers are used): a worker
-// controlling the page revalidates them (sw.js).
+// {bundle: bytes or null, lists: {agency: token}, ok: whether the server answered}. The first
+// requests of a page are plain, as its preload links make them (so that those answers are used;
+// a worker controlling the page revalidates them, sw.js); later ones revalidate what the
+// browser's cache holds (a list may be cached for a minute).
+let preloaded = true;
+
 async function fetchDocuments(agencies, withRegistry = true) {
+  const options = preloaded ? {} : { cache: "no-cache" };
+  preloaded = false;
   const answer = { bundle: null, lists: {}, ok: !withRegistry };
   const list = async (agency) => {
     try {
-      const response = await fetch(`/api/v1/status/${encodeURIComponent(agency)}`);
+      const response = await fetch(`/api/v1/status/${encodeURIComponent(agency)}`, options);
       if (response.ok) answer.lists[agency] = await response.text();
     } catch {
       // not had now: the list held stays
@@ -117,7 +122,7 @@ async function fetchDocuments(agencies, withRegistry = true) {
   const lists = agencies.map(list);
   if (withRegistry) {
     try {
-      const response = await fetch("/api/v1/registry");
+      const response = await fetch("/api/v1/registry", options);
       // 404: the server holds no registry (the page then holds none either, unless it kept one).
       answer.ok = response.ok || response.status === 404;
       if (response.ok) answer.bundle = new Uint8Array(await response.arrayBuffer());

@@ -54,6 +54,7 @@ self.addEventListener("fetch", (event) => {
   if (request.mode === "navigate" && (url.pathname === "/v" || url.pathname === "/")) {
     event.respondWith(page(request));
   } else if (url.pathname.startsWith("/static/") || SHELL.includes(url.pathname)) {
+    // (/static/vendor/…: the camera's decoder, kept the first time an inspector scans online)
     event.respondWith(shell(request));
   } else if (url.pathname === "/api/v1/registry" || url.pathname.startsWith("/api/v1/status/")) {
     event.respondWith(fetch(request, { cache: "no-cache" }));
