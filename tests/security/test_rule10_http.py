@@ -184,10 +184,17 @@ def test_script_in_holder_name_is_returned_as_inert_json(city: City, client: Fla
 
 
 def test_the_page_script_only_ever_writes_text() -> None:
-    source = (Path(__file__).parents[2] / "verifier" / "web" / "static" / "verify.js").read_text()
-    sinks = re.findall(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\(\s*['\"]on"
-                       r"|\.src\s*=|\.href\s*=|location\s*=|setTimeout\(\s*['\"]|DOMParser|createContextualFragment", source)
-    assert sinks == []
+    static = Path(__file__).parents[2] / "verifier" / "web" / "static"
+    source = (static / "verify.js").read_text()
+    # The one link the page makes (a department's phone or website) is written only after its scheme is checked.
+    guarded = re.search(r"function link\(href, text\) \{\n    if \(!SAFE_LINK\.test\(href\)\) \{.*?\n    anchor\.href = href;", source, re.S)
+    assert guarded, "verify.js's link() must test SAFE_LINK before it sets an href"
+    assert re.search(r"SAFE_LINK = /\^\(\?:tel:\\\+\?\[0-9\]\{3,32\}\|https:", source)
+    rest = source.replace(guarded.group(0), "")
+    for script in (rest, (static / "scan.js").read_text(), (static / "local.js").read_text()):
+        sinks = re.findall(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\(\s*['\"]on"
+                           r"|\.src\s*=|\.href\s*=|location\s*=|setTimeout\(\s*['\"]|DOMParser|createContextualFragment", script)
+        assert sinks == []
     assert source.count(".textContent =") >= 8
 
 
@@ -222,8 +229,8 @@ def test_script_in_holder_name_is_rendered_as_text(live: Served, browser: webdri
     assert (shown["holder"], shown["address"], shown["activities"], shown["conditions"], shown["number"]) == (
         payload, payload, payload, payload, payload[:64])
     assert browser.find_elements(By.CSS_SELECTOR, "#result img, #result svg, #result iframe, #result script, #result a") == []
-    # the JSON texts and documents, local.js and verify.js, nothing more
-    assert len(browser.find_elements(By.TAG_NAME, "script")) == 4
+    # the JSON texts and documents, local.js, verify.js and scan.js, nothing more
+    assert len(browser.find_elements(By.TAG_NAME, "script")) == 5
     time.sleep(0.3)  # an onerror/onload handler would have fired by now
     assert browser.execute_script("return window.__xss === undefined")
 

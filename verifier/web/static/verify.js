@@ -236,7 +236,15 @@
     }
   }
 
+  // A link only to a phone number or an https address (a department's contact, checked in the
+  // registry too): never javascript: or data:, whatever a document says; anything else is text.
+  var SAFE_LINK = /^(?:tel:\+?[0-9]{3,32}|https:\/\/[^\s"'<>\\]+)$/;
   function link(href, text) {
+    if (!SAFE_LINK.test(href)) {
+      var plain = document.createElement("span");
+      plain.textContent = text;
+      return plain;
+    }
     var anchor = document.createElement("a");
     anchor.href = href;
     anchor.textContent = text;
