@@ -199,9 +199,10 @@ const page = {
   refreshing: null,
 };
 
-// Fetch the documents, open them with those held, keep what is new. Resolves when done (never rejects).
+// Fetch the documents, open them with those held, keep what is new. Resolves when done, to whether
+// the server answered (never rejects).
 function refresh() {
-  if (page.unsupported) return Promise.resolve();
+  if (page.unsupported) return Promise.resolve(false);
   if (page.refreshing) return page.refreshing;
   page.triedAt = seconds();
   page.refreshing = (async () => {
@@ -209,7 +210,7 @@ function refresh() {
     if (page.trust && page.trust.registry) for (const agency of page.trust.registry.agencies.keys()) agencies.add(agency);
     const fetched = await fetchDocuments([...agencies]);
     await page.opened;
-    if (!fetched.ok) return;
+    if (!fetched.ok) return false;
     const now = seconds();
     let combined = await combine(page.held, fetched, now);
     // A registry may name agencies the page did not know of: their lists too.
@@ -226,8 +227,18 @@ function refresh() {
       page.held = { bundle: combined.bundle, lists, version: combined.trust.version, updatedAt: now, agencies: Object.keys(lists) };
       keep(page.store, combined, now).catch(() => {});
     }
-  })().catch(() => {}).finally(() => { page.refreshing = null; });
+    return true;
+  })().catch(() => false).finally(() => { page.refreshing = null; });
   return page.refreshing;
+}
+
+// When the connection returns, fetch again; the first tries may still meet the old network (a phone
+// between networks, a service worker not yet told), so a failed try is repeated a few times.
+async function refreshOnReconnect() {
+  for (const wait of [0, 1000, 2000, 4000, 8000]) {
+    await timeout(wait);
+    if (!navigator.onLine || (await refresh())) return;
+  }
 }
 
 const timeout = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -262,7 +273,8 @@ let ready = start().catch((error) => {
 });
 
 // An open page keeps its documents current: when the connection returns, and every REFRESH_EVERY.
-window.addEventListener("online", () => { ready = ready.then(refresh); });
+// In the background: a check made meanwhile does not wait for the retries.
+window.addEventListener("online", () => { ready.then(() => { refreshOnReconnect(); }); });
 setInterval(() => {
   if (navigator.onLine && document.visibilityState === "visible" && seconds() - page.triedAt >= REFRESH_EVERY) refresh();
 }, REFRESH_EVERY * 1000);
